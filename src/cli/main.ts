@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { hello } from './x.ts';
+console.log(hello());

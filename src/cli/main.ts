@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-import { hello } from './x.ts';
-console.log(hello());
+// The `bootstation` executable: runs the command line and exits with its code.
+import { main } from './run.ts';
+
+process.exitCode = await main(process.argv.slice(2), process.env);

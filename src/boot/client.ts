@@ -1,0 +1,43 @@
+import type { FirmwareFamily } from '../config/model.ts';
+
+/** What an iPXE client told us about itself in the query string of /boot.ipxe or /menu.ipxe. */
+export interface BootClient {
+  /** Lower-case, colon-separated. */
+  mac?: string;
+  /** iPXE's ${platform}: pcbios, efi, … */
+  platform?: string;
+  /** iPXE's ${buildarch}: i386, x86_64, arm64, … */
+  buildarch?: string;
+}
+
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+const WORD = /^[a-z0-9_]{1,16}$/;
+
+/** Reads the client's identity from query parameters, dropping anything malformed (they are attacker-controlled). */
+export function parseBootClient(query: Readonly<Record<string, unknown>>): BootClient {
+  const client: BootClient = {};
+  const mac = query['mac'];
+  if (typeof mac === 'string' && MAC.test(mac)) client.mac = mac.toLowerCase().replaceAll('-', ':');
+  const platform = query['platform'];
+  if (typeof platform === 'string' && WORD.test(platform)) client.platform = platform;
+  const buildarch = query['buildarch'];
+  if (typeof buildarch === 'string' && WORD.test(buildarch)) client.buildarch = buildarch;
+  return client;
+}
+
+/** The firmware family an iPXE ${platform} belongs to; undefined when unknown, so nothing is hidden. */
+export function firmwareFamily(client: BootClient): FirmwareFamily | undefined {
+  if (client.platform === 'pcbios') return 'bios';
+  if (client.platform === 'efi') return 'efi';
+  return undefined;
+}
+
+/** The query string that carries a client's identity to the next script. */
+export function clientQuery(client: BootClient): string {
+  const params = new URLSearchParams();
+  if (client.mac) params.set('mac', client.mac);
+  if (client.platform) params.set('platform', client.platform);
+  if (client.buildarch) params.set('buildarch', client.buildarch);
+  const query = params.toString();
+  return query ? `?${query}` : '';
+}

@@ -1,0 +1,21 @@
+// iPXE splits a script line on whitespace with no quoting (core/exec.c split_command), treats the
+// tokens "||", "&&" and ";" as command separators and a token starting with "#" as a comment, and
+// only then expands ${...} settings in each token. Options are recognised by a leading "-".
+// An empty expansion "${}" in front of such a token keeps it literal: iPXE decides what a token is
+// before expanding it, and an invalid setting name expands to nothing (core/settings.c).
+const SPECIAL_TOKEN = /^(\|\||&&|;|#|-)/;
+
+/** Makes untrusted text safe as trailing words of an iPXE command: one line, no separators, comments or options. */
+export function ipxeWords(text: string): string {
+  return text
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .split(' ')
+    .filter((word) => word !== '')
+    .map((word) => (SPECIAL_TOKEN.test(word) ? `\${}${word}` : word))
+    .join(' ');
+}
+
+/** Percent-encodes each segment of a relative file path for use in an iPXE URL. */
+export function urlPath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}

@@ -1,0 +1,144 @@
+import type { BootstationConfig, ImageConfig } from '../config/model.ts';
+import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
+import { ipxeWords, urlPath } from './ipxe-text.ts';
+
+/** Everything a script renderer needs: the config, where we are, what the client said, which files exist. */
+export interface ScriptContext {
+  config: BootstationConfig;
+  /** http://<address>:<port> without a trailing slash. */
+  serverUrl: string;
+  client: BootClient;
+  /** Image id → boot files (kernel, initrds) that are not on disk; absent when the image is complete. */
+  missingFiles: ReadonlyMap<string, readonly string[]>;
+}
+
+// Labels in the generated scripts. Image labels carry a prefix so that an image id can never
+// collide with one of ours (ids are [a-z0-9-], ours contain "bs-").
+const MENU = 'bs-menu';
+const FAILED = 'bs-failed';
+const SHELL = 'bs-shell';
+const EXIT = 'bs-exit';
+const REBOOT = 'bs-reboot';
+const imageLabel = (id: string): string => `bs-image-${id}`;
+
+// iPXE's own ${...} names, written into scripts literally for iPXE to expand.
+const CLIENT_QUERY_TEMPLATE = '?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch}';
+
+/** Renders /boot.ipxe: identifies the client, then boots its fixed image or chains the menu. */
+export function renderBootScript(context: ScriptContext): string {
+  const { client, config, serverUrl } = context;
+  const lines = ['#!ipxe', '# bootstation: first script for every iPXE client'];
+  if (!client.mac) {
+    // A ROM or stock build sent here by ProxyDHCP knows nothing about us: ask it who it is.
+    lines.push(`chain --autofree ${serverUrl}/boot.ipxe${CLIENT_QUERY_TEMPLATE} || shell`);
+    return lines.join('\n') + '\n';
+  }
+  const hostImage = imageById(config, config.hosts.get(client.mac));
+  const menuUrl = `${serverUrl}/menu.ipxe${clientQuery(client)}`;
+  if (!hostImage || context.missingFiles.has(hostImage.id)) {
+    if (hostImage) lines.push(`echo ${ipxeWords(`${hostImage.label} is assigned to this machine but its files are missing; showing the menu.`)}`);
+    lines.push(`chain --autofree ${menuUrl} || shell`);
+    return lines.join('\n') + '\n';
+  }
+  lines.push(`# ${client.mac} always boots ${hostImage.id} (hosts in images.yaml)`);
+  lines.push(...imageBootLines(hostImage, serverUrl, `${FAILED}`));
+  lines.push(`:${FAILED}`, 'echo Boot failed; showing the menu.', 'imgfree', 'sleep 3', `chain --autofree ${menuUrl} || shell`);
+  return lines.join('\n') + '\n';
+}
+
+/** Renders /menu.ipxe: one item per image that fits the client's firmware, the default with its timeout, and tools. */
+export function renderMenu(context: ScriptContext): string {
+  const { config, client, missingFiles, serverUrl } = context;
+  const family = firmwareFamily(client);
+  const images = config.images.filter((image) => !family || !image.firmware || image.firmware.includes(family));
+  const ready = images.filter((image) => !missingFiles.has(image.id));
+  const defaultImage = ready.find((image) => image.id === config.menu.defaultImage);
+  const timeoutMs = config.menu.timeoutSeconds * 1000;
+
+  const lines = ['#!ipxe', `# bootstation menu${describeClient(client)}`];
+  // choose --timeout 0 means "wait for a key", so the first display counts down and any later one
+  // (after a failed boot) waits: a broken default can never loop.
+  lines.push(`set bs-timeout ${defaultImage ? timeoutMs : 0}`);
+  if (defaultImage && timeoutMs === 0) lines.push(`goto ${imageLabel(defaultImage.id)}`);
+  lines.push(`:${MENU}`, `menu ${ipxeWords(config.menu.title) || 'Network boot'}`);
+  if (images.length === 0) lines.push('item --gap -- No images are configured for this machine (see images.yaml).');
+  for (const image of images) {
+    const missing = missingFiles.get(image.id);
+    lines.push(
+      missing
+        ? `item --gap -- ${ipxeWords(`${image.label} (not ready: missing ${missing.join(', ')})`)}`
+        : `item ${imageLabel(image.id)} ${ipxeWords(image.label)}`,
+    );
+  }
+  lines.push('item --gap --', `item ${SHELL} iPXE shell`, `item ${EXIT} Exit to local disk`, `item ${REBOOT} Reboot`);
+  const chooseDefault = defaultImage ? ` --default ${imageLabel(defaultImage.id)}` : '';
+  lines.push(`choose --timeout \${bs-timeout}${chooseDefault} bs-choice || goto ${SHELL}`, 'set bs-timeout 0', 'goto ${bs-choice}');
+
+  for (const image of ready) {
+    lines.push('', `:${imageLabel(image.id)}`, ...imageBootLines(image, serverUrl, FAILED));
+  }
+  lines.push(
+    '',
+    `:${FAILED}`,
+    'echo Boot failed (the error is shown above).',
+    'imgfree',
+    'prompt Press any key to return to the menu',
+    `goto ${MENU}`,
+    '',
+    `:${SHELL}`,
+    'echo Type "exit" to return to the menu.',
+    'shell',
+    `goto ${MENU}`,
+    '',
+    `:${EXIT}`,
+    // Returning from iPXE hands control back to the firmware, which tries the next boot device.
+    'exit',
+    '',
+    `:${REBOOT}`,
+    'reboot',
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** The base URL of an image's files, as ${base-url} expands to in its args. */
+export function imageBaseUrl(serverUrl: string, image: ImageConfig): string {
+  return `${serverUrl}/images/${image.id}/`;
+}
+
+// kernel + initrd + boot, each failing over to a label. The EFI stub finds initrds by the
+// initrd=<name> words on the kernel command line; iPXE names each initrd explicitly so that
+// the names match whatever folders the files sit in. On BIOS, iPXE passes all initrds anyway.
+function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string): string[] {
+  const names = initrdNames(image.initrds);
+  const args = [...names.map((name) => `initrd=${name}`), ipxeWords(image.args)].filter(Boolean).join(' ');
+  return [
+    `echo Booting ${ipxeWords(image.label)}`,
+    'imgfree',
+    `set base-url ${imageBaseUrl(serverUrl, image)}`,
+    `kernel \${base-url}${urlPath(image.kernel)}${args ? ` ${args}` : ''} || goto ${failLabel}`,
+    ...image.initrds.map((file, i) => `initrd --name ${names[i]} \${base-url}${urlPath(file)} || goto ${failLabel}`),
+    `boot || goto ${failLabel}`,
+  ];
+}
+
+// Each initrd's file name, made unique (two folders may both hold "initrd.img") and limited to
+// characters that are safe as one word on a kernel command line.
+function initrdNames(files: readonly string[]): string[] {
+  const used = new Set<string>();
+  return files.map((file, index) => {
+    const base = (file.split('/').pop() ?? file).replace(/[^A-Za-z0-9._+-]/g, '_');
+    const name = used.has(base) ? `${index}-${base}` : base;
+    used.add(name);
+    return name;
+  });
+}
+
+function imageById(config: BootstationConfig, id: string | undefined): ImageConfig | undefined {
+  return id === undefined ? undefined : config.images.find((image) => image.id === id);
+}
+
+function describeClient(client: BootClient): string {
+  const parts = [client.mac, client.platform && client.buildarch ? `${client.platform}/${client.buildarch}` : client.platform];
+  const known = parts.filter(Boolean);
+  return known.length ? ` for ${known.join(' ')}` : '';
+}

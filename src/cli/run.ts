@@ -1,0 +1,108 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from '../config/parse.ts';
+import { runServe } from './serve.ts';
+import { runValidate } from './validate.ts';
+
+/** Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const USAGE = `Usage: bootstation <command> [options]
+
+Commands:
+  serve      Serve ProxyDHCP, TFTP and HTTP (iPXE scripts, menu, boot files)
+  validate   Check images.yaml and print a summary
+
+Common options:
+  --config FILE     images.yaml to use (default ./images.yaml, env BOOTSTATION_CONFIG)
+  --data DIR        data directory (default ./data, env BOOTSTATION_DATA)
+  -h, --help        show this help
+
+serve options:
+  --interface NAME  interface to serve on (default: server.interface, else the default route's)
+  --address IP      IPv4 address advertised to clients (default: server.address, else the interface's)
+  --http-port N     HTTP port (default: server.http_port, else 80)
+  --tftp-port N     TFTP port (default 69)
+  --dhcp-port N     ProxyDHCP port (default 67)
+  --pxe-port N      PXE boot server port (default 4011)
+  --no-proxy-dhcp   do not answer DHCP; the router hands out next-server and filename
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  data: { type: 'string' },
+  interface: { type: 'string' },
+  address: { type: 'string' },
+  'http-port': { type: 'string' },
+  'tftp-port': { type: 'string' },
+  'dhcp-port': { type: 'string' },
+  'pxe-port': { type: 'string' },
+  'no-proxy-dhcp': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** An invalid command line; printed with the usage and exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'BOOTSTATION_USAGE';
+}
+
+/** Runs the command line and resolves to the process exit code. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    return usageFailure((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  if (rest.length > 0) return usageFailure(`unexpected argument "${rest[0]}"`);
+  const common = {
+    configPath: values.config ?? env['BOOTSTATION_CONFIG'] ?? 'images.yaml',
+    dataDir: values.data ?? env['BOOTSTATION_DATA'] ?? 'data',
+  };
+  try {
+    switch (command) {
+      case 'validate':
+        return await runValidate(common);
+      case 'serve':
+        return await runServe({
+          ...common,
+          interface: values.interface,
+          address: values.address,
+          httpPort: portOption('--http-port', values['http-port']),
+          tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
+          dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
+          pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
+          proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
+        });
+      case undefined:
+        return usageFailure('no command given');
+      default:
+        return usageFailure(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure(error.message);
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`bootstation: ${(error as Error).message}\n`);
+    return EXIT.failure;
+  }
+}
+
+function portOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`${name} must be a port number from 0 to 65535, not "${value}"`);
+  return port;
+}
+
+function usageFailure(message: string): number {
+  process.stderr.write(`bootstation: ${message}\n\n${USAGE}`);
+  return EXIT.usage;
+}

@@ -1,0 +1,84 @@
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { createLiveConfig } from '../config/live-config.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { buildHttpApp } from '../http/app.ts';
+import { findIpxeBinaries, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { BindError } from '../net/bind-error.ts';
+import { resolveServingAddress } from '../net/interfaces.ts';
+
+/** Options of `bootstation serve`; undefined means "take it from images.yaml". */
+export interface ServeOptions {
+  configPath: string;
+  dataDir: string;
+  interface?: string;
+  address?: string;
+  httpPort?: number;
+  tftpPort: number;
+  dhcpPort: number;
+  pxePort: number;
+  proxyDhcp?: boolean;
+}
+
+/** `bootstation serve`: wires config, HTTP, TFTP and ProxyDHCP together and runs until SIGTERM/SIGINT. */
+export async function runServe(options: ServeOptions, log: Logger = pino({ name: 'bootstation' })): Promise<number> {
+  const configPath = resolve(options.configPath);
+  const dataDir = resolve(options.dataDir);
+  const initial = await loadConfigFile(options.configPath);
+  const serving = await resolveServingAddress({
+    interface: options.interface ?? initial.server.interface,
+    address: options.address ?? initial.server.address,
+  });
+  // Ports and addresses are bound once; a reload changes what is served, not where.
+  const httpPort = options.httpPort ?? initial.server.httpPort;
+  const proxyDhcp = options.proxyDhcp ?? initial.server.proxyDhcp;
+  const serverUrl = `http://${serving.address}${httpPort === 80 ? '' : `:${httpPort}`}`;
+
+  let ipxe = await findIpxeBinaries(join(dataDir, 'ipxe'));
+  logIpxeBinaries(log, ipxe);
+  const live = createLiveConfig(configPath, initial, log, () => {
+    void findIpxeBinaries(join(dataDir, 'ipxe')).then((found) => {
+      if (found.dir !== ipxe.dir) logIpxeBinaries(log, found);
+      ipxe = found;
+    });
+  });
+
+  const app = buildHttpApp({ config: live.current, serverUrl: () => serverUrl, ipxe: () => ipxe, log });
+  const closers: Array<() => Promise<unknown>> = [() => app.close()];
+  const closeAll = async (): Promise<void> => {
+    live.close();
+    await Promise.allSettled(closers.map((close) => close()));
+  };
+
+  try {
+    await app.listen({ host: '0.0.0.0', port: httpPort }).catch((error: NodeJS.ErrnoException) => {
+      throw new BindError('HTTP', 'tcp', '0.0.0.0', httpPort, error);
+    });
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  live.watchFile();
+  log.info(
+    { interface: serving.interface, address: serving.address, chosenBy: serving.source, http: serverUrl, proxyDhcp, config: configPath, data: dataDir },
+    'bootstation serving',
+  );
+
+  return await new Promise<number>((done) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'shutting down');
+      process.off('SIGHUP', hangup);
+      closeAll().then(() => done(0), () => done(1));
+    };
+    const hangup = (): void => void live.reload('SIGHUP');
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    process.on('SIGHUP', hangup);
+  });
+}
+
+function logIpxeBinaries(log: Logger, ipxe: IpxeBinaries): void {
+  const files = [...ipxe.files].join(', ') || 'none';
+  if (ipxe.custom) log.info({ dir: ipxe.dir, files }, 'serving iPXE binaries from the data directory');
+  else log.warn({ dir: ipxe.dir, files }, 'data/ipxe has no iPXE binaries: serving the stock ones, so the custom keymap and embedded script are not in effect');
+}

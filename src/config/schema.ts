@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/** Keyboard layouts that iPXE v2.0.0 ships (src/hci/keymap/keymap_*.c), by the names users write. */
+export const IPXE_KEYMAPS = [
+  'al', 'by', 'cf', 'cz', 'de', 'dk', 'es', 'et', 'fi', 'fr', 'gr', 'hu', 'il', 'it', 'lt', 'mk', 'mt',
+  'nl', 'no', 'no-latin1', 'pl', 'pt', 'ro', 'ru', 'se', 'sg', 'sr-latin', 'ua', 'uk', 'us',
+] as const;
+
+/** Firmware families an image can be limited to; iPXE reports them as ${platform} pcbios / efi. */
+export const FIRMWARE_FAMILIES = ['bios', 'efi'] as const;
+
+const IMAGE_ID = /^[a-z0-9][a-z0-9-]*$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+const imageId = z
+  .string()
+  .max(63, 'at most 63 characters')
+  .regex(IMAGE_ID, 'must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and hyphens)');
+
+// A file inside the image's folder: relative, no "..", no control characters, so it can go
+// into a URL and an iPXE script line unchanged.
+const relativeFile = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'at most 255 characters')
+  .refine((p) => !p.startsWith('/'), 'must be relative to the image folder')
+  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must not contain "..", "." or empty segments')
+  .refine((p) => !/[\u0000-\u0020\u007f\\]/.test(p), 'must not contain spaces, control characters or backslashes');
+
+const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+
+const serverSchema = z.strictObject({
+  interface: z.string().min(1).max(15, 'Linux interface names are at most 15 characters').optional(),
+  address: z.ipv4('must be an IPv4 address such as 10.77.0.2').optional(),
+  http_port: port.default(80),
+  proxy_dhcp: z.boolean().default(true),
+});
+
+const menuSchema = z.strictObject({
+  title: z.string().max(80, 'at most 80 characters').default('Network boot'),
+  default: imageId.optional(),
+  timeout: z.number().int('must be a whole number of seconds').min(0, 'must be 0 or more').max(3600, 'at most 3600 seconds').default(10),
+});
+
+const ipxeSchema = z.strictObject({
+  keymap: z.enum(IPXE_KEYMAPS, { message: `must be one of ${IPXE_KEYMAPS.join(' ')}` }).default('us'),
+});
+
+const sourceSchema = z.strictObject({
+  dir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'),
+});
+
+const bootSchema = z.strictObject({
+  kernel: relativeFile,
+  initrd: z.array(relativeFile).max(16, 'at most 16 initrds').default([]),
+  args: z.string().max(2048, 'at most 2048 characters').default(''),
+  firmware: z.array(z.enum(FIRMWARE_FAMILIES, { message: 'must be bios or efi' })).min(1, 'must list bios, efi or both').optional(),
+});
+
+const imageSchema = z.strictObject({
+  id: imageId,
+  label: z.string().min(1, 'must not be empty').max(80, 'at most 80 characters').optional(),
+  source: sourceSchema,
+  boot: bootSchema,
+});
+
+/** The whole images.yaml: snake_case keys, unknown keys rejected. */
+export const imagesYamlSchema = z
+  .strictObject({
+    server: serverSchema.default({ http_port: 80, proxy_dhcp: true }),
+    menu: menuSchema.default({ title: 'Network boot', timeout: 10 }),
+    ipxe: ipxeSchema.default({ keymap: 'us' }),
+    images: z.array(imageSchema).default([]),
+    hosts: z.record(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56'), imageId).default({}),
+  })
+  .superRefine((file, ctx) => {
+    const seen = new Set<string>();
+    file.images.forEach((image, index) => {
+      if (seen.has(image.id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${image.id}"` });
+      seen.add(image.id);
+    });
+    if (file.menu.default !== undefined && !seen.has(file.menu.default)) {
+      ctx.addIssue({ code: 'custom', path: ['menu', 'default'], message: `no image has the id "${file.menu.default}"` });
+    }
+    for (const [mac, id] of Object.entries(file.hosts)) {
+      if (!seen.has(id)) ctx.addIssue({ code: 'custom', path: ['hosts', mac], message: `no image has the id "${id}"` });
+    }
+  });
+
+/** images.yaml exactly as validated (snake_case). */
+export type ImagesYaml = z.output<typeof imagesYamlSchema>;

@@ -1,0 +1,100 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { parseBootClient } from '../boot/client.ts';
+import { findMissingBootFiles } from '../boot/image-files.ts';
+import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
+import type { BootstationConfig } from '../config/model.ts';
+import type { IpxeBinaries } from '../ipxe/binaries.ts';
+import { sendFile, sendFileFrom } from './files.ts';
+
+/** What the HTTP app reads on every request; getters, so a config reload applies at once. */
+export interface HttpAppOptions {
+  config: () => BootstationConfig;
+  /** http://<advertised address>:<port>, no trailing slash. */
+  serverUrl: () => string;
+  ipxe: () => IpxeBinaries;
+  log: FastifyBaseLogger;
+}
+
+const IPXE_SCRIPT = 'text/plain; charset=utf-8';
+
+/** Builds the Fastify app (scripts, menu, files, health); it never listens by itself. */
+export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.log,
+    // Our own onResponse hook writes one line per request instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+  });
+
+  // One log line per request, with what was sent.
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.raw.url?.slice(0, 512),
+        status: reply.statusCode,
+        range: request.headers.range,
+        bytes: Number(reply.getHeader('content-length') ?? 0),
+        ms: Math.round(reply.elapsedTime),
+        client: request.ip,
+      },
+      'http request',
+    );
+  });
+
+  const scriptContext = async (query: unknown): Promise<ScriptContext> => {
+    const config = options.config();
+    return {
+      config,
+      serverUrl: options.serverUrl(),
+      client: parseBootClient((query ?? {}) as Record<string, unknown>),
+      missingFiles: await findMissingBootFiles(config),
+    };
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/boot.ipxe', async (request, reply) => {
+    reply.type(IPXE_SCRIPT).header('cache-control', 'no-store');
+    return renderBootScript(await scriptContext(request.query));
+  });
+
+  app.get('/menu.ipxe', async (request, reply) => {
+    reply.type(IPXE_SCRIPT).header('cache-control', 'no-store');
+    return renderMenu(await scriptContext(request.query));
+  });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/ipxe/*',
+    handler: (request, reply) => {
+      const ipxe = options.ipxe();
+      const name = rawTail(request.raw.url, '/ipxe/');
+      // The first-stage binaries are served by exact name: the stock ones are symlinks into /boot.
+      const binary = ipxe.files.get(name);
+      if (binary) return sendFile(binary, request, reply);
+      return sendFileFrom(ipxe.dir, name, request, reply);
+    },
+  });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/images/:id/*',
+    handler: (request, reply) => {
+      const { id } = request.params as { id: string };
+      const image = options.config().images.find((candidate) => candidate.id === id);
+      if (!image) return reply.code(404).type('text/plain').send('no such image\n');
+      return sendFileFrom(image.dir, rawTail(request.raw.url, `/images/${id}/`), request, reply);
+    },
+  });
+
+  return app;
+}
+
+// The part of the raw request path after a prefix, without the query, still percent-encoded, so that
+// encoded slashes and dots are judged by the path checker rather than decoded away by the router.
+function rawTail(rawUrl: string | undefined, prefix: string): string {
+  const path = (rawUrl ?? '').split('?', 1)[0] ?? '';
+  return path.startsWith(prefix) ? path.slice(prefix.length) : '';
+}

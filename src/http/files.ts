@@ -1,0 +1,39 @@
+import { createReadStream, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { openSafeFile, splitUrlPath } from '../files/safe-path.ts';
+import { planFileResponse, type FileRequestHeaders } from './conditional.ts';
+
+// Large reads keep per-chunk overhead low when streaming multi-GiB root images.
+const STREAM_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Sends one file from root, named by a raw (still percent-encoded) URL path relative to root.
+ * Anything that could escape root answers 404 and logs a warning with the reason.
+ */
+export async function sendFileFrom(root: string, rawRelativePath: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const split = splitUrlPath(rawRelativePath);
+  const found = split.ok ? await openSafeFile(root, split.segments) : split;
+  if (!found.ok) {
+    if (found.reason === 'not-found') request.log.info({ path: rawRelativePath.slice(0, 256) }, 'file not found');
+    else request.log.warn({ path: rawRelativePath.slice(0, 256), reason: found.reason }, 'refused file request');
+    return reply.code(404).type('text/plain').send('not found\n');
+  }
+  return sendStatted(found.path, found.stats, request, reply);
+}
+
+/** Sends a file at a trusted path (not derived from the request), with HEAD, Range and validators. */
+export async function sendFile(path: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const stats = await stat(path).catch(() => undefined);
+  if (!stats?.isFile()) return reply.code(404).type('text/plain').send('not found\n');
+  return sendStatted(path, stats, request, reply);
+}
+
+function sendStatted(path: string, stats: Stats, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const plan = planFileResponse(request.headers as FileRequestHeaders, { size: stats.size, mtimeMs: stats.mtimeMs });
+  reply.code(plan.status).headers(plan.headers);
+  if (plan.status === 304 || plan.status === 416) return reply.send();
+  reply.type(path.endsWith('.ipxe') ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+  if (request.method === 'HEAD' || plan.end < plan.start) return reply.send();
+  return reply.send(createReadStream(path, { start: plan.start, end: plan.end, highWaterMark: STREAM_CHUNK_BYTES }));
+}

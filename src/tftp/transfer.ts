@@ -1,0 +1,217 @@
+// One TFTP read transfer as a pure state machine: events in, actions out. Time arrives inside events
+// (`now`, in milliseconds from any monotonic origin), so tests drive it with a fake clock and no sockets.
+import { TftpErrorCode, type TftpOption } from './codec.ts';
+
+/** How one transfer runs, fixed when it starts. */
+export interface TftpTransferConfig {
+  fileSize: number;
+  blockSize: number;
+  /** RFC 7440 window: DATA packets sent before an ACK is needed; 1 is RFC 1350 lock-step. */
+  windowSize: number;
+  /** Options for the OACK; empty means no OACK and DATA 1 goes out at once (RFC 2347). */
+  optionAck: TftpOption[];
+  /** First retransmit interval; each further try doubles it, up to 8× (exponential backoff). */
+  retransmitTimeoutMs: number;
+  /** Retransmissions of one packet or window before the transfer is given up. */
+  maxRetries: number;
+}
+
+/** Something that happened to a transfer. */
+export type TftpTransferEvent =
+  | { type: 'start'; now: number }
+  | { type: 'ack'; block: number; now: number }
+  | { type: 'error'; code: number; message: string; now: number }
+  | { type: 'timer-fired'; now: number };
+
+/** How a transfer ended. */
+export type TftpTransferOutcome =
+  | { kind: 'completed' }
+  /** The client refused the OACK with ERROR 8: the normal end of a UEFI tsize probe. */
+  | { kind: 'options-declined'; message: string }
+  | { kind: 'client-error'; code: number; message: string }
+  | { kind: 'timed-out'; retries: number };
+
+/** Outcome plus what every end-of-transfer log line reports. */
+export interface TftpTransferSummary {
+  outcome: TftpTransferOutcome;
+  /** File bytes the client acknowledged. */
+  bytesAcknowledged: number;
+  durationMs: number;
+  /** DATA and OACK packets sent again after a timeout or a client's request. */
+  retransmissions: number;
+}
+
+/** What the service must do, in order. */
+export type TftpTransferAction =
+  | { type: 'send-option-ack'; options: TftpOption[] }
+  /** Send DATA `block` (the 16-bit wire number) carrying file bytes [position, position + length). */
+  | { type: 'send-data'; block: number; position: number; length: number }
+  | { type: 'send-error'; code: number; message: string }
+  /** (Re)arm the transfer's one timer; an armed timer is replaced, never added to. */
+  | { type: 'arm-timer'; delayMs: number }
+  /** The transfer is over: cancel the timer, free the socket and file. */
+  | { type: 'finish'; summary: TftpTransferSummary };
+
+// Backoff stops growing at 8× the first interval so a loaded client still gets a timely resend.
+const maxBackoffFactor = 8;
+
+/**
+ * The sender side of one RFC 1350 read, with RFC 2347 OACK and RFC 7440 windows.
+ * Blocks are tracked as absolute numbers (1, 2, … beyond 65535) and put on the wire modulo 65536, so files over
+ * 32 MiB at 512-byte blocks roll over to block 0 as tftp-hpa, iPXE and EDK2 expect.
+ */
+export class TftpReadTransfer {
+  readonly #config: TftpTransferConfig;
+  readonly #totalBlocks: number;
+  #phase: 'idle' | 'awaiting-option-ack' | 'sending' | 'done' = 'idle';
+  /** First block of the current window (absolute); the client has acknowledged everything before it. */
+  #windowStart = 1;
+  /** Last block sent in the current window (absolute). */
+  #windowEnd = 0;
+  #retries = 0;
+  #retransmissions = 0;
+  /** With windows, a repeated ACK of the block before the window means "resend"; honour it once per window. */
+  #repeatedAckHonoured = false;
+  #startedAt = 0;
+  #deadline = 0;
+
+  constructor(config: TftpTransferConfig) {
+    this.#config = config;
+    // The last DATA is always shorter than blksize, so a file that is a whole number of blocks ends with an
+    // empty DATA (RFC 1350 §6).
+    this.#totalBlocks = Math.floor(config.fileSize / config.blockSize) + 1;
+  }
+
+  /** Number of DATA packets the whole file takes. */
+  get totalBlocks(): number {
+    return this.#totalBlocks;
+  }
+
+  /** True once a finish action has been emitted; later events produce no actions. */
+  get finished(): boolean {
+    return this.#phase === 'done';
+  }
+
+  /** Feeds one event and returns what to do, in order. */
+  handle(event: TftpTransferEvent): TftpTransferAction[] {
+    switch (event.type) {
+      case 'start':
+        return this.#start(event.now);
+      case 'ack':
+        return this.#ack(event.block, event.now);
+      case 'error':
+        return this.#clientError(event.code, event.message, event.now);
+      case 'timer-fired':
+        return this.#timerFired(event.now);
+    }
+  }
+
+  #start(now: number): TftpTransferAction[] {
+    if (this.#phase !== 'idle') return [];
+    this.#startedAt = now;
+    if (this.#config.optionAck.length > 0) {
+      this.#phase = 'awaiting-option-ack';
+      return [{ type: 'send-option-ack', options: this.#config.optionAck }, this.#armTimer(now)];
+    }
+    this.#phase = 'sending';
+    return this.#sendWindowFrom(1, now);
+  }
+
+  #ack(wireBlock: number, now: number): TftpTransferAction[] {
+    if (this.#phase === 'awaiting-option-ack') {
+      // RFC 2347: the client confirms the OACK with ACK 0; anything else is a stray packet.
+      if (wireBlock !== 0) return [];
+      this.#phase = 'sending';
+      return this.#sendWindowFrom(1, now);
+    }
+    if (this.#phase !== 'sending') return [];
+    const block = this.#absoluteBlock(wireBlock);
+    if (block === undefined) return [];
+    if (block === this.#windowStart - 1) return this.#repeatedAck(now);
+    if (block === this.#totalBlocks) return this.#finish({ kind: 'completed' }, now);
+    // Either the whole window arrived, or (RFC 7440 §4) the client saw a gap after `block` and asks us to
+    // go on from the block after it. Both start a fresh full window there; EDK2 counts a full window of
+    // DATA before it ACKs again, so a shorter one would stall it until its timeout.
+    return this.#sendWindowFrom(block + 1, now);
+  }
+
+  /**
+   * An ACK for the block just before the window. In lock-step it is a duplicate and resending on it is the
+   * Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1): ignore it and let the timer resend. With windows, EDK2 and
+   * RFC 7440 receivers send it when the window's first block was lost, so resend once, not once per copy.
+   */
+  #repeatedAck(now: number): TftpTransferAction[] {
+    if (this.#config.windowSize === 1 || this.#repeatedAckHonoured) return [];
+    this.#repeatedAckHonoured = true;
+    this.#retransmissions += this.#windowEnd - this.#windowStart + 1;
+    return [...this.#dataActions(this.#windowStart, this.#windowEnd), this.#armTimer(now)];
+  }
+
+  /** Maps a 16-bit ACK number to the absolute block in [windowStart − 1, windowEnd] it can refer to. */
+  #absoluteBlock(wireBlock: number): number | undefined {
+    const lowest = this.#windowStart - 1;
+    const block = lowest + ((wireBlock - lowest) & 0xffff);
+    return block <= this.#windowEnd ? block : undefined;
+  }
+
+  #clientError(code: number, message: string, now: number): TftpTransferAction[] {
+    if (this.#phase === 'idle' || this.#phase === 'done') return [];
+    if (this.#phase === 'awaiting-option-ack' && code === TftpErrorCode.OptionNegotiationFailed) {
+      return this.#finish({ kind: 'options-declined', message }, now);
+    }
+    return this.#finish({ kind: 'client-error', code, message }, now);
+  }
+
+  #timerFired(now: number): TftpTransferAction[] {
+    if (this.#phase !== 'awaiting-option-ack' && this.#phase !== 'sending') return [];
+    // A timer that fires early (a late callback of a replaced timer) is re-armed for the time that is left.
+    if (now < this.#deadline) return [{ type: 'arm-timer', delayMs: this.#deadline - now }];
+    if (this.#retries >= this.#config.maxRetries) {
+      return [
+        { type: 'send-error', code: TftpErrorCode.NotDefined, message: 'Transfer timed out' },
+        ...this.#finish({ kind: 'timed-out', retries: this.#config.maxRetries }, now),
+      ];
+    }
+    this.#retries += 1;
+    this.#repeatedAckHonoured = false;
+    if (this.#phase === 'awaiting-option-ack') {
+      this.#retransmissions += 1;
+      return [{ type: 'send-option-ack', options: this.#config.optionAck }, this.#armTimer(now)];
+    }
+    this.#retransmissions += this.#windowEnd - this.#windowStart + 1;
+    return [...this.#dataActions(this.#windowStart, this.#windowEnd), this.#armTimer(now)];
+  }
+
+  /** Starts a new window at `first`: progress, so the retry budget is refilled. */
+  #sendWindowFrom(first: number, now: number): TftpTransferAction[] {
+    this.#windowStart = first;
+    this.#windowEnd = Math.min(first + this.#config.windowSize - 1, this.#totalBlocks);
+    this.#retries = 0;
+    this.#repeatedAckHonoured = false;
+    return [...this.#dataActions(this.#windowStart, this.#windowEnd), this.#armTimer(now)];
+  }
+
+  #dataActions(first: number, last: number): TftpTransferAction[] {
+    const { blockSize, fileSize } = this.#config;
+    const actions: TftpTransferAction[] = [];
+    for (let block = first; block <= last; block++) {
+      const position = (block - 1) * blockSize;
+      actions.push({ type: 'send-data', block: block & 0xffff, position, length: Math.min(blockSize, fileSize - position) });
+    }
+    return actions;
+  }
+
+  #armTimer(now: number): TftpTransferAction {
+    const factor = Math.min(2 ** this.#retries, maxBackoffFactor);
+    const delayMs = this.#config.retransmitTimeoutMs * factor;
+    this.#deadline = now + delayMs;
+    return { type: 'arm-timer', delayMs };
+  }
+
+  #finish(outcome: TftpTransferOutcome, now: number): TftpTransferAction[] {
+    this.#phase = 'done';
+    const acknowledgedBlocks = outcome.kind === 'completed' ? this.#totalBlocks : this.#windowStart - 1;
+    const bytesAcknowledged = Math.min(acknowledgedBlocks * this.#config.blockSize, this.#config.fileSize);
+    return [{ type: 'finish', summary: { outcome, bytesAcknowledged, durationMs: now - this.#startedAt, retransmissions: this.#retransmissions } }];
+  }
+}

@@ -126,7 +126,7 @@ function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string
 function initrdNames(files: readonly string[]): string[] {
   const used = new Set<string>();
   return files.map((file, index) => {
-    const base = (file.split('/').pop() ?? file).replace(/[^A-Za-z0-9._+-]/g, '_');
+    const base = (file.split('/').pop() ?? file).replace(/[^A-Za-z0-9._+-]/g, '_').replace(/^-/, '_');
     const name = used.has(base) ? `${index}-${base}` : base;
     used.add(name);
     return name;

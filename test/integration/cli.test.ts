@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freeTcpPort, runCli, startCli, waitFor } from '../support/cli.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'bootstation-cli-'));
+after(() => rm(dir, { recursive: true, force: true }));
+const shippedConfig = fileURLToPath(new URL('../../images.yaml', import.meta.url));
+
+describe('bootstation validate', () => {
+  test('the shipped images.yaml validates and the summary lists its images', async () => {
+    const result = await runCli(['validate', '--config', shippedConfig]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /images\.yaml: valid/);
+    assert.match(result.stdout, /debian: Debian 12 installer \[bios, efi\]: not ready, missing linux, initrd\.gz/);
+    assert.match(result.stdout, /52:54:00:12:34:56 → sysrcd/);
+  });
+
+  test('a broken file exits 2 with the located error on stderr', async () => {
+    const path = join(dir, 'broken.yaml');
+    await writeFile(path, 'images:\n  - id: one\n    source:\n      dir: /srv\n    boot:\n      args: quiet\n');
+    const result = await runCli(['validate', '--config', path]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.trim(), `${path}:6:7: images[0].boot.kernel: required`);
+  });
+
+  test('BOOTSTATION_CONFIG names the file when --config is absent', async () => {
+    const result = await runCli(['validate'], { BOOTSTATION_CONFIG: join(dir, 'absent.yaml') });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /absent\.yaml:1:1: cannot be read \(ENOENT\); create it/);
+  });
+
+  test('usage errors exit 2 with the usage text', async () => {
+    for (const args of [[], ['frobnicate'], ['serve', '--http-port', 'eighty'], ['validate', '--bogus']]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, `bootstation ${args.join(' ')} must exit 2`);
+      assert.match(result.stderr, /Usage: bootstation <command>/, `bootstation ${args.join(' ')} must print the usage`);
+    }
+    const help = await runCli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--no-proxy-dhcp/);
+  });
+});
+
+describe('bootstation serve', () => {
+  const serveArgs = (config: string, httpPort: number): string[] => [
+    'serve', '--config', config, '--data', join(dir, 'data'), '--address', '127.0.0.1',
+    '--http-port', String(httpPort), '--no-proxy-dhcp', '--tftp-port', '0',
+  ];
+
+  test('a port that is taken gets one sentence naming the port, the service and the fix, and exit 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const result = await runCli(serveArgs(shippedConfig, port));
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, new RegExp(`HTTP cannot listen on TCP port ${port} on 0\\.0\\.0\\.0: another program already listens there`));
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('SIGHUP reloads images.yaml, a broken file keeps the old menu serving, SIGTERM exits 0', async () => {
+    await mkdir(join(dir, 'data'), { recursive: true });
+    const config = join(dir, 'serve.yaml');
+    await writeFile(config, 'menu:\n  title: Before reload\n');
+    const port = await freeTcpPort();
+    const server = startCli(serveArgs(config, port));
+    const menu = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/menu.ipxe`)).text();
+    try {
+      assert.match(await waitFor('the menu', menu), /^menu Before reload$/m);
+
+      await writeFile(config, 'menu:\n  title: After reload\n');
+      server.child.kill('SIGHUP');
+      await waitFor('the reloaded menu', async () => /^menu After reload$/m.test(await menu()));
+
+      await writeFile(config, 'menu:\n  title: [broken\n');
+      server.child.kill('SIGHUP');
+      await waitFor('the rejection in the log', async () => server.output().includes('configuration rejected'));
+      assert.match(await menu(), /^menu After reload$/m, 'the last good config keeps serving');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    assert.equal(await server.exited, 0, server.output());
+  });
+});

@@ -3,7 +3,7 @@ export class BindError extends Error {
   readonly code = 'BOOTSTATION_BIND_FAILED';
   readonly service: string;
   readonly port: number;
-  readonly cause: NodeJS.ErrnoException;
+  override readonly cause: NodeJS.ErrnoException;
 
   constructor(service: string, protocol: 'udp' | 'tcp', address: string, port: number, cause: NodeJS.ErrnoException) {
     super(bindFailureSentence(service, protocol, address, port, cause));

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { classifyClient } from '../../src/dhcp/classify.ts';
+import { decideProxyDhcpAnswer, type ProxyDhcpDecision, type ProxyDhcpPolicy, type ProxyDhcpPort } from '../../src/dhcp/proxy-answer.ts';
+import { pxeClientRequest, type TestClient } from './dhcp-request-builder.ts';
+
+const us = '10.77.0.2';
+const allBinaries = new Set(['undionly.kpxe', 'ipxe.efi', 'ipxe32.efi', 'snp-arm64.efi']);
+const stock: ProxyDhcpPolicy = { serverAddress: us, httpPort: 8080, bootScriptUrl: `http://${us}:8080/boot.ipxe`, binaries: allBinaries, customBuild: false };
+const custom: ProxyDhcpPolicy = { ...stock, customBuild: true };
+
+function decide(client: TestClient, policy: ProxyDhcpPolicy = stock, receivedOn: ProxyDhcpPort = 'dhcp', source = { address: '0.0.0.0', port: 68 }): ProxyDhcpDecision {
+  const packet = pxeClientRequest(client);
+  return decideProxyDhcpAnswer({ packet, client: classifyClient(packet), receivedOn, source }, policy);
+}
+
+function reply(decision: ProxyDhcpDecision) {
+  assert.equal(decision.action, 'reply', decision.action === 'ignore' ? `ignored: ${decision.reasons.join('; ')}` : '');
+  return decision.action === 'reply' ? decision : assert.fail();
+}
+
+function ignoredBecause(decision: ProxyDhcpDecision): readonly string[] {
+  assert.equal(decision.action, 'ignore');
+  return decision.action === 'ignore' ? decision.reasons : [];
+}
+
+describe('decideProxyDhcpAnswer: what each firmware boots', () => {
+  const table: Array<[string, TestClient, ProxyDhcpPolicy, string]> = [
+    ['BIOS PXE ROM', { architecture: 0 }, stock, 'undionly.kpxe'],
+    ['32-bit UEFI', { architecture: 6 }, stock, 'ipxe32.efi'],
+    ['x64 UEFI (7)', { architecture: 7 }, stock, 'ipxe.efi'],
+    ['x64 UEFI (9)', { architecture: 9 }, stock, 'ipxe.efi'],
+    ['ARM64 UEFI', { architecture: 11 }, stock, 'snp-arm64.efi'],
+    ['x64 HTTP Boot', { architecture: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003000' }, stock, `http://${us}:8080/ipxe/ipxe.efi`],
+    ['x86 HTTP Boot', { architecture: 15, vendorClass: 'HTTPClient:Arch:00015:UNDI:003000' }, { ...stock, httpPort: 80 }, `http://${us}/ipxe/ipxe32.efi`],
+    ['stock iPXE, no custom build', { architecture: 0, userClass: 'iPXE' }, stock, `http://${us}:8080/boot.ipxe`],
+    ['iPXE known by option 175, no custom build', { architecture: 7, ipxeEncapsulated: true }, stock, `http://${us}:8080/boot.ipxe`],
+    ['stock BIOS iPXE ROM with the custom build present', { architecture: 0, userClass: 'iPXE' }, custom, 'undionly.kpxe'],
+    ['stock x64 iPXE with the custom build present', { architecture: 7, userClass: 'iPXE', ipxeEncapsulated: true }, custom, 'ipxe.efi'],
+    ["bootstation's own iPXE (no loop)", { architecture: 7, userClass: 'bootstation', ipxeEncapsulated: true }, custom, `http://${us}:8080/boot.ipxe`],
+    ['stock iPXE when the custom build lacks its binary', { architecture: 6, userClass: 'iPXE' }, { ...custom, binaries: new Set(['ipxe.efi']) }, `http://${us}:8080/boot.ipxe`],
+  ];
+  for (const [what, client, policy, file] of table) {
+    it(`${what} → ${file}`, () => assert.equal(reply(decide(client, policy)).reply.file, file));
+  }
+
+  it('never chains a client twice: whatever it gets, the next stage it boots is answered with the script', () => {
+    for (const architecture of [0, 6, 7, 9, 11]) {
+      const first = reply(decide({ architecture }, custom)).bootFile;
+      assert.doesNotMatch(first, /^http/);
+      const second = reply(decide({ architecture, userClass: 'bootstation', ipxeEncapsulated: true }, custom)).bootFile;
+      assert.equal(second, custom.bootScriptUrl, `arch ${architecture}`);
+    }
+  });
+});
+
+describe('decideProxyDhcpAnswer: the reply packet', () => {
+  it('answers a BIOS DHCPDISCOVER with a DHCPOFFER carrying siaddr, option 43 and no address', () => {
+    const { reply: offer, destination } = reply(decide({ architecture: 0, xid: 0xabcdef01, flags: 0x8000 }));
+    assert.equal(offer.op, 2);
+    assert.equal(offer.xid, 0xabcdef01);
+    assert.equal(offer.yiaddr, '0.0.0.0');
+    assert.equal(offer.siaddr, us);
+    assert.equal(offer.flags, 0x8000);
+    assert.deepEqual([...offer.options.keys()], [53, 54, 60, 97, 43]);
+    assert.deepEqual([...offer.options.get(53)!], [2]);
+    assert.deepEqual([...offer.options.get(54)!], [10, 77, 0, 2]);
+    assert.equal(Buffer.from(offer.options.get(60)!).toString(), 'PXEClient');
+    assert.deepEqual([...offer.options.get(43)!], [6, 1, 8, 255]);
+    assert.deepEqual(destination, { address: '255.255.255.255', port: 68 });
+  });
+
+  it('offers UEFI firmware no option 43, so it asks on 4011, and answers that DHCPREQUEST with a DHCPACK back to the sender', () => {
+    assert.equal(reply(decide({ architecture: 7 })).reply.options.has(43), false);
+    const ack = reply(decide({ architecture: 7, messageType: 3, ciaddr: '10.77.0.112' }, stock, 'pxe', { address: '10.77.0.112', port: 4011 }));
+    assert.deepEqual([...ack.reply.options.get(53)!], [5]);
+    assert.deepEqual([...ack.reply.options.keys()], [53, 54, 60, 97]);
+    assert.equal(ack.reply.ciaddr, '10.77.0.112');
+    assert.deepEqual(ack.destination, { address: '10.77.0.112', port: 4011 });
+  });
+
+  it('echoes HTTPClient to UEFI HTTP Boot clients and siaddr even though the file is a URL', () => {
+    const { reply: offer } = reply(decide({ architecture: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003000' }));
+    assert.equal(Buffer.from(offer.options.get(60)!).toString(), 'HTTPClient');
+    assert.equal(offer.siaddr, us);
+    assert.equal(offer.options.has(43), false);
+  });
+
+  it('omits option 97 when the client did not send it', () => {
+    assert.equal(reply(decide({ machineIdentifier: null })).reply.options.has(97), false);
+  });
+
+  it('sends to the relay (giaddr:67) or to ciaddr when the request says so (RFC 2131 §4.1)', () => {
+    assert.deepEqual(reply(decide({ giaddr: '10.77.5.1' })).destination, { address: '10.77.5.1', port: 67 });
+    assert.deepEqual(reply(decide({ ciaddr: '10.77.0.50' })).destination, { address: '10.77.0.50', port: 68 });
+  });
+});
+
+describe('decideProxyDhcpAnswer: what it never answers', () => {
+  it('ignores DHCPREQUESTs on port 67 meant for the router, or without a server identifier', () => {
+    assert.deepEqual(ignoredBecause(decide({ messageType: 3, serverIdentifier: '10.77.0.1' })), ['DHCPREQUEST for the DHCP server 10.77.0.1']);
+    assert.match(ignoredBecause(decide({ messageType: 3 }))[0]!, /without server identifier/);
+  });
+
+  it('acknowledges a port-67 DHCPREQUEST that names us (a client that took our offer)', () => {
+    assert.deepEqual([...reply(decide({ messageType: 3, serverIdentifier: us })).reply.options.get(53)!], [5]);
+  });
+
+  it('ignores DHCPDISCOVER on 4011 and 4011 requests that name another server', () => {
+    assert.match(ignoredBecause(decide({}, stock, 'pxe', { address: '10.77.0.9', port: 68 }))[0]!, /on port 4011/);
+    assert.match(ignoredBecause(decide({ messageType: 3, serverIdentifier: '10.77.0.3' }, stock, 'pxe', { address: '10.77.0.9', port: 68 }))[0]!, /names server 10\.77\.0\.3/);
+  });
+
+  it('ignores our own packets', () => {
+    assert.deepEqual(ignoredBecause(decide({}, stock, 'dhcp', { address: us, port: 67 })), ['our own packet']);
+  });
+
+  it('passes on the reasons a packet is not a netboot client', () => {
+    assert.deepEqual(ignoredBecause(decide({ vendorClass: 'MSFT 5.0' })), ['vendor class (option 60) starts with neither PXEClient nor HTTPClient']);
+  });
+
+  it('refuses a missing first-stage binary and names the firmware and file', () => {
+    const decision = decide({ architecture: 11 }, { ...stock, binaries: new Set(['ipxe.efi']) });
+    assert.equal(decision.action, 'ignore');
+    assert.deepEqual(decision.action === 'ignore' && decision.missingBinary, { firmware: 'efi-arm64', file: 'snp-arm64.efi' });
+    const http = decide({ architecture: 16, vendorClass: 'HTTPClient' }, { ...stock, binaries: new Set() });
+    assert.deepEqual(http.action === 'ignore' && http.missingBinary, { firmware: 'efi-x64', file: 'ipxe.efi' });
+  });
+
+  it('refuses a boot script URL that does not fit the file field', () => {
+    const decision = decide({ userClass: 'iPXE' }, { ...stock, bootScriptUrl: `http://${us}/${'a'.repeat(130)}` });
+    assert.match(ignoredBecause(decision)[0]!, /does not fit the 127-byte/);
+  });
+});

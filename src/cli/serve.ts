@@ -5,7 +5,9 @@ import { loadConfigFile } from '../config/load.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { findIpxeBinaries, type IpxeBinaries } from '../ipxe/binaries.ts';
 import { BindError } from '../net/bind-error.ts';
-import { resolveServingAddress } from '../net/interfaces.ts';
+import { interfaceMtu, resolveServingAddress } from '../net/interfaces.ts';
+import { findBootFile, openForReading } from '../files/boot-files.ts';
+import { createTftpService } from '../tftp/service.ts';
 
 /** Options of `bootstation serve`; undefined means "take it from images.yaml". */
 export interface ServeOptions {
@@ -58,6 +60,24 @@ export async function runServe(options: ServeOptions, log: Logger = pino({ name:
     await closeAll();
     throw error;
   }
+  try {
+    const tftp = await createTftpService({
+      address: '0.0.0.0',
+      port: options.tftpPort,
+      log: log.child({ service: 'tftp' }),
+      maxBlockSize: await tftpMaxBlockSize(serving.interface),
+      files: async (path, client) => {
+        const found = await findBootFile(path, ipxe, live.current());
+        if (found.ok) return openForReading(found.path);
+        if (found.reason !== 'not-found') log.warn({ service: 'tftp', client: client.address, path: path.slice(0, 128), reason: found.reason }, 'refused TFTP request');
+        return undefined;
+      },
+    });
+    closers.push(() => tftp.close());
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
   live.watchFile();
   log.info(
     { interface: serving.interface, address: serving.address, chosenBy: serving.source, http: serverUrl, proxyDhcp, config: configPath, data: dataDir },
@@ -75,6 +95,12 @@ export async function runServe(options: ServeOptions, log: Logger = pino({ name:
     process.once('SIGINT', stop);
     process.on('SIGHUP', hangup);
   });
+}
+
+// RFC 2348 blksize must fit one datagram: MTU − 20 (IPv4) − 8 (UDP) − 4 (TFTP header).
+async function tftpMaxBlockSize(interfaceName: string | undefined): Promise<number> {
+  const mtu = interfaceName ? await interfaceMtu(interfaceName) : undefined;
+  return Math.max(512, (mtu ?? 1500) - 32);
 }
 
 function logIpxeBinaries(log: Logger, ipxe: IpxeBinaries): void {

@@ -64,7 +64,11 @@ function segmentRefusal(segment: string): PathRefusal | undefined {
  * With caseInsensitive, a segment that does not exist as written matches one that differs only in
  * case (DOS-era TFTP clients upper-case file names).
  */
-export async function openSafeFile(root: string, segments: readonly string[], options: { caseInsensitive?: boolean } = {}): Promise<SafeFileResult> {
+export async function openSafeFile(
+  root: string,
+  segments: readonly string[],
+  options: { caseInsensitive?: boolean; followOutside?: boolean } = {},
+): Promise<SafeFileResult> {
   let realRoot: string;
   try {
     realRoot = await realpath(root);
@@ -82,7 +86,8 @@ export async function openSafeFile(root: string, segments: readonly string[], op
   } catch {
     return { ok: false, reason: 'not-found' };
   }
-  if (!real.startsWith(realRoot + sep)) return { ok: false, reason: 'outside-root' };
+  // followOutside is for trusted names only: Debian's stock iPXE binaries are symlinks into /boot.
+  if (!options.followOutside && !real.startsWith(realRoot + sep)) return { ok: false, reason: 'outside-root' };
   const stats = await stat(real).catch(() => undefined);
   if (!stats) return { ok: false, reason: 'not-found' };
   if (!stats.isFile()) return { ok: false, reason: 'not-a-file' };

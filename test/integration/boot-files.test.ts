@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { BootstationConfig } from '../../src/config/model.ts';
+import { findBootFile, openForReading } from '../../src/files/boot-files.ts';
+import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'bootstation-bootfiles-'));
+after(() => rm(dir, { recursive: true, force: true }));
+
+// A data/ipxe folder whose ipxe.efi is a symlink elsewhere, like Debian's stock binaries into /boot.
+const ipxeDir = join(dir, 'ipxe');
+const outside = join(dir, 'outside');
+const imageDir = join(dir, 'debian');
+await mkdir(ipxeDir);
+await mkdir(outside);
+await mkdir(join(imageDir, 'Install'), { recursive: true });
+await writeFile(join(outside, 'ipxe.efi'), 'efi binary');
+await writeFile(join(outside, 'secret'), 'secret');
+await symlink(join(outside, 'ipxe.efi'), join(ipxeDir, 'ipxe.efi'));
+await symlink(join(outside, 'secret'), join(ipxeDir, 'leak'));
+await writeFile(join(ipxeDir, 'undionly.kpxe'), 'bios binary');
+await writeFile(join(imageDir, 'Install', 'vmlinuz'), 'kernel bytes');
+
+const config = {
+  images: [{ id: 'debian', label: 'Debian', dir: imageDir, kernel: 'Install/vmlinuz', initrds: [], args: '' }],
+} as unknown as BootstationConfig;
+const ipxe = await findIpxeBinaries(ipxeDir, join(dir, 'no-stock'));
+
+test('first-stage binaries are found by name in any case, also through symlinks out of the folder', async () => {
+  assert.equal(ipxe.custom, true);
+  for (const name of ['ipxe.efi', 'IPXE.EFI', 'undionly.kpxe']) {
+    const found = await findBootFile(name, ipxe, config);
+    assert.ok(found.ok, `${name} must be found`);
+  }
+});
+
+test('image files are found under images/<id>/ ignoring case and read back block by block', async () => {
+  const found = await findBootFile('images/debian/install/VMLINUZ', ipxe, config);
+  assert.ok(found.ok, 'a case-insensitive image path must be found');
+  const file = await openForReading(found.path);
+  try {
+    assert.equal(file.size, 12);
+    assert.equal(Buffer.from(await file.read(7, 100)).toString(), 'bytes', 'a read past the end returns the rest');
+  } finally {
+    await file.close();
+  }
+});
+
+test('paths that leave their folder or name nothing are refused with a reason', async () => {
+  const cases: Array<[string, string]> = [
+    ['leak', 'outside-root'],
+    ['../outside/secret', 'dot-segment'],
+    ['images/debian/../../outside/secret', 'dot-segment'],
+    ['images/nope/vmlinuz', 'not-found'],
+    ['images/debian/Install', 'not-a-file'],
+    ['autoexec.ipxe', 'not-found'],
+    ['a//b', 'empty-segment'],
+    ['nul\0byte', 'nul-byte'],
+  ];
+  for (const [path, reason] of cases) {
+    const found = await findBootFile(path, ipxe, config);
+    assert.deepEqual(found, { ok: false, reason }, `${JSON.stringify(path)} must be refused as ${reason}`);
+  }
+});
+
+test('an empty data/ipxe falls back to the stock folder and says so', async () => {
+  const stock = join(dir, 'stock');
+  await mkdir(stock);
+  await writeFile(join(stock, 'undionly.kpxe'), 'stock');
+  const fallback = await findIpxeBinaries(join(dir, 'empty-ipxe'), stock);
+  assert.equal(fallback.custom, false);
+  assert.equal(fallback.dir, stock);
+  assert.deepEqual([...fallback.files.keys()], ['undionly.kpxe']);
+});

@@ -115,7 +115,7 @@ function rangeStart(node: Node | undefined | null): number | undefined {
 function issueMessage(issue: Issue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return `must be ${article(issue.expected)}`;
+      return issue.message.startsWith('Invalid') ? `must be ${article(issue.expected)}` : issue.message;
     case 'invalid_value':
       return issue.message.startsWith('Invalid') ? `must be one of ${issue.values.map(String).join(', ')}` : issue.message;
     case 'invalid_format':
@@ -128,7 +128,7 @@ function issueMessage(issue: Issue): string {
 }
 
 function article(expected: string): string {
-  const noun = expected === 'array' ? 'list' : expected === 'object' ? 'mapping' : expected;
+  const noun = expected === 'array' ? 'list' : expected === 'object' || expected === 'record' ? 'mapping' : expected;
   return /^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`;
 }
 

@@ -1,0 +1,152 @@
+import type { Socket, RemoteInfo } from 'node:dgram';
+import type { Logger } from 'pino';
+import { openUdpSocket } from '../net/udp.ts';
+import { classifyClient, type ClientClassification } from './classify.ts';
+import { decodeDhcpPacket, DhcpDecodeError, encodeDhcpPacket } from './codec.ts';
+import { describeDhcpPacket } from './describe.ts';
+import { dhcpMessageTypeName, DhcpOption } from './options.ts';
+import { decideProxyDhcpAnswer, type ProxyDhcpPolicy, type ProxyDhcpPort } from './proxy-answer.ts';
+
+/** What the ProxyDHCP service needs: our address, the ports, the current policy and a logger. */
+export interface ProxyDhcpServiceOptions {
+  /** Our IPv4 address on the boot LAN; replies leave from it, so they leave through its interface. */
+  address: string;
+  /** Where broadcasts are received; 0.0.0.0, because a socket bound to one address never sees 255.255.255.255. */
+  listenAddress?: string;
+  /** 67 in production, 0 in tests. */
+  dhcpPort: number;
+  /** 4011 in production, 0 in tests. */
+  pxePort: number;
+  /** Called for every packet, so that a config reload applies to the next one. */
+  policy: () => ProxyDhcpPolicy;
+  log: Logger;
+  /** Where port-67 replies go: 68 (RFC 2131 §4.1), or a free port in tests that cannot bind 68. */
+  dhcpClientPort?: number;
+}
+
+/** A running ProxyDHCP service and the ports it is bound to. */
+export interface ProxyDhcpService {
+  dhcpPort: number;
+  pxePort: number;
+  close(): Promise<void>;
+}
+
+const SERVICE = 'ProxyDHCP';
+/** Untrusted client strings are cut to this many characters in logs. */
+const LOGGED_STRING_LIMIT = 64;
+
+/**
+ * Starts ProxyDHCP on UDP 67 and 4011. Broadcasts arrive on a socket bound to listenAddress (0.0.0.0); replies
+ * leave from a socket bound to <address>:67, because Linux sends a limited broadcast out of the interface that owns
+ * the bound address, while from 0.0.0.0 it would take the default route's interface (docker0 and friends on a NAS).
+ * Both share port 67 through SO_REUSEADDR; unicast to <address>:67 lands on the more specific socket, so both listen.
+ */
+export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): Promise<ProxyDhcpService> {
+  const { address, log } = options;
+  const listenAddress = options.listenAddress ?? '0.0.0.0';
+  const sockets: Socket[] = [];
+  const warnedMissing = new Set<string>();
+  try {
+    const receiver = await openUdpSocket({ service: SERVICE, address: listenAddress, port: options.dhcpPort, reuseAddr: true, broadcast: true });
+    sockets.push(receiver);
+    const dhcpPort = receiver.address().port;
+    const sender =
+      listenAddress === address
+        ? receiver
+        : await openUdpSocket({ service: SERVICE, address, port: dhcpPort, reuseAddr: true, broadcast: true });
+    if (sender !== receiver) sockets.push(sender);
+    // PXE 2.1 §2.2.6: boot server requests are unicast to 4011, and iPXE only accepts answers sent from 4011.
+    const pxe = await openUdpSocket({ service: `${SERVICE} (PXE boot server)`, address, port: options.pxePort });
+    sockets.push(pxe);
+
+    const handle = (receivedOn: ProxyDhcpPort, replyFrom: Socket) => (bytes: Buffer, remote: RemoteInfo) => {
+      try {
+        handlePacket(bytes, remote, receivedOn, replyFrom);
+      } catch (error) {
+        // A bad packet must never stop the server loop.
+        log.error({ err: error, from: `${remote.address}:${remote.port}` }, 'ProxyDHCP failed to handle a packet');
+      }
+    };
+    receiver.on('message', handle('dhcp', sender));
+    if (sender !== receiver) sender.on('message', handle('dhcp', sender));
+    pxe.on('message', handle('pxe', pxe));
+    for (const socket of sockets) socket.on('error', (error) => log.error({ err: error }, 'ProxyDHCP socket error'));
+
+    log.info({ address, listenAddress, dhcpPort, pxePort: pxe.address().port }, 'ProxyDHCP listening');
+    return {
+      dhcpPort,
+      pxePort: pxe.address().port,
+      close: () => closeAll(sockets),
+    };
+  } catch (error) {
+    await closeAll(sockets);
+    throw error;
+  }
+
+  function handlePacket(bytes: Uint8Array, remote: RemoteInfo, receivedOn: ProxyDhcpPort, replyFrom: Socket): void {
+    const from = `${remote.address}:${remote.port}`;
+    const port = receivedOn === 'dhcp' ? 67 : 4011;
+    let packet;
+    try {
+      packet = decodeDhcpPacket(bytes);
+    } catch (error) {
+      if (!(error instanceof DhcpDecodeError)) throw error;
+      log.debug({ from, port, code: error.code, offset: error.offset, bytes: bytes.length }, 'ProxyDHCP ignored an undecodable packet');
+      return;
+    }
+    if (log.isLevelEnabled('trace')) log.trace({ from, port, request: describeDhcpPacket(packet) }, 'ProxyDHCP received');
+
+    const policy = options.policy();
+    const client = classifyClient(packet);
+    const decision = decideProxyDhcpAnswer(
+      { packet, client, receivedOn, source: { address: remote.address, port: remote.port }, clientPort: options.dhcpClientPort },
+      policy,
+    );
+    const fields = { ...clientFields(client), port, from };
+
+    if (decision.action === 'ignore') {
+      const missing = decision.missingBinary;
+      const key = missing === undefined ? '' : `${missing.firmware}/${missing.file}`;
+      if (missing !== undefined && !warnedMissing.has(key)) {
+        // One warning per firmware and file, not one per packet: a client retries every few seconds.
+        warnedMissing.add(key);
+        log.warn({ ...fields, missingFile: missing.file }, `ProxyDHCP cannot boot ${missing.firmware} clients: ${missing.file} is missing from data/ipxe`);
+      } else {
+        log.debug({ ...fields, reasons: decision.reasons }, 'ProxyDHCP ignored');
+      }
+      return;
+    }
+
+    const { reply, destination } = decision;
+    const replyType = dhcpMessageTypeName(reply.options.get(DhcpOption.messageType)?.[0] ?? 0);
+    log.info(
+      { ...fields, offered: { type: replyType, file: decision.bootFile, siaddr: reply.siaddr }, to: `${destination.address}:${destination.port}`, reason: decision.why },
+      `ProxyDHCP ${replyType}`,
+    );
+    if (log.isLevelEnabled('trace')) log.trace({ reply: describeDhcpPacket(reply) }, 'ProxyDHCP reply');
+    replyFrom.send(encodeDhcpPacket(reply), destination.port, destination.address, (error) => {
+      if (error) log.warn({ ...fields, err: error, to: `${destination.address}:${destination.port}` }, 'ProxyDHCP could not send its reply');
+    });
+  }
+}
+
+/** The per-decision log fields; untrusted strings are length-limited and kept under their own keys. */
+function clientFields(client: ClientClassification): Record<string, unknown> {
+  return {
+    mac: client.mac,
+    xid: `0x${client.xid.toString(16).padStart(8, '0')}`,
+    messageType: client.messageType,
+    firmware: client.netboot ? client.kind : undefined,
+    arch: client.architecture,
+    vendorClass: limit(client.vendorClass),
+    userClass: limit(client.userClass),
+  };
+}
+
+function limit(text: string | undefined): string | undefined {
+  return text === undefined || text.length <= LOGGED_STRING_LIMIT ? text : `${text.slice(0, LOGGED_STRING_LIMIT)}…`;
+}
+
+function closeAll(sockets: readonly Socket[]): Promise<void> {
+  return Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve())))).then(() => undefined);
+}

@@ -1,0 +1,395 @@
+// The TFTP server: owns the sockets, timers and open files, and drives one TftpReadTransfer per request.
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { openUdpSocket } from '../net/udp.ts';
+import {
+  decodeTftpPacket,
+  encodeTftpPacket,
+  TftpDecodeError,
+  TftpErrorCode,
+  tftpErrorCodeName,
+  TftpOpcode,
+  tftpOpcodeName,
+  writeTftpDataHeader,
+  type TftpOption,
+  type TftpPacket,
+} from './codec.ts';
+import { negotiateTftpOptions } from './negotiate.ts';
+import { screenTftpRequest } from './request.ts';
+import { TftpReadTransfer, type TftpTransferAction, type TftpTransferEvent, type TftpTransferSummary } from './transfer.ts';
+
+/** An open file the service reads blocks from; the service closes it when the transfer ends. */
+export interface TftpFile {
+  size: number;
+  /** Returns `length` bytes from `position` (fewer only past the end of the file). */
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Where a TFTP client is: address and UDP port (its transfer ID). */
+export interface TftpClient {
+  address: string;
+  port: number;
+}
+
+/** Opens the file a client asked for (path already normalised); undefined answers "File not found" at once. */
+export type TftpFileSource = (path: string, client: TftpClient) => Promise<TftpFile | undefined>;
+
+/** What createTftpService needs. */
+export interface TftpServiceOptions {
+  address: string;
+  /** 69 in production, 0 in tests (any free port). */
+  port: number;
+  files: TftpFileSource;
+  log: Logger;
+  /** Transfers at once; more are refused with "Server busy". Default 64. */
+  maxTransfers?: number;
+  /** Largest blksize granted; default 1468 fits a 1500-byte Ethernet MTU. */
+  maxBlockSize?: number;
+  /** Largest RFC 7440 windowsize granted; default 16. */
+  maxWindowSize?: number;
+  /** First retransmit wait when the client does not negotiate one; default 1000 ms. */
+  retransmitTimeoutMs?: number;
+  /** Retransmissions before a silent client's transfer is dropped; default 5. */
+  maxRetries?: number;
+}
+
+/** A running TFTP service. */
+export interface TftpService {
+  /** The bound port (useful when the service was asked for port 0). */
+  port: number;
+  /** Transfers holding state right now, including those still opening their file. */
+  activeTransfers(): number;
+  /** Stops listening, aborts every transfer and closes its socket and file. */
+  close(): Promise<void>;
+}
+
+/** Per-transfer state; removed from the service's map on completion, timeout, error and close. */
+interface Transfer {
+  client: TftpClient;
+  path: string;
+  socket: Socket | undefined;
+  file: TftpFile | undefined;
+  machine: TftpReadTransfer | undefined;
+  blockSize: number;
+  windowSize: number;
+  timer: NodeJS.Timeout | undefined;
+  /** Events run one after another: a batch of DATA may have to wait for a file read. */
+  queue: Promise<void>;
+  /** The last file read, kept so retransmits and the next windows need no new read. */
+  cache: { position: number; bytes: Uint8Array } | undefined;
+  /** Datagrams handed to the socket and not yet sent; the socket closes only when this is 0. */
+  pendingSends: number;
+  /** One callback for every send of this transfer, so sending allocates no closure per packet. */
+  onSent: (error: Error | null) => void;
+  ended: boolean;
+}
+
+// Read ahead in one file read: at least this much, at least one window.
+const readAheadBytes = 128 * 1024;
+// Untrusted names are logged, but never more than this much of them.
+const loggedNameLength = 128;
+
+/** Starts the TFTP service on address:port; rejects with BindError when the port cannot be opened. */
+export async function createTftpService(options: TftpServiceOptions): Promise<TftpService> {
+  const { log, files } = options;
+  const maxTransfers = options.maxTransfers ?? 64;
+  const limits = { maxBlockSize: options.maxBlockSize ?? 1468, maxWindowSize: options.maxWindowSize ?? 16 };
+  const retransmitTimeoutMs = options.retransmitTimeoutMs ?? 1000;
+  const maxRetries = options.maxRetries ?? 5;
+  const transfers = new Map<string, Transfer>();
+  let closed = false;
+
+  const listener = await openUdpSocket({ service: 'TFTP', address: options.address, port: options.port });
+  listener.on('error', (error) => log.error({ err: error }, 'TFTP listening socket error'));
+  listener.on('message', (message, remote) => {
+    void onRequest(message, remote).catch((error: unknown) => log.error({ err: error }, 'TFTP request handling failed'));
+  });
+
+  /** Refusals go out from the listening port: no transfer socket exists for them (and none is wasted on them). */
+  const refuse = (to: TftpClient, code: number, message: string): void => {
+    listener.send(encodeTftpPacket({ opcode: TftpOpcode.Error, code, message }), to.port, to.address);
+  };
+
+  async function onRequest(message: Buffer, remote: RemoteInfo): Promise<void> {
+    const client = { address: remote.address, port: remote.port };
+    let packet: TftpPacket;
+    try {
+      packet = decodeTftpPacket(message);
+    } catch (error) {
+      if (!(error instanceof TftpDecodeError)) throw error;
+      log.debug({ client: clientName(client), code: error.code, offset: error.offset }, 'TFTP dropped an undecodable request');
+      return;
+    }
+    if (packet.opcode !== TftpOpcode.ReadRequest && packet.opcode !== TftpOpcode.WriteRequest) {
+      log.debug({ client: clientName(client), opcode: tftpOpcodeName(packet.opcode) }, 'TFTP ignored a non-request packet on the request port');
+      return;
+    }
+    const requested = packet.filename.slice(0, loggedNameLength);
+    const screened = screenTftpRequest(packet);
+    if (screened.kind === 'refuse') {
+      log.info({ client: clientName(client), file: requested, reason: screened.reason }, 'TFTP refused a request');
+      refuse(client, screened.code, screened.message);
+      return;
+    }
+    const key = clientName(client);
+    // A client that did not hear our OACK or first DATA resends its RRQ from the same port; the running
+    // transfer's retransmit answers it, a second transfer would only race the first.
+    if (transfers.has(key)) {
+      log.debug({ client: key, file: screened.path }, 'TFTP ignored a repeated request of a running transfer');
+      return;
+    }
+    if (transfers.size >= maxTransfers) {
+      // No RFC 1350 code means "busy"; 0 ("not defined, see message") is the honest one. 3 ("disk full or
+      // allocation exceeded") would make clients report a full disk.
+      log.warn({ client: key, file: screened.path, maxTransfers }, 'TFTP refused a request: too many transfers at once');
+      refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');
+      return;
+    }
+    const transfer: Transfer = {
+      client,
+      path: screened.path,
+      socket: undefined,
+      file: undefined,
+      machine: undefined,
+      blockSize: 0,
+      windowSize: 0,
+      timer: undefined,
+      queue: Promise.resolve(),
+      cache: undefined,
+      pendingSends: 0,
+      onSent: (error) => {
+        transfer.pendingSends -= 1;
+        if (error) log.warn({ err: error, client: key, file: transfer.path }, 'TFTP could not send a packet');
+        // The last ERROR of a transfer is still queued when it ends: closing earlier would drop it.
+        if (transfer.ended && transfer.pendingSends === 0) transfer.socket?.close();
+      },
+      ended: false,
+    };
+    transfers.set(key, transfer);
+    log.debug({ client: key, file: screened.path, options: packet.options }, 'TFTP read request');
+    await open(transfer, packet.options);
+  }
+
+  async function open(transfer: Transfer, requestedOptions: readonly TftpOption[]): Promise<void> {
+    const startedAt = performance.now();
+    const key = clientName(transfer.client);
+    let file: TftpFile | undefined;
+    try {
+      file = await files(transfer.path, transfer.client);
+    } catch (error) {
+      transfers.delete(key);
+      log.error({ err: error, client: key, file: transfer.path }, 'TFTP file source failed');
+      if (!closed) refuse(transfer.client, TftpErrorCode.NotDefined, 'Could not open file');
+      return;
+    }
+    if (closed || transfer.ended) {
+      transfers.delete(key);
+      await file?.close();
+      return;
+    }
+    if (file === undefined) {
+      transfers.delete(key);
+      // Answer at once: iPXE 2.0 EFI asks for autoexec.ipxe and would wait 30 s for an answer that never comes.
+      log.info({ client: key, file: transfer.path, outcome: 'file-not-found' }, 'TFTP file not found');
+      refuse(transfer.client, TftpErrorCode.FileNotFound, 'File not found');
+      return;
+    }
+    transfer.file = file;
+    const negotiation = negotiateTftpOptions(requestedOptions, file.size, limits);
+    try {
+      // A new socket per transfer: its port is the server's transfer ID (RFC 1350 §4).
+      transfer.socket = await openUdpSocket({ service: 'TFTP transfer', address: options.address, port: 0 });
+    } catch (error) {
+      log.error({ err: error, client: key, file: transfer.path }, 'TFTP could not open a transfer socket');
+      refuse(transfer.client, TftpErrorCode.NotDefined, 'Server error');
+      await release(transfer);
+      return;
+    }
+    if (closed) {
+      await release(transfer);
+      return;
+    }
+    const socket = transfer.socket;
+    socket.on('error', (error) => log.warn({ err: error, client: key, file: transfer.path }, 'TFTP transfer socket error'));
+    socket.on('message', (message, remote) => onTransferPacket(transfer, message, remote));
+    transfer.blockSize = negotiation.parameters.blockSize;
+    transfer.windowSize = negotiation.parameters.windowSize;
+    transfer.machine = new TftpReadTransfer({
+      fileSize: file.size,
+      blockSize: negotiation.parameters.blockSize,
+      windowSize: negotiation.parameters.windowSize,
+      optionAck: negotiation.acknowledged,
+      retransmitTimeoutMs: negotiation.parameters.timeoutMs ?? retransmitTimeoutMs,
+      maxRetries,
+    });
+    enqueue(transfer, { type: 'start', now: startedAt });
+  }
+
+  function onTransferPacket(transfer: Transfer, message: Buffer, remote: RemoteInfo): void {
+    const socket = transfer.socket;
+    if (socket === undefined || transfer.ended) return;
+    if (remote.address !== transfer.client.address || remote.port !== transfer.client.port) {
+      // RFC 1350 §4: a packet from another TID gets ERROR 5 and must not disturb the transfer.
+      log.debug({ client: clientName(transfer.client), from: `${remote.address}:${remote.port}` }, 'TFTP packet from an unknown transfer ID');
+      const rebuff = encodeTftpPacket({ opcode: TftpOpcode.Error, code: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' });
+      transferSend(transfer, socket, rebuff, remote.port, remote.address);
+      return;
+    }
+    let packet: TftpPacket;
+    try {
+      packet = decodeTftpPacket(message);
+    } catch (error) {
+      if (!(error instanceof TftpDecodeError)) throw error;
+      log.debug({ client: clientName(transfer.client), code: error.code, offset: error.offset }, 'TFTP dropped an undecodable packet');
+      return;
+    }
+    const now = performance.now();
+    if (packet.opcode === TftpOpcode.Ack) enqueue(transfer, { type: 'ack', block: packet.block, now });
+    else if (packet.opcode === TftpOpcode.Error) enqueue(transfer, { type: 'error', code: packet.code, message: packet.message.slice(0, loggedNameLength), now });
+    else log.debug({ client: clientName(transfer.client), opcode: tftpOpcodeName(packet.opcode) }, 'TFTP ignored an unexpected packet');
+  }
+
+  function enqueue(transfer: Transfer, event: TftpTransferEvent): void {
+    transfer.queue = transfer.queue
+      .then(() => step(transfer, event))
+      .catch(async (error: unknown) => {
+        log.error({ err: error, client: clientName(transfer.client), file: transfer.path }, 'TFTP transfer failed on the server');
+        const socket = transfer.socket;
+        if (socket && !transfer.ended) {
+          const { address, port } = transfer.client;
+          transferSend(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.Error, code: TftpErrorCode.NotDefined, message: 'Server error' }), port, address);
+        }
+        await release(transfer);
+      });
+  }
+
+  async function step(transfer: Transfer, event: TftpTransferEvent): Promise<void> {
+    const machine = transfer.machine;
+    if (transfer.ended || machine === undefined) return;
+    const actions = machine.handle(event);
+    await loadBlocks(transfer, actions);
+    for (const action of actions) {
+      if (transfer.ended) return;
+      perform(transfer, action);
+    }
+  }
+
+  /** Reads, in one call, every file byte the DATA packets of this batch need and that is not cached yet. */
+  async function loadBlocks(transfer: Transfer, actions: TftpTransferAction[]): Promise<void> {
+    let start = Number.POSITIVE_INFINITY;
+    let end = 0;
+    for (const action of actions) {
+      if (action.type !== 'send-data' || action.length === 0) continue;
+      start = Math.min(start, action.position);
+      end = Math.max(end, action.position + action.length);
+    }
+    const cache = transfer.cache;
+    const file = transfer.file;
+    if (end === 0 || file === undefined) return;
+    if (cache !== undefined && cache.position <= start && end <= cache.position + cache.bytes.length) return;
+    const length = Math.min(Math.max(end - start, readAheadBytes), file.size - start);
+    const bytes = await file.read(start, length);
+    if (bytes.length < end - start) throw new Error(`short read: ${bytes.length} of ${end - start} bytes at ${start} (file shrank?)`);
+    transfer.cache = { position: start, bytes };
+  }
+
+  function perform(transfer: Transfer, action: TftpTransferAction): void {
+    const socket = transfer.socket;
+    if (socket === undefined) return;
+    const { address, port } = transfer.client;
+    switch (action.type) {
+      case 'send-data': {
+        const packet = Buffer.allocUnsafe(4 + action.length);
+        writeTftpDataHeader(packet, action.block);
+        const cache = transfer.cache;
+        if (action.length > 0 && cache !== undefined) {
+          const from = action.position - cache.position;
+          packet.set(cache.bytes.subarray(from, from + action.length), 4);
+        }
+        transferSend(transfer, socket, packet, port, address);
+        break;
+      }
+      case 'send-option-ack':
+        transferSend(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.OptionAck, options: action.options }), port, address);
+        break;
+      case 'send-error':
+        transferSend(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.Error, code: action.code, message: action.message }), port, address);
+        break;
+      case 'arm-timer':
+        clearTimeout(transfer.timer);
+        transfer.timer = setTimeout(() => enqueue(transfer, { type: 'timer-fired', now: performance.now() }), action.delayMs);
+        break;
+      case 'finish':
+        logEnd(transfer, action.summary);
+        void release(transfer);
+        break;
+    }
+  }
+
+  function transferSend(transfer: Transfer, socket: Socket, packet: Uint8Array, port: number, address: string): void {
+    transfer.pendingSends += 1;
+    socket.send(packet, port, address, transfer.onSent);
+  }
+
+  function logEnd(transfer: Transfer, summary: TftpTransferSummary): void {
+    const { outcome } = summary;
+    const fields = {
+      client: clientName(transfer.client),
+      file: transfer.path,
+      blksize: transfer.blockSize,
+      windowsize: transfer.windowSize,
+      bytes: summary.bytesAcknowledged,
+      durationMs: Math.round(summary.durationMs),
+      retransmissions: summary.retransmissions,
+      outcome: outcome.kind,
+    };
+    switch (outcome.kind) {
+      case 'completed':
+        log.info(fields, 'TFTP transfer completed');
+        break;
+      case 'options-declined':
+        // UEFI asks for tsize, reads the size from the OACK and aborts with ERROR 8: a probe, not a failure.
+        log.debug({ ...fields, clientMessage: outcome.message }, 'TFTP client ended after option negotiation (size probe)');
+        break;
+      case 'client-error':
+        log.info({ ...fields, errorCode: outcome.code, error: tftpErrorCodeName(outcome.code), clientMessage: outcome.message }, 'TFTP transfer aborted by the client');
+        break;
+      case 'timed-out':
+        log.warn({ ...fields, retries: outcome.retries }, 'TFTP transfer timed out: the client stopped answering');
+        break;
+    }
+  }
+
+  /** Frees everything a transfer holds; safe to call more than once. */
+  async function release(transfer: Transfer): Promise<void> {
+    if (transfer.ended) return;
+    transfer.ended = true;
+    clearTimeout(transfer.timer);
+    transfer.timer = undefined;
+    transfer.cache = undefined;
+    transfers.delete(clientName(transfer.client));
+    if (transfer.pendingSends === 0) transfer.socket?.close();
+    try {
+      await transfer.file?.close();
+    } catch (error) {
+      log.warn({ err: error, file: transfer.path }, 'TFTP could not close a file');
+    }
+  }
+
+  return {
+    port: listener.address().port,
+    activeTransfers: () => transfers.size,
+    async close() {
+      if (closed) return;
+      closed = true;
+      listener.close();
+      await Promise.all([...transfers.values()].map((transfer) => release(transfer)));
+    },
+  };
+}
+
+function clientName(client: TftpClient): string {
+  return `${client.address}:${client.port}`;
+}

@@ -12,7 +12,9 @@ export function ipxeWords(text: string): string {
     .split(' ')
     .filter((word) => word !== '')
     .map((word) => (SPECIAL_TOKEN.test(word) ? `\${}${word}` : word))
-    .join(' ');
+    .join(' ')
+    // iPXE joins a line ending in a backslash with the next one (image/script.c); "${}" ends it instead.
+    .replace(/\\$/, '\\${}');
 }
 
 /** Percent-encodes each segment of a relative file path for use in an iPXE URL. */

@@ -225,7 +225,10 @@ export function ipv4Bytes(address: string): Uint8Array {
 
 /** Latin-1 text of bytes, so that every byte value survives a decode/encode round trip. */
 export function latin1Text(bytes: Uint8Array): string {
-  return String.fromCharCode(...bytes);
+  // In chunks: a concatenated option (RFC 3396) can be tens of kilobytes, too many arguments for one call.
+  let text = '';
+  for (let at = 0; at < bytes.length; at += 4096) text += String.fromCharCode(...bytes.subarray(at, at + 4096));
+  return text;
 }
 
 /** Latin-1 bytes of text that came from latin1Text or from ASCII literals. */

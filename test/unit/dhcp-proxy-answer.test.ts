@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { decodeDhcpPacket, DhcpDecodeError, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { classifyClient } from '../../src/dhcp/classify.ts';
 import { decideProxyDhcpAnswer, type ProxyDhcpDecision, type ProxyDhcpPolicy, type ProxyDhcpPort } from '../../src/dhcp/proxy-answer.ts';
 import { pxeClientRequest, type TestClient } from './dhcp-request-builder.ts';
@@ -130,5 +132,45 @@ describe('decideProxyDhcpAnswer: what it never answers', () => {
   it('refuses a boot script URL that does not fit the file field', () => {
     const decision = decide({ userClass: 'iPXE' }, { ...stock, bootScriptUrl: `http://${us}/${'a'.repeat(130)}` });
     assert.match(ignoredBecause(decision)[0]!, /does not fit the 127-byte/);
+  });
+});
+
+describe('classifyClient and decideProxyDhcpAnswer on arbitrary packets', () => {
+  it('never throw for any decodable packet, and never offer an address (property)', () => {
+    // Start from a real PXE request and let fast-check replace or add options, so that most runs get past the decoder.
+    const base = encodeDhcpPacket(pxeClientRequest());
+    const option = fc.tuple(fc.constantFrom(53, 54, 60, 77, 93, 94, 97, 175, 43, 52, 255, 0), fc.uint8Array({ maxLength: 40 }));
+    const mutated = fc.tuple(fc.array(option, { maxLength: 8 }), fc.oneof(fc.constant(1), fc.nat(0xff)), fc.boolean()).map(([options, op, keepBase]) => {
+      const extra = options.flatMap(([code, value]) => [code, value.length, ...value]);
+      const head = base.subarray(0, keepBase ? base.indexOf(255, 240) : 240);
+      const bytes = Uint8Array.from([...head, ...extra, 255]);
+      bytes[0] = op;
+      return bytes;
+    });
+    fc.assert(
+      fc.property(mutated, fc.constantFrom<ProxyDhcpPort>('dhcp', 'pxe'), (bytes, receivedOn) => {
+        let packet;
+        try {
+          packet = decodeDhcpPacket(bytes);
+        } catch (error) {
+          if (error instanceof DhcpDecodeError) return;
+          throw error;
+        }
+        const decision = decideProxyDhcpAnswer({ packet, client: classifyClient(packet), receivedOn, source: { address: '10.77.0.50', port: 68 } }, stock);
+        if (decision.action === 'reply') {
+          assert.equal(decision.reply.yiaddr, '0.0.0.0');
+          assert.equal(decision.reply.siaddr, us);
+          encodeDhcpPacket(decision.reply);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('classifies a 60 000-byte vendor class (RFC 3396 concatenation) without failing', () => {
+    const packet = pxeClientRequest();
+    (packet.options as Map<number, Uint8Array>).set(60, new Uint8Array(60_000).fill(0x41));
+    const decoded = decodeDhcpPacket(encodeDhcpPacket(packet));
+    assert.equal(classifyClient(decoded).vendorClass?.length, 60_000);
   });
 });

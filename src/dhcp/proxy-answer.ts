@@ -73,7 +73,7 @@ export function decideProxyDhcpAnswer(request: ProxyDhcpRequest, policy: ProxyDh
   if ('missing' in choice) {
     return {
       action: 'ignore',
-      reasons: [`${choice.missing.file} for ${client.kind} is not in data/ipxe`],
+      reasons: [`${choice.missing.file} for ${client.kind} is not among the available first-stage binaries`],
       missingBinary: choice.missing,
     };
   }
@@ -92,7 +92,7 @@ export function decideProxyDhcpAnswer(request: ProxyDhcpRequest, policy: ProxyDh
     // BIOS PXE ROMs: discovery control 8 = "boot file present, download it, skip boot server discovery" (PXE 2.1 §2.2.5).
     // UEFI firmware gets no option 43: several EDK2-based firmwares drop ProxyDHCP offers that bypass discovery,
     // while all of them treat an offer without option 43 as "ask this server on port 4011" (the BINL flow).
-    const pxe = new Map([[PxeSubOption.discoveryControl as number, Uint8Array.of(PxeDiscoveryControl.useBootFileDirectly)]]);
+    const pxe = new Map<number, Uint8Array>([[PxeSubOption.discoveryControl, Uint8Array.of(PxeDiscoveryControl.useBootFileDirectly)]]);
     options.set(DhcpOption.vendorSpecific, encodeSubOptions(pxe));
   }
 
@@ -107,7 +107,7 @@ export function decideProxyDhcpAnswer(request: ProxyDhcpRequest, policy: ProxyDh
     ciaddr: packet.ciaddr,
     // ProxyDHCP never hands out an address: that stays the router's job.
     yiaddr: ZERO_ADDRESS,
-    // iPXE drops ProxyDHCP replies without siaddr even when the file is a URL (see the dnsmasq capture in fixtures).
+    // iPXE drops ProxyDHCP replies without siaddr even when the file is a URL (test/fixtures/dhcp/bios-ipxe-rom-vs-dnsmasq-proxy-no-siaddr.pcap).
     siaddr: policy.serverAddress,
     giaddr: packet.giaddr,
     chaddr: packet.chaddr.slice(),

@@ -10,7 +10,8 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
-import { capturingLogger, tempFileSource, waitFor } from './tftp-test-client.ts';
+import { captureLog } from '../support/log-capture.ts';
+import { tempFileSource, waitFor } from './tftp-test-client.ts';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -35,7 +36,7 @@ describe('TFTP interop with third-party clients', () => {
   let service: TftpService;
   let files: Awaited<ReturnType<typeof tempFileSource>>;
   let output: string;
-  const { log, lines } = capturingLogger();
+  const { log, lines } = captureLog();
   const clients: Record<string, string | undefined> = {};
 
   before(async () => {

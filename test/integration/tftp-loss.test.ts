@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
-import { capturingLogger, tempFileSource, tftpGet, waitFor } from './tftp-test-client.ts';
+import { captureLog } from '../support/log-capture.ts';
+import { tempFileSource, tftpGet, waitFor } from './tftp-test-client.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const image = randomBytes(200_000);
@@ -11,7 +12,7 @@ const image = randomBytes(200_000);
 describe('TFTP service through 10 % packet loss in both directions', () => {
   let service: TftpService;
   let files: Awaited<ReturnType<typeof tempFileSource>>;
-  const { log, lines } = capturingLogger();
+  const { log, lines } = captureLog();
 
   before(async () => {
     files = await tempFileSource({ 'image.bin': image });

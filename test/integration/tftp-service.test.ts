@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { encodeTftpPacket, TftpOpcode } from '../../src/tftp/codec.ts';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
-import { capturingLogger, openTestSocket, tempFileSource, TftpErrorReply, tftpGet, waitFor } from './tftp-test-client.ts';
+import { captureLog } from '../support/log-capture.ts';
+import { openTestSocket, tempFileSource, TftpErrorReply, tftpGet, waitFor } from './tftp-test-client.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const ipxeEfi = randomBytes(300_000);
@@ -13,7 +14,7 @@ const rollover = randomBytes(8 * 70_000);
 describe('TFTP service on 127.0.0.1', () => {
   let service: TftpService;
   let files: Awaited<ReturnType<typeof tempFileSource>>;
-  const { log, lines } = capturingLogger();
+  const { log, lines } = captureLog();
   const endLines = (file: string) => lines.filter((line) => line.file === file && typeof line.outcome === 'string');
 
   before(async () => {
@@ -137,7 +138,7 @@ describe('TFTP service on 127.0.0.1', () => {
 describe('TFTP service limits and cleanup', () => {
   it('retransmits with a bounded number of tries, then frees the transfer and logs a timeout', async () => {
     const files = await tempFileSource({ 'a.bin': randomBytes(2000) });
-    const { log, lines } = capturingLogger();
+    const { log, lines } = captureLog();
     const service = await createTftpService({ address: '127.0.0.1', port: 0, files: files.source, log, retransmitTimeoutMs: 20, maxRetries: 2 });
     const client = await openTestSocket();
     try {
@@ -161,7 +162,7 @@ describe('TFTP service limits and cleanup', () => {
 
   it('refuses a request beyond maxTransfers with ERROR 0 "Server busy", and accepts again once one ends', async () => {
     const files = await tempFileSource({ 'a.bin': randomBytes(5000) });
-    const { log } = capturingLogger();
+    const { log } = captureLog();
     const service = await createTftpService({ address: '127.0.0.1', port: 0, files: files.source, log, maxTransfers: 2, retransmitTimeoutMs: 5000 });
     const clients = await Promise.all([openTestSocket(), openTestSocket(), openTestSocket()]);
     const rrq = encodeTftpPacket({ opcode: TftpOpcode.ReadRequest, filename: 'a.bin', mode: 'octet', options: [] });
@@ -197,7 +198,7 @@ describe('TFTP service limits and cleanup', () => {
       open += 1;
       return { ...file, close: async () => { open -= 1; await file.close(); } };
     };
-    const { log } = capturingLogger();
+    const { log } = captureLog();
     const service = await createTftpService({ address: '127.0.0.1', port: 0, files: counting, log, retransmitTimeoutMs: 20, maxRetries: 1 });
     try {
       await tftpGet({ port: service.port, file: 'a.bin' });

@@ -5,7 +5,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
 import { openUdpSocket } from '../../src/net/udp.ts';
 import { decodeTftpPacket, encodeTftpPacket, TftpOpcode, type TftpOption, type TftpPacket } from '../../src/tftp/codec.ts';
 import type { TftpFileSource } from '../../src/tftp/service.ts';
@@ -230,13 +229,6 @@ export async function tempFileSource(files: Record<string, Uint8Array>): Promise
     };
   };
   return { source, requested, cleanup: () => rm(directory, { recursive: true, force: true }) };
-}
-
-/** A pino logger at debug level that keeps every line as an object, for assertions on what was logged. */
-export function capturingLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { log, lines };
 }
 
 /** Waits until `condition` holds, checking every 10 ms; rejects with `what` after timeoutMs. */

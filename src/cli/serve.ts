@@ -8,6 +8,8 @@ import { BindError } from '../net/bind-error.ts';
 import { interfaceMtu, resolveServingAddress } from '../net/interfaces.ts';
 import { findBootFile, openForReading } from '../files/boot-files.ts';
 import { createTftpService } from '../tftp/service.ts';
+import { createProxyDhcpService } from '../dhcp/service.ts';
+import type { ProxyDhcpPolicy } from '../dhcp/proxy-answer.ts';
 
 /** Options of `bootstation serve`; undefined means "take it from images.yaml". */
 export interface ServeOptions {
@@ -74,6 +76,22 @@ export async function runServe(options: ServeOptions, log: Logger = pino({ name:
       },
     });
     closers.push(() => tftp.close());
+    if (proxyDhcp) {
+      const dhcp = await createProxyDhcpService({
+        address: serving.address,
+        dhcpPort: options.dhcpPort,
+        pxePort: options.pxePort,
+        log: log.child({ service: 'proxydhcp' }),
+        policy: (): ProxyDhcpPolicy => ({
+          serverAddress: serving.address,
+          httpPort,
+          bootScriptUrl: `${serverUrl}/boot.ipxe`,
+          binaries: new Set(ipxe.files.keys()),
+          customBuild: ipxe.ownBuild,
+        }),
+      });
+      closers.push(() => dhcp.close());
+    }
   } catch (error) {
     await closeAll();
     throw error;

@@ -1,0 +1,156 @@
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { renderRouterDnsmasqConfig } from './dnsmasq-config.ts';
+import { setupLabNetwork, teardownLabNetwork } from './network.ts';
+import { startProcess, tailFile, type LabProcess } from './processes.ts';
+import { OVMF_FILES, qemuCommand } from './qemu-args.ts';
+import { firmwareGaveUp, readSerialReport, type SerialReport } from './serial-report.ts';
+import { labTopology, type LabFirmware, type LabTopology } from './topology.ts';
+
+/** Where a lab runs: its namespace prefix and a folder for its configs, logs and serial consoles. */
+export interface LabOptions {
+  prefix: string;
+  workDir: string;
+}
+
+/** How to run `bootstation serve` inside the NAS namespace. */
+export interface LabBootstationOptions {
+  /** The bootstation executable as an argv, e.g. [process.execPath, '…/src/cli/main.ts']. */
+  command: readonly string[];
+  configPath: string;
+  dataDir: string;
+  httpPort: number;
+  /** false: serve with --no-proxy-dhcp (TFTP and HTTP only). */
+  proxyDhcp?: boolean;
+}
+
+/** A VM of the lab, netbooting through its tap device. */
+export interface LabVm {
+  firmware: LabFirmware;
+  serialLog: string;
+  process: LabProcess;
+}
+
+/** How waiting for a VM's serial console ended. */
+export interface SerialWait {
+  outcome: 'matched' | 'vm-exited' | 'firmware-gave-up' | 'timeout';
+  report: SerialReport;
+  serial: string;
+  elapsedMs: number;
+}
+
+/** A running lab: the network, the router's DHCP, and whatever was started in it. */
+export interface Lab {
+  topology: LabTopology;
+  workDir: string;
+  /** dnsmasq's log of the router (every DHCP exchange, with log-dhcp). */
+  routerLog: string;
+  /** bootstation's JSON log lines. */
+  bootstationLog: string;
+  /** Starts bootstation in the NAS namespace and resolves once it logs that it is serving. */
+  startBootstation(options: LabBootstationOptions): Promise<LabProcess>;
+  /** Starts any command in one of the lab's hosts, its output in <workDir>/<name>.log. */
+  startIn(host: keyof LabTopology['namespaces'], name: string, argv: readonly string[]): Promise<LabProcess>;
+  /** Powers on a VM of the given firmware; its serial console goes to <workDir>/serial-<firmware>.log. */
+  startVm(firmware: LabFirmware): Promise<LabVm>;
+  /** Ends every process and removes the network. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds the lab network and starts the router's plain DHCP server. */
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const topology = labTopology(options.prefix);
+  const { workDir } = options;
+  const processes: LabProcess[] = [];
+  const routerLog = join(workDir, 'router-dnsmasq.log');
+  const bootstationLog = join(workDir, 'bootstation.log');
+  let closed = false;
+
+  const close = async (): Promise<void> => {
+    closed = true;
+    // VMs first, so nothing asks a server that is already gone.
+    const order = [...processes].reverse();
+    processes.length = 0;
+    for (const process of order) await process.stop();
+    await teardownLabNetwork(topology);
+  };
+
+  const startIn = async (host: keyof LabTopology['namespaces'], name: string, argv: readonly string[]): Promise<LabProcess> => {
+    if (closed) throw new Error('the lab is closed');
+    const started = await startProcess(name, ['ip', 'netns', 'exec', topology.namespaces[host], ...argv], join(workDir, `${name}.log`));
+    processes.push(started);
+    return started;
+  };
+
+  await setupLabNetwork(topology);
+  try {
+    const config = join(workDir, 'router-dnsmasq.conf');
+    await writeFile(
+      config,
+      renderRouterDnsmasqConfig(topology, { leaseFile: join(workDir, 'router.leases'), pidFile: join(workDir, 'router-dnsmasq.pid'), logFile: routerLog }),
+    );
+    await startIn('router', 'router-dnsmasq', ['dnsmasq', '--keep-in-foreground', `--conf-file=${config}`]);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  return {
+    topology,
+    workDir,
+    routerLog,
+    bootstationLog,
+    startIn,
+    close,
+    async startBootstation(bootstation) {
+      const argv = [
+        ...bootstation.command,
+        'serve',
+        '--config', bootstation.configPath,
+        '--data', bootstation.dataDir,
+        '--interface', topology.hostInterface,
+        '--address', topology.subnet.nas,
+        '--http-port', String(bootstation.httpPort),
+        ...(bootstation.proxyDhcp === false ? ['--no-proxy-dhcp'] : []),
+      ];
+      const started = await startIn('nas', 'bootstation', argv);
+      for (let waited = 0; waited < 30_000; waited += 100) {
+        if ((await readFile(bootstationLog, 'utf8').catch(() => '')).includes('"bootstation serving"')) return started;
+        if (started.hasExited()) break;
+        await sleep(100);
+      }
+      throw new Error(`bootstation did not start serving in the lab (exit: ${started.hasExited() ? String(await started.exited) : 'still running'}); its log:\n${await tailFile(bootstationLog)}`);
+    },
+    async startVm(firmware) {
+      const vm = topology.vms[firmware];
+      const serialLog = join(workDir, `serial-${firmware}.log`);
+      await writeFile(serialLog, '');
+      let efiVars: string | undefined;
+      if (firmware !== 'bios') {
+        efiVars = join(workDir, `efi-vars-${firmware}.fd`);
+        await copyFile(OVMF_FILES[firmware].vars, efiVars);
+      }
+      const { command, args } = qemuCommand({ firmware, tap: vm.tap, mac: vm.mac, serialLog, efiVars });
+      const process = await startIn('switch', `qemu-${firmware}`, [command, ...args]);
+      return { firmware, serialLog, process };
+    },
+  };
+}
+
+/** Polls a VM's serial log until `until` holds for its report, the VM exits, its firmware gives up, or timeoutMs passes. */
+export async function waitForSerial(vm: LabVm, until: (report: SerialReport) => boolean, timeoutMs: number): Promise<SerialWait> {
+  const started = Date.now();
+  for (;;) {
+    const exitedBefore = vm.process.hasExited();
+    const serial = await readFile(vm.serialLog, 'latin1').catch(() => '');
+    const report = readSerialReport(serial);
+    const elapsedMs = Date.now() - started;
+    if (until(report)) return { outcome: 'matched', report, serial, elapsedMs };
+    // Read once more after the exit was seen, so the last lines QEMU flushed are not missed.
+    if (exitedBefore) return { outcome: 'vm-exited', report, serial, elapsedMs };
+    if (firmwareGaveUp(serial)) return { outcome: 'firmware-gave-up', report, serial, elapsedMs };
+    if (elapsedMs > timeoutMs) return { outcome: 'timeout', report, serial, elapsedMs };
+    await sleep(250);
+  }
+}

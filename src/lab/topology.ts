@@ -1,0 +1,83 @@
+// The lab's network: three namespaces on one bridge, with addresses that exist nowhere else.
+//
+//   <prefix>-router  eth0 10.77.0.1/24   dnsmasq: plain DHCP (addresses and a gateway, no PXE options)
+//   <prefix>-nas     eth0 10.77.0.2/24   bootstation serve
+//   <prefix>-switch  br0 + one veth per host + one tap per VM firmware (QEMU runs here)
+
+/** Firmware kinds the lab can boot. */
+export const LAB_FIRMWARE = ['bios', 'efi', 'efi32'] as const;
+
+/** One of LAB_FIRMWARE. */
+export type LabFirmware = (typeof LAB_FIRMWARE)[number];
+
+/** Names and addresses of one lab; the prefix keeps the test's lab apart from a user's `bootstation lab`. */
+export interface LabTopology {
+  prefix: string;
+  namespaces: { router: string; nas: string; switch: string };
+  bridge: string;
+  /** Interface name of each host inside its own namespace. */
+  hostInterface: string;
+  /** The switch-side veth of each host. */
+  switchPorts: { router: string; nas: string };
+  subnet: { prefixLength: number; router: string; nas: string; rangeStart: string; rangeEnd: string };
+  /** Tap device (in the switch namespace) and MAC address of each VM. */
+  vms: Record<LabFirmware, { tap: string; mac: string }>;
+}
+
+/** The lab topology for a namespace prefix (letters, digits and dashes, at most 8 characters). */
+export function labTopology(prefix: string): LabTopology {
+  if (!/^[a-z][a-z0-9-]{0,7}$/.test(prefix)) throw new Error(`lab prefix "${prefix}" must be 1-8 lower-case letters, digits or dashes`);
+  return {
+    prefix,
+    namespaces: { router: `${prefix}-router`, nas: `${prefix}-nas`, switch: `${prefix}-switch` },
+    bridge: 'br0',
+    hostInterface: 'eth0',
+    switchPorts: { router: 'vrouter', nas: 'vnas' },
+    subnet: { prefixLength: 24, router: '10.77.0.1', nas: '10.77.0.2', rangeStart: '10.77.0.100', rangeEnd: '10.77.0.199' },
+    vms: {
+      bios: { tap: 'tap-bios', mac: '52:54:00:77:00:01' },
+      efi: { tap: 'tap-efi', mac: '52:54:00:77:00:02' },
+      efi32: { tap: 'tap-efi32', mac: '52:54:00:77:00:03' },
+    },
+  };
+}
+
+/** One command the network set-up runs, as an argv. */
+export type Command = readonly string[];
+
+/** The commands that build the lab network from nothing, in order (`ip`, then `ethtool`). */
+export function labNetworkCommands(lab: LabTopology): Command[] {
+  const { router, nas, switch: sw } = lab.namespaces;
+  const eth = lab.hostInterface;
+  const commands: Command[] = [
+    ['ip', 'netns', 'add', sw],
+    ['ip', 'netns', 'add', router],
+    ['ip', 'netns', 'add', nas],
+    // STP off and no forward delay: a port forwards as soon as it is up, so the first DHCPDISCOVER of a
+    // firmware that just opened its tap is not dropped.
+    ['ip', '-n', sw, 'link', 'add', lab.bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'],
+    ['ip', '-n', sw, 'link', 'set', lab.bridge, 'up'],
+  ];
+  const hosts = [
+    { ns: router, port: lab.switchPorts.router, address: lab.subnet.router },
+    { ns: nas, port: lab.switchPorts.nas, address: lab.subnet.nas },
+  ];
+  for (const host of hosts) {
+    commands.push(
+      ['ip', '-n', sw, 'link', 'add', host.port, 'type', 'veth', 'peer', 'name', eth, 'netns', host.ns],
+      ['ip', '-n', sw, 'link', 'set', host.port, 'master', lab.bridge, 'up'],
+      ['ip', '-n', host.ns, 'link', 'set', 'lo', 'up'],
+      ['ip', '-n', host.ns, 'address', 'add', `${host.address}/${lab.subnet.prefixLength}`, 'dev', eth],
+      ['ip', '-n', host.ns, 'link', 'set', eth, 'up'],
+    );
+  }
+  for (const { tap } of Object.values(lab.vms)) {
+    commands.push(['ip', '-n', sw, 'tuntap', 'add', 'dev', tap, 'mode', 'tap'], ['ip', '-n', sw, 'link', 'set', tap, 'master', lab.bridge, 'up']);
+  }
+  // A veth hands packets on with the UDP checksum left to "hardware" (CHECKSUM_PARTIAL); through the
+  // bridge and a tap QEMU's guest then sees a wrong checksum and firmware drops the DHCP offer.
+  for (const host of hosts) {
+    commands.push(['ip', 'netns', 'exec', host.ns, 'ethtool', '-K', eth, 'tx', 'off'], ['ip', 'netns', 'exec', sw, 'ethtool', '-K', host.port, 'tx', 'off']);
+  }
+  return commands;
+}

@@ -13,7 +13,7 @@ export interface SerialReport {
 }
 
 // CSI sequences (colours, cursor moves) that iPXE, SeaBIOS and OVMF write to the console.
-const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]/g;
+const ANSI = /\x1b\[[0-9;?=>]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]/g;
 
 /** Serial output as plain text lines: no escape sequences, no carriage returns, no NULs. */
 export function cleanSerialText(raw: string): string {

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parseConfigText } from '../../src/config/parse.ts';
+import { renderInitScript, renderUdhcpcScript } from '../../src/lab/initrd-files.ts';
+import { moduleLoadOrder, moduleName, parseModulesDep } from '../../src/lab/kernel-modules.ts';
+import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, renderLabConfig } from '../../src/lab/lab-image.ts';
+import { cleanSerialText, firmwareGaveUp, furthestBootStep, readSerialReport } from '../../src/lab/serial-report.ts';
+import { parseAptDepends, parseAptVersion } from '../../src/lab/test-kernel.ts';
+
+// Serial consoles captured from real lab runs (SeaBIOS + iPXE ROM; OVMF + EDK2 PXE + iPXE; and the
+// iPXE ROM against the seed's ProxyDHCP that leaves siaddr empty).
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/lab/${name}`, import.meta.url), 'latin1');
+const biosOk = fixture('serial-bios-ok.log');
+const efiOk = fixture('serial-efi-ok.log');
+const noSiaddr = fixture('serial-bios-no-siaddr.log');
+
+describe('serial reports', () => {
+  it('reads the marker, the command line and the checksum from a real BIOS boot', () => {
+    const report = readSerialReport(biosOk);
+    assert.equal(report.marker, true);
+    assert.equal(report.done, true);
+    assert.equal(report.cmdline, 'initrd=initrd.cpio console=ttyS0 panic=1 netboot=http://10.77.0.2:8080/images/lab-marker/payload.bin bootstation.lab=token_1-a.b,c');
+    assert.deepEqual(report.netboot, { ok: true, sha256: 'aa7fdff701caa33d8fad0db91558c8f19e4d231b5bad89303ffbe25477ae6545', url: 'http://10.77.0.2:8080/images/lab-marker/payload.bin' });
+  });
+
+  it('reads a real UEFI boot, whose iPXE puts the image name first on the command line', () => {
+    const report = readSerialReport(efiOk);
+    assert.equal(report.marker, true);
+    assert.match(report.cmdline ?? '', /^vmlinuz initrd=initrd\.cpio console=ttyS0 /);
+    assert.equal(report.netboot?.ok, true);
+  });
+
+  it('reports a failed fetch with its reason, and lines split by escape sequences and CRs', () => {
+    const report = readSerialReport('\x1b[0mBOOTSTATION-LAB marker: x\r\nnoise BOOTSTATION-LAB netboot: failed to fetch http://h/p\r\n');
+    assert.equal(report.marker, true);
+    assert.deepEqual(report.netboot, { ok: false, reason: 'to fetch http://h/p' });
+    assert.equal(report.done, false);
+  });
+
+  it('finds nothing in output that never reached the initrd', () => {
+    assert.deepEqual(readSerialReport(noSiaddr), { marker: false, done: false });
+    assert.deepEqual(readSerialReport(''), { marker: false, done: false });
+  });
+
+  it('names the furthest step a boot reached', () => {
+    assert.equal(furthestBootStep(biosOk), 'initrd');
+    assert.equal(furthestBootStep(noSiaddr), 'DHCP');
+    assert.equal(furthestBootStep(efiOk.slice(0, efiOk.indexOf('NBP file downloaded'))), 'TFTP');
+    assert.equal(furthestBootStep(efiOk.slice(0, efiOk.indexOf('Booting Lab marker'))), 'HTTP');
+    assert.equal(furthestBootStep(efiOk.slice(0, efiOk.indexOf('BOOTSTATION-LAB marker'))), 'kernel');
+    assert.equal(furthestBootStep(''), undefined);
+  });
+
+  it('sees when the firmware has given up', () => {
+    assert.equal(firmwareGaveUp(noSiaddr), 'No bootable device.');
+    assert.equal(firmwareGaveUp(biosOk), undefined);
+    assert.equal(firmwareGaveUp(efiOk), undefined);
+  });
+
+  it('strips escape sequences and carriage returns', () => {
+    assert.equal(cleanSerialText('\x1bc\x1b[?7l\x1b[2J\x1b[0;1miPXE\x1b[0m ok\r\n\x1b[=3h'), 'iPXE ok\n');
+  });
+});
+
+describe('test initrd scripts', () => {
+  const busybox = '/bin/busybox';
+  it('are valid shell for busybox', { skip: existsSync(busybox) ? false : 'no /bin/busybox (Debian package busybox-static)' }, () => {
+    for (const script of [renderInitScript(), renderUdhcpcScript()]) execFileSync(busybox, ['sh', '-n', '-c', script]);
+  });
+
+  it('/init reports with the prefix the serial reader looks for, and powers off', () => {
+    const init = renderInitScript();
+    for (const key of ['marker', 'cmdline', 'netboot: ok sha256=', 'done']) assert.ok(init.includes(`BOOTSTATION-LAB ${key}`), key);
+    assert.match(init, /poweroff -f\n$/);
+  });
+});
+
+describe('kernel modules', () => {
+  const dep = parseModulesDep(
+    [
+      'kernel/drivers/net/ethernet/intel/e1000/e1000.ko:',
+      'kernel/drivers/net/virtio_net.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko',
+      'kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko',
+      'kernel/net/core/failover.ko:',
+      'kernel/drivers/virtio/virtio.ko:',
+      'kernel/drivers/virtio/virtio_ring.ko:',
+      '',
+    ].join('\n'),
+  );
+
+  it('loads dependencies first and each module once', () => {
+    const order = moduleLoadOrder(dep, ['virtio-net', 'e1000']).map(moduleName);
+    assert.deepEqual(order, ['virtio', 'virtio_ring', 'failover', 'net_failover', 'virtio_net', 'e1000']);
+  });
+
+  it('names a module that the kernel does not have', () => {
+    assert.throws(() => moduleLoadOrder(dep, ['r8169']), /kernel module r8169 is not in modules\.dep/);
+  });
+});
+
+describe('apt output', () => {
+  it('reads the kernel package and its version', () => {
+    assert.equal(parseAptDepends('linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n'), 'linux-image-6.1.0-56-amd64');
+    assert.equal(parseAptVersion('Package: linux-image-6.1.0-56-amd64\nVersion: 6.1.192-2\nSize: 1\n'), '6.1.192-2');
+    assert.equal(parseAptDepends(''), undefined);
+  });
+});
+
+describe('lab images.yaml', () => {
+  it('is a valid bootstation config whose default is the lab image', () => {
+    const config = parseConfigText(renderLabConfig({ dir: '/srv/lab image' }, 2), 'lab.yaml');
+    assert.equal(config.menu.defaultImage, LAB_IMAGE_ID);
+    assert.equal(config.menu.timeoutSeconds, 2);
+    assert.equal(config.images[0]?.args, LAB_IMAGE_ARGS);
+    assert.equal(config.images[0]?.dir, '/srv/lab image');
+  });
+});

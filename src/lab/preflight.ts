@@ -1,0 +1,75 @@
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import type { IpxeBinaries } from '../ipxe/binaries.ts';
+import { OVMF_FILES } from './qemu-args.ts';
+import { STATIC_BUSYBOX } from './test-initrd.ts';
+import type { LabFirmware } from './topology.ts';
+
+// Command → the Debian package that provides it.
+const COMMANDS = [
+  ['ip', 'iproute2'],
+  ['ethtool', 'ethtool'],
+  ['dnsmasq', 'dnsmasq-base'],
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['cpio', 'cpio'],
+  ['apt-get', 'apt'],
+  ['dpkg', 'dpkg'],
+] as const;
+
+// File → the Debian package that provides it.
+const FILES = [
+  [STATIC_BUSYBOX, 'busybox-static'],
+  // QEMU's e1000 loads this iPXE ROM by default and refuses to start without it.
+  ['/usr/lib/ipxe/qemu/efi-e1000.rom', 'ipxe-qemu'],
+] as const;
+
+/** Why the lab cannot run on this machine, in one line, or undefined when it can. */
+export async function labSkipReason(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces and tap devices)';
+  if (!(await exists('/dev/net/tun'))) return 'the lab needs /dev/net/tun for the VMs’ tap devices';
+  for (const [command, pkg] of COMMANDS) {
+    if (!(await onPath(command))) return `the lab needs ${command} (Debian package ${pkg})`;
+  }
+  for (const [file, pkg] of FILES) {
+    if (!(await exists(file))) return `the lab needs ${file} (Debian package ${pkg})`;
+  }
+  return undefined;
+}
+
+/** Why a VM cannot boot: a package this machine lacks, or an iPXE binary the project does not have yet. */
+export interface FirmwareSkip {
+  missing: 'package' | 'ipxe-binary';
+  reason: string;
+}
+
+/** Why a VM of this firmware cannot boot here (beyond labSkipReason), or undefined when it can. */
+export async function firmwareSkipReason(firmware: LabFirmware, ipxe: IpxeBinaries): Promise<FirmwareSkip | undefined> {
+  if (firmware === 'bios') return undefined;
+  const pkg = firmware === 'efi' ? 'ovmf' : 'ovmf-ia32';
+  for (const file of Object.values(OVMF_FILES[firmware])) {
+    if (!(await exists(file))) return { missing: 'package', reason: `UEFI ${firmware === 'efi' ? 'x64' : 'ia32'} needs ${file} (Debian package ${pkg})` };
+  }
+  if (firmware === 'efi32' && !(await onPath('qemu-system-i386'))) {
+    return { missing: 'package', reason: 'UEFI ia32 needs qemu-system-i386 (Debian package qemu-system-x86)' };
+  }
+  const binary = firmware === 'efi' ? 'ipxe.efi' : 'ipxe32.efi';
+  if (!ipxe.files.has(binary)) {
+    const why = firmware === 'efi32' && !ipxe.custom ? " (Debian's ipxe package ships no 32-bit EFI build; bootstation's own iPXE build provides it)" : '';
+    return { missing: 'ipxe-binary', reason: `UEFI ${firmware === 'efi' ? 'x64' : 'ia32'} needs ${binary}, and ${ipxe.dir} has none${why}` };
+  }
+  return undefined;
+}
+
+async function onPath(command: string): Promise<boolean> {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter(Boolean)) {
+    if (await exists(join(dir, command), constants.X_OK)) return true;
+  }
+  return false;
+}
+
+async function exists(path: string, mode: number = constants.F_OK): Promise<boolean> {
+  return access(path, mode).then(
+    () => true,
+    () => false,
+  );
+}

@@ -15,9 +15,17 @@ export interface SerialReport {
 // CSI sequences (colours, cursor moves) that iPXE, SeaBIOS and OVMF write to the console.
 const ANSI = /\x1b\[[0-9;?=>]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]/g;
 
-/** Serial output as plain text lines: no escape sequences, no carriage returns, no NULs. */
+/**
+ * Serial output as plain text lines, as a terminal would show them: no escape sequences or NULs, and a
+ * lone carriage return (progress counters like EDK2's "Downloading...42%") overwrites its line.
+ */
 export function cleanSerialText(raw: string): string {
-  return raw.replace(ANSI, '').replace(/\r\n?/g, '\n').replace(/[\0\x07\x08]/g, '');
+  return raw
+    .replace(ANSI, '')
+    .replace(/[\0\x07\x08]/g, '')
+    .split(/\r*\n/)
+    .map((line) => line.slice(line.lastIndexOf('\r') + 1))
+    .join('\n');
 }
 
 /** Reads the test initrd's lines out of a serial log. */

@@ -59,8 +59,9 @@ describe('serial reports', () => {
     assert.equal(firmwareGaveUp(efiOk), undefined);
   });
 
-  it('strips escape sequences and carriage returns', () => {
+  it('strips escape sequences and shows progress lines as a terminal would', () => {
     assert.equal(cleanSerialText('\x1bc\x1b[?7l\x1b[2J\x1b[0;1miPXE\x1b[0m ok\r\n\x1b[=3h'), 'iPXE ok\n');
+    assert.equal(cleanSerialText('  Downloading...1%\r  Downloading...100%\r\nnext\r\n'), '  Downloading...100%\nnext\n');
   });
 });
 

@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/parse.ts';
+import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
+import { runLab } from './lab.ts';
 import { runServe } from './serve.ts';
 import { runValidate } from './validate.ts';
 
@@ -11,6 +13,7 @@ const USAGE = `Usage: bootstation <command> [options]
 Commands:
   serve      Serve ProxyDHCP, TFTP and HTTP (iPXE scripts, menu, boot files)
   validate   Check images.yaml and print a summary
+  lab        Boot a VM through bootstation in a private virtual network (root, QEMU)
 
 Common options:
   --config FILE     images.yaml to use (default ./images.yaml, env BOOTSTATION_CONFIG)
@@ -25,6 +28,10 @@ serve options:
   --dhcp-port N     ProxyDHCP port (default 67)
   --pxe-port N      PXE boot server port (default 4011)
   --no-proxy-dhcp   do not answer DHCP; the router hands out next-server and filename
+
+lab options:
+  --firmware KIND   bios (default), efi (x64 UEFI) or efi32 (32-bit UEFI)
+  --config FILE     serve this images.yaml in the lab (default: a test kernel and initrd)
 `;
 
 const OPTIONS = {
@@ -37,6 +44,7 @@ const OPTIONS = {
   'dhcp-port': { type: 'string' },
   'pxe-port': { type: 'string' },
   'no-proxy-dhcp': { type: 'boolean' },
+  firmware: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -79,6 +87,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
           proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
         });
+      case 'lab':
+        return await runLab({
+          firmware: firmwareOption(values.firmware),
+          configPath: values.config ?? env['BOOTSTATION_CONFIG'],
+          dataDir: common.dataDir,
+        });
       case undefined:
         return usageFailure('no command given');
       default:
@@ -100,6 +114,13 @@ function portOption(name: string, value: string | undefined): number | undefined
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`${name} must be a port number from 0 to 65535, not "${value}"`);
   return port;
+}
+
+function firmwareOption(value: string | undefined): LabFirmware {
+  if (value === undefined) return 'bios';
+  const firmware = LAB_FIRMWARE.find((kind) => kind === value);
+  if (!firmware) throw new UsageError(`--firmware must be one of ${LAB_FIRMWARE.join(', ')}, not "${value}"`);
+  return firmware;
 }
 
 function usageFailure(message: string): number {

@@ -1,4 +1,4 @@
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderRouterDnsmasqConfig } from './dnsmasq-config.ts';
@@ -20,7 +20,8 @@ export interface LabBootstationOptions {
   command: readonly string[];
   configPath: string;
   dataDir: string;
-  httpPort: number;
+  /** Undefined: server.http_port from the config. */
+  httpPort?: number;
   /** false: serve with --no-proxy-dhcp (TFTP and HTTP only). */
   proxyDhcp?: boolean;
 }
@@ -111,7 +112,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         '--data', bootstation.dataDir,
         '--interface', topology.hostInterface,
         '--address', topology.subnet.nas,
-        '--http-port', String(bootstation.httpPort),
+        ...(bootstation.httpPort === undefined ? [] : ['--http-port', String(bootstation.httpPort)]),
         ...(bootstation.proxyDhcp === false ? ['--no-proxy-dhcp'] : []),
       ];
       const started = await startIn('nas', 'bootstation', argv);
@@ -153,4 +154,35 @@ export async function waitForSerial(vm: LabVm, until: (report: SerialReport) => 
     if (elapsedMs > timeoutMs) return { outcome: 'timeout', report, serial, elapsedMs };
     await sleep(250);
   }
+}
+
+/** Calls onChunk with every byte appended to a file (a VM's serial log) until the returned stop() is awaited. */
+export function followFile(path: string, onChunk: (chunk: Buffer) => void, intervalMs = 100): () => Promise<void> {
+  let offset = 0;
+  let stopped = false;
+  const readNew = async (): Promise<void> => {
+    const file = await open(path, 'r').catch(() => undefined);
+    if (!file) return;
+    try {
+      for (;;) {
+        const { bytesRead, buffer } = await file.read({ buffer: Buffer.alloc(64 * 1024), position: offset });
+        if (bytesRead === 0) return;
+        offset += bytesRead;
+        onChunk(buffer.subarray(0, bytesRead));
+      }
+    } finally {
+      await file.close();
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await readNew();
+      await sleep(intervalMs);
+    }
+    await readNew();
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
 }

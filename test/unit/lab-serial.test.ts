@@ -12,9 +12,9 @@ import { parseAptDepends, parseAptVersion } from '../../src/lab/test-kernel.ts';
 // Serial consoles captured from real lab runs (SeaBIOS + iPXE ROM; OVMF + EDK2 PXE + iPXE; and the
 // iPXE ROM against the seed's ProxyDHCP that leaves siaddr empty).
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/lab/${name}`, import.meta.url), 'latin1');
-const biosOk = fixture('serial-bios-ok.log');
-const efiOk = fixture('serial-efi-ok.log');
-const noSiaddr = fixture('serial-bios-no-siaddr.log');
+const biosOk = fixture('serial-bios-ok.txt');
+const efiOk = fixture('serial-efi-ok.txt');
+const noSiaddr = fixture('serial-bios-no-siaddr.txt');
 
 describe('serial reports', () => {
   it('reads the marker, the command line and the checksum from a real BIOS boot', () => {

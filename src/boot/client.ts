@@ -8,6 +8,8 @@ export interface BootClient {
   platform?: string;
   /** iPXE's ${buildarch}: i386, x86_64, arm64, … */
   buildarch?: string;
+  /** The query carried a mac parameter, usable or not: the client was already asked who it is. */
+  reported?: boolean;
 }
 
 const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
@@ -16,6 +18,7 @@ const WORD = /^[a-z0-9_]{1,16}$/;
 /** Reads the client's identity from query parameters, dropping anything malformed (they are attacker-controlled). */
 export function parseBootClient(query: Readonly<Record<string, unknown>>): BootClient {
   const client: BootClient = {};
+  if ('mac' in query) client.reported = true;
   const mac = query['mac'];
   if (typeof mac === 'string' && MAC.test(mac)) client.mac = mac.toLowerCase().replaceAll('-', ':');
   const platform = query['platform'];

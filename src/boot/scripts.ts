@@ -28,12 +28,13 @@ const CLIENT_QUERY_TEMPLATE = '?mac=${net0/mac}&platform=${platform}&buildarch=$
 export function renderBootScript(context: ScriptContext): string {
   const { client, config, serverUrl } = context;
   const lines = ['#!ipxe', '# bootstation: first script for every iPXE client'];
-  if (!client.mac) {
+  if (!client.mac && !client.reported) {
     // A ROM or stock build sent here by ProxyDHCP knows nothing about us: ask it who it is.
+    // It comes back with a mac parameter, so this never repeats even if ${net0/mac} expands to nothing.
     lines.push(`chain --autofree ${serverUrl}/boot.ipxe${CLIENT_QUERY_TEMPLATE} || shell`);
     return lines.join('\n') + '\n';
   }
-  const hostImage = imageById(config, config.hosts.get(client.mac));
+  const hostImage = client.mac === undefined ? undefined : imageById(config, config.hosts.get(client.mac));
   const menuUrl = `${serverUrl}/menu.ipxe${clientQuery(client)}`;
   if (!hostImage || context.missingFiles.has(hostImage.id)) {
     if (hostImage) lines.push(`echo ${ipxeWords(`${hostImage.label} is assigned to this machine but its files are missing; showing the menu.`)}`);
@@ -125,9 +126,10 @@ function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string
 // characters that are safe as one word on a kernel command line.
 function initrdNames(files: readonly string[]): string[] {
   const used = new Set<string>();
-  return files.map((file, index) => {
+  return files.map((file) => {
     const base = (file.split('/').pop() ?? file).replace(/[^A-Za-z0-9._+-]/g, '_').replace(/^-/, '_');
-    const name = used.has(base) ? `${index}-${base}` : base;
+    let name = base;
+    for (let n = 2; used.has(name); n++) name = `${n}-${base}`;
     used.add(name);
     return name;
   });

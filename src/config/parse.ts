@@ -43,7 +43,11 @@ export function parseConfigText(text: string, file: string): BootstationConfig {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ ...at(e.pos[0]), path: '', message: yamlMessage(e.message) })),
+      doc.errors.map((e) => ({
+        ...at(e.pos[0]),
+        path: '',
+        message: e.code === 'MULTIPLE_DOCS' ? 'holds more than one YAML document; remove the "---" separator' : yamlMessage(e.message),
+      })),
     );
   }
   const result = imagesYamlSchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
@@ -78,26 +82,18 @@ function locateIssue(doc: Document, issue: Issue, at: Position): ConfigProblem[]
       };
     });
   }
-  const node = nodeAt(doc, path);
   const missing = issue.code === 'invalid_type' && issue.input === undefined;
-  const offset = missing ? rangeStart(nodeAt(doc, path.slice(0, -1))) : rangeStart(keyOrValueNode(doc, path) ?? node);
+  const offset = missing ? rangeStart(nodeAt(doc, path.slice(0, -1))) : rangeStart(hostKeyNode(doc, issue, path) ?? nodeAt(doc, path));
   return [{ ...at(offset ?? 0), path: formatPath(path), message: missing ? 'required' : issueMessage(issue) }];
 }
 
-// Record keys (host MACs) are reported at the key itself; other values at the value.
-function keyOrValueNode(doc: Document, path: readonly (string | number)[]): Node | undefined {
-  if (path[0] === 'hosts' && path.length === 2) {
-    const hosts = nodeAt(doc, ['hosts']);
-    if (isMap(hosts)) {
-      const pair = hosts.items.find((p) => isScalar(p.key) && String(p.key.value) === path[1]);
-      if (pair && isScalar(pair.key)) return issueAboutKey(path) ? pair.key : (pair.value as Node | undefined);
-    }
-  }
-  return nodeAt(doc, path);
-}
-
-function issueAboutKey(path: readonly (string | number)[]): boolean {
-  return path[0] === 'hosts';
+// A malformed MAC in hosts is reported at the MAC itself (the key); an unknown image at the value.
+function hostKeyNode(doc: Document, issue: Issue, path: readonly (string | number)[]): Node | undefined {
+  if (issue.code !== 'invalid_key' || path[0] !== 'hosts' || path.length !== 2) return undefined;
+  const hosts = nodeAt(doc, ['hosts']);
+  if (!isMap(hosts)) return undefined;
+  const pair = hosts.items.find((p) => isScalar(p.key) && String(p.key.value) === path[1]);
+  return isScalar(pair?.key) ? pair.key : undefined;
 }
 
 function nodeAt(doc: Document, path: readonly (string | number)[]): Node | undefined {
@@ -159,6 +155,6 @@ function toConfig(file: ImagesYaml): BootstationConfig {
       args: image.boot.args,
       firmware: image.boot.firmware,
     })),
-    hosts: new Map(Object.entries(file.hosts).map(([mac, id]) => [mac.toLowerCase(), id])),
+    hosts: new Map(Object.entries(file.hosts).map(([mac, id]) => [mac.toLowerCase().replaceAll('-', ':'), id])),
   };
 }

@@ -10,7 +10,8 @@ export const IPXE_KEYMAPS = [
 export const FIRMWARE_FAMILIES = ['bios', 'efi'] as const;
 
 const IMAGE_ID = /^[a-z0-9][a-z0-9-]*$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+// Either separator, as people copy MACs from `ip link` (colons) or Windows (hyphens).
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
 const imageId = z
   .string()
@@ -18,14 +19,22 @@ const imageId = z
   .regex(IMAGE_ID, 'must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and hyphens)');
 
 // A file inside the image's folder: relative, no "..", no control characters, so it can go
-// into a URL and an iPXE script line unchanged.
+// into a URL and an iPXE script line unchanged. One message per path, the first rule it breaks.
 const relativeFile = z
   .string()
   .min(1, 'must not be empty')
   .max(255, 'at most 255 characters')
-  .refine((p) => !p.startsWith('/'), 'must be relative to the image folder')
-  .refine((p) => !p.split('/').some((s) => s === '..' || s === '.' || s === ''), 'must not contain "..", "." or empty segments')
-  .refine((p) => !/[\u0000-\u0020\u007f\\]/.test(p), 'must not contain spaces, control characters or backslashes');
+  .superRefine((path, ctx) => {
+    const problem = relativeFileProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+function relativeFileProblem(path: string): string | undefined {
+  if (path.startsWith('/')) return 'must be relative to the image folder';
+  if (/[\u0000-\u0020\u007f\\]/.test(path)) return 'must not contain spaces, control characters or backslashes';
+  if (path.split('/').some((s) => s === '..' || s === '.' || s === '')) return 'must not contain "..", "." or empty segments';
+  return undefined;
+}
 
 const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 
@@ -73,19 +82,31 @@ export const imagesYamlSchema = z
     images: z.array(imageSchema).default([]),
     hosts: z.record(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56'), imageId).default({}),
   })
-  .superRefine((file, ctx) => {
-    const seen = new Set<string>();
-    file.images.forEach((image, index) => {
-      if (seen.has(image.id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${image.id}"` });
-      seen.add(image.id);
-    });
-    if (file.menu.default !== undefined && !seen.has(file.menu.default)) {
-      ctx.addIssue({ code: 'custom', path: ['menu', 'default'], message: `no image has the id "${file.menu.default}"` });
-    }
-    for (const [mac, id] of Object.entries(file.hosts)) {
-      if (!seen.has(id)) ctx.addIssue({ code: 'custom', path: ['hosts', mac], message: `no image has the id "${id}"` });
-    }
-  });
+  // Cross-references run even when other parts of the file are wrong, so one run reports every
+  // problem; the input may then be malformed, hence the defensive reads.
+  .superRefine(
+    (parsed, ctx) => {
+      // With `when`, this also runs on input that failed elsewhere: read it as unknown.
+      const file = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Partial<Record<keyof typeof parsed, unknown>>;
+      const images = Array.isArray(file.images) ? file.images : [];
+      const seen = new Set<string>();
+      images.forEach((image, index) => {
+        const id = (image as { id?: unknown } | null)?.id;
+        if (typeof id !== 'string') return;
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['images', index, 'id'], message: `duplicate image id "${id}"` });
+        seen.add(id);
+      });
+      const menuDefault = (file.menu as { default?: unknown } | null | undefined)?.default;
+      if (typeof menuDefault === 'string' && !seen.has(menuDefault)) {
+        ctx.addIssue({ code: 'custom', path: ['menu', 'default'], message: `no image has the id "${menuDefault}"` });
+      }
+      const hosts = typeof file.hosts === 'object' && file.hosts !== null ? file.hosts : {};
+      for (const [mac, id] of Object.entries(hosts)) {
+        if (typeof id === 'string' && !seen.has(id)) ctx.addIssue({ code: 'custom', path: ['hosts', mac], message: `no image has the id "${id}"` });
+      }
+    },
+    { when: () => true },
+  );
 
 /** images.yaml exactly as validated (snake_case). */
 export type ImagesYaml = z.output<typeof imagesYamlSchema>;

@@ -3,6 +3,8 @@ import type { BootstationConfig } from '../config/model.ts';
 import type { IpxeBinaries } from '../ipxe/binaries.ts';
 import { openSafeFile, splitPlainPath, type SafeFileResult } from './safe-path.ts';
 
+const AUTOEXEC_SCRIPT = 'autoexec.ipxe';
+
 /** A file opened for random-access reads (what the TFTP service streams blocks from). */
 export interface OpenedFile {
   size: number;
@@ -18,6 +20,9 @@ export interface OpenedFile {
 export async function findBootFile(path: string, ipxe: IpxeBinaries, config: BootstationConfig): Promise<SafeFileResult> {
   const binary = [...ipxe.files].find(([name]) => name === path.toLowerCase());
   if (binary) return openSafeFile(ipxe.dir, [binary[0]], { followOutside: true });
+  // iPXE 2.0 EFI builds run an autoexec.ipxe found next to them; with our embedded script that
+  // corrupts the initrd, so none is ever served (and "not found" goes out at once).
+  if (path.toLowerCase() === AUTOEXEC_SCRIPT) return { ok: false, reason: 'not-found' };
   const split = splitPlainPath(path);
   if (!split.ok) return split;
   const [first, id, ...rest] = split.segments;

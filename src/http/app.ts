@@ -1,10 +1,11 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseBootClient } from '../boot/client.ts';
 import { findMissingBootFiles } from '../boot/image-files.ts';
 import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
 import type { BootstationConfig } from '../config/model.ts';
 import type { IpxeBinaries } from '../ipxe/binaries.ts';
-import { sendFile, sendFileFrom } from './files.ts';
+import { splitUrlPath } from '../files/safe-path.ts';
+import { refuseFile, sendFile, sendFileFrom } from './files.ts';
 
 /** What the HTTP app reads on every request; getters, so a config reload applies at once. */
 export interface HttpAppOptions {
@@ -25,23 +26,18 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    // A malformed %-escape never reaches a route: refuse it like any other hostile path.
+    // Hooks do not run for these early errors, so the request line is written here.
+    frameworkErrors: (error, request, frameworkReply) => {
+      const reply = frameworkReply as FastifyReply;
+      reply.raw.once('finish', () => logRequest(request, reply));
+      if (error.code === 'FST_ERR_BAD_URL') return refuseFile(request.raw.url ?? '', 'bad-encoding', request, reply);
+      return reply.code(error.statusCode ?? 400).type('text/plain').send(`${error.message}\n`);
+    },
   });
 
   // One log line per request, with what was sent.
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.raw.url?.slice(0, 512),
-        status: reply.statusCode,
-        range: request.headers.range,
-        bytes: Number(reply.getHeader('content-length') ?? 0),
-        ms: Math.round(reply.elapsedTime),
-        client: request.ip,
-      },
-      'http request',
-    );
-  });
+  app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
 
   const scriptContext = async (query: unknown): Promise<ScriptContext> => {
     const config = options.config();
@@ -80,16 +76,35 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   app.route({
     method: ['GET', 'HEAD'],
-    url: '/images/:id/*',
+    url: '/images/*',
     handler: (request, reply) => {
-      const { id } = request.params as { id: string };
-      const image = options.config().images.find((candidate) => candidate.id === id);
+      // The image id is judged like the rest of the path, still encoded: "/images/%2e%2e/x" is refused.
+      const tail = rawTail(request.raw.url, '/images/');
+      const slash = tail.indexOf('/');
+      const id = splitUrlPath(slash < 0 ? tail : tail.slice(0, slash));
+      if (!id.ok) return refuseFile(tail, id.reason, request, reply);
+      const image = options.config().images.find((candidate) => candidate.id === id.segments[0]);
       if (!image) return reply.code(404).type('text/plain').send('no such image\n');
-      return sendFileFrom(image.dir, rawTail(request.raw.url, `/images/${id}/`), request, reply);
+      return sendFileFrom(image.dir, slash < 0 ? '' : tail.slice(slash + 1), request, reply);
     },
   });
 
   return app;
+}
+
+function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info(
+    {
+      method: request.method,
+      url: request.raw.url?.slice(0, 512),
+      status: reply.statusCode,
+      range: request.headers.range,
+      bytes: request.method === 'HEAD' ? 0 : Number(reply.getHeader('content-length') ?? 0),
+      ms: Math.round(reply.elapsedTime),
+      client: request.ip,
+    },
+    'http request',
+  );
 }
 
 // The part of the raw request path after a prefix, without the query, still percent-encoded, so that

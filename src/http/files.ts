@@ -1,7 +1,7 @@
 import { createReadStream, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { openSafeFile, splitUrlPath } from '../files/safe-path.ts';
+import { openSafeFile, splitUrlPath, type PathRefusal } from '../files/safe-path.ts';
 import { planFileResponse, type FileRequestHeaders } from './conditional.ts';
 
 // Large reads keep per-chunk overhead low when streaming multi-GiB root images.
@@ -14,12 +14,16 @@ const STREAM_CHUNK_BYTES = 1 << 20;
 export async function sendFileFrom(root: string, rawRelativePath: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const split = splitUrlPath(rawRelativePath);
   const found = split.ok ? await openSafeFile(root, split.segments) : split;
-  if (!found.ok) {
-    if (found.reason === 'not-found') request.log.info({ path: rawRelativePath.slice(0, 256) }, 'file not found');
-    else request.log.warn({ path: rawRelativePath.slice(0, 256), reason: found.reason }, 'refused file request');
-    return reply.code(404).type('text/plain').send('not found\n');
-  }
+  if (!found.ok) return refuseFile(rawRelativePath, found.reason, request, reply);
   return sendStatted(found.path, found.stats, request, reply);
+}
+
+/** Answers 404 for a file that is missing or refused; refusals are logged as warnings with the reason. */
+export function refuseFile(rawPath: string, reason: PathRefusal, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = rawPath.slice(0, 256);
+  if (reason === 'not-found') request.log.info({ path }, 'file not found');
+  else request.log.warn({ path, reason }, 'refused file request');
+  return reply.code(404).type('text/plain').send('not found\n');
 }
 
 /** Sends a file at a trusted path (not derived from the request), with HEAD, Range and validators. */

@@ -162,7 +162,7 @@ describe('renderMenu details', () => {
     assert.equal(lines[3], 'set base-url http://10.77.0.2/images/sysrcd/');
     assert.equal(
       lines[4],
-      'kernel ${base-url}sysresccd/boot/x86_64/vmlinuz initrd=intel_ucode.img initrd=amd_ucode.img initrd=sysresccd.img initrd=3-sysresccd.img ' +
+      'kernel ${base-url}sysresccd/boot/x86_64/vmlinuz initrd=intel_ucode.img initrd=amd_ucode.img initrd=sysresccd.img initrd=2-sysresccd.img ' +
         'archisobasedir=sysresccd archiso_http_srv=${base-url} BOOTIF=01-${net0/mac:hexhyp} ip=dhcp || goto bs-failed',
     );
     assert.equal(imageBaseUrl(SERVER, sysrcd), 'http://10.77.0.2/images/sysrcd/');
@@ -176,7 +176,7 @@ describe('renderMenu details', () => {
       'initrd --name intel_ucode.img ${base-url}sysresccd/boot/intel_ucode.img || goto bs-failed',
       'initrd --name amd_ucode.img ${base-url}sysresccd/boot/amd_ucode.img || goto bs-failed',
       'initrd --name sysresccd.img ${base-url}sysresccd/boot/x86_64/sysresccd.img || goto bs-failed',
-      'initrd --name 3-sysresccd.img ${base-url}extra/sysresccd.img || goto bs-failed',
+      'initrd --name 2-sysresccd.img ${base-url}extra/sysresccd.img || goto bs-failed',
     ]);
   });
 
@@ -188,14 +188,12 @@ describe('renderMenu details', () => {
   test('file names are percent-encoded in URLs, and initrd names keep to safe characters', () => {
     const odd: ImageConfig = { id: 'odd', label: 'Odd', dir: '/srv/odd', kernel: 'k#1/vm%linuz', initrds: ['a/initrd{x}.img', 'b/initrd{x}.img'], args: '' };
     const menu = renderMenu(context({}, makeConfig({ defaultImage: undefined }, [odd]), new Map()));
-    assert.match(menu, /^kernel \$\{base-url\}k%231\/vm%25linuz initrd=initrd_x_\.img initrd=1-initrd_x_\.img \|\| goto bs-failed$/m);
+    assert.match(menu, /^kernel \$\{base-url\}k%231\/vm%25linuz initrd=initrd_x_\.img initrd=2-initrd_x_\.img \|\| goto bs-failed$/m);
     assert.match(menu, /^initrd --name initrd_x_\.img \$\{base-url\}a\/initrd%7Bx%7D\.img \|\| goto bs-failed$/m);
-    assert.match(menu, /^initrd --name 1-initrd_x_\.img \$\{base-url\}b\/initrd%7Bx%7D\.img \|\| goto bs-failed$/m);
+    assert.match(menu, /^initrd --name 2-initrd_x_\.img \$\{base-url\}b\/initrd%7Bx%7D\.img \|\| goto bs-failed$/m);
   });
 
-  // Known bug (reported): initrdNames in scripts.ts prefixes a repeated basename with its index without
-  // checking that the prefixed name is free, so a file really named "2-x" collides with the third "x".
-  test('initrd names stay unique even when a file is already named like a prefixed duplicate', { todo: 'scripts.ts initrdNames does not check the prefixed name' }, () => {
+  test('initrd names stay unique even when a file is already named like a prefixed duplicate', () => {
     const tricky: ImageConfig = { id: 'tricky', label: 'Tricky', dir: '/srv/t', kernel: 'k', initrds: ['2-x', 'a/x', 'b/x'], args: '' };
     const menu = renderMenu(context({}, makeConfig({ defaultImage: undefined }, [tricky]), new Map()));
     const names = [...menu.matchAll(/^initrd --name (\S+)/gm)].map((m) => m[1]);
@@ -215,6 +213,12 @@ describe('renderBootScript', () => {
     assert.match(script, /^chain --autofree http:\/\/10\.77\.0\.2\/boot\.ipxe\?mac=\$\{net0\/mac\}&platform=\$\{platform\}&buildarch=\$\{buildarch\} \|\| shell$/m);
     // platform alone is not enough: without a mac the host table cannot be consulted
     assert.equal(renderBootScript(context({ platform: 'efi' })), script);
+  });
+
+  test('a client that was asked but reported no usable mac gets the menu, never another re-chain', () => {
+    const script = renderBootScript(context({ reported: true, platform: 'efi' }));
+    assert.doesNotMatch(script, /boot\.ipxe/, 'boot.ipxe must not chain itself again');
+    assert.match(script, /^chain --autofree http:\/\/10\.77\.0\.2\/menu\.ipxe\?platform=efi \|\| shell$/m);
   });
 
   test('a mac with a fixed host image boots it, falling back to the menu', () => {
@@ -253,6 +257,7 @@ describe('renderBootScript', () => {
 describe('parseBootClient (query parameters are attacker-controlled)', () => {
   test('keeps well-formed values, lower-cases the mac and turns dashes into colons', () => {
     assert.deepEqual(parseBootClient({ mac: '52-54-00-AB-CD-EF', platform: 'efi', buildarch: 'x86_64' }), {
+      reported: true,
       mac: '52:54:00:ab:cd:ef',
       platform: 'efi',
       buildarch: 'x86_64',
@@ -260,9 +265,10 @@ describe('parseBootClient (query parameters are attacker-controlled)', () => {
   });
 
   test('drops malformed, oversized or non-string values', () => {
-    assert.deepEqual(parseBootClient({ mac: '52:54:00:12:34', platform: 'efi\nshell', buildarch: 'x'.repeat(17) }), {});
-    assert.deepEqual(parseBootClient({ mac: ['52:54:00:12:34:56'], platform: 7, buildarch: '${x}' }), {});
-    assert.deepEqual(parseBootClient({ mac: '52:54:00:12:34:56\n', platform: '', buildarch: 'arm64' }), { buildarch: 'arm64' });
+    assert.deepEqual(parseBootClient({ mac: '52:54:00:12:34', platform: 'efi\nshell', buildarch: 'x'.repeat(17) }), { reported: true });
+    assert.deepEqual(parseBootClient({ mac: ['52:54:00:12:34:56'], platform: 7, buildarch: '${x}' }), { reported: true });
+    assert.deepEqual(parseBootClient({ mac: '52:54:00:12:34:56\n', platform: '', buildarch: 'arm64' }), { reported: true, buildarch: 'arm64' });
+    assert.deepEqual(parseBootClient({ platform: 'efi' }), { platform: 'efi' }, 'no mac parameter: not reported');
     assert.deepEqual(parseBootClient({}), {});
   });
 

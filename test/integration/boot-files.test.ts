@@ -23,6 +23,8 @@ await symlink(join(outside, 'ipxe.efi'), join(ipxeDir, 'ipxe.efi'));
 await symlink(join(outside, 'secret'), join(ipxeDir, 'leak'));
 await writeFile(join(ipxeDir, 'undionly.kpxe'), 'bios binary');
 await writeFile(join(imageDir, 'Install', 'vmlinuz'), 'kernel bytes');
+// Present on disk, yet never served: iPXE 2.0 EFI would run it on top of the embedded script.
+await writeFile(join(ipxeDir, 'autoexec.ipxe'), '#!ipxe\nshell\n');
 
 const config = {
   images: [{ id: 'debian', label: 'Debian', dir: imageDir, kernel: 'Install/vmlinuz', initrds: [], args: '' }],
@@ -57,6 +59,7 @@ test('paths that leave their folder or name nothing are refused with a reason', 
     ['images/nope/vmlinuz', 'not-found'],
     ['images/debian/Install', 'not-a-file'],
     ['autoexec.ipxe', 'not-found'],
+    ['AutoExec.iPXE', 'not-found'],
     ['a//b', 'empty-segment'],
     ['nul\0byte', 'nul-byte'],
   ];

@@ -75,13 +75,14 @@ interface Transfer {
   blockSize: number;
   windowSize: number;
   timer: NodeJS.Timeout | undefined;
-  /** Events run one after another: a batch of DATA may have to wait for a file read. */
-  queue: Promise<void>;
+  timerDelayMs: number;
+  /** True while a file read is under way; events that arrive meanwhile wait in `backlog`, in order. */
+  reading: boolean;
+  backlog: TftpTransferEvent[];
   /** The last file read, kept so retransmits and the next windows need no new read. */
   cache: { position: number; bytes: Uint8Array } | undefined;
-  /** Datagrams handed to the socket and not yet sent; the socket closes only when this is 0. */
+  /** ERROR packets handed to the socket and not yet sent; the socket closes only when this is 0. */
   pendingSends: number;
-  /** One callback for every send of this transfer, so sending allocates no closure per packet. */
   onSent: (error: Error | null) => void;
   ended: boolean;
 }
@@ -156,7 +157,9 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       blockSize: 0,
       windowSize: 0,
       timer: undefined,
-      queue: Promise.resolve(),
+      timerDelayMs: 0,
+      reading: false,
+      backlog: [],
       cache: undefined,
       pendingSends: 0,
       onSent: (error) => {
@@ -224,7 +227,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       retransmitTimeoutMs: negotiation.parameters.timeoutMs ?? retransmitTimeoutMs,
       maxRetries,
     });
-    enqueue(transfer, { type: 'start', now: startedAt });
+    deliver(transfer, { type: 'start', now: startedAt });
   }
 
   function onTransferPacket(transfer: Transfer, message: Buffer, remote: RemoteInfo): void {
@@ -234,7 +237,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       // RFC 1350 §4: a packet from another TID gets ERROR 5 and must not disturb the transfer.
       log.debug({ client: clientName(transfer.client), from: `${remote.address}:${remote.port}` }, 'TFTP packet from an unknown transfer ID');
       const rebuff = encodeTftpPacket({ opcode: TftpOpcode.Error, code: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' });
-      transferSend(transfer, socket, rebuff, remote.port, remote.address);
+      sendLast(transfer, socket, rebuff, remote.port, remote.address);
       return;
     }
     let packet: TftpPacket;
@@ -246,38 +249,57 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       return;
     }
     const now = performance.now();
-    if (packet.opcode === TftpOpcode.Ack) enqueue(transfer, { type: 'ack', block: packet.block, now });
-    else if (packet.opcode === TftpOpcode.Error) enqueue(transfer, { type: 'error', code: packet.code, message: packet.message.slice(0, loggedNameLength), now });
+    if (packet.opcode === TftpOpcode.Ack) deliver(transfer, { type: 'ack', block: packet.block, now });
+    else if (packet.opcode === TftpOpcode.Error) deliver(transfer, { type: 'error', code: packet.code, message: packet.message.slice(0, loggedNameLength), now });
     else log.debug({ client: clientName(transfer.client), opcode: tftpOpcodeName(packet.opcode) }, 'TFTP ignored an unexpected packet');
   }
 
-  function enqueue(transfer: Transfer, event: TftpTransferEvent): void {
-    transfer.queue = transfer.queue
-      .then(() => step(transfer, event))
-      .catch(async (error: unknown) => {
-        log.error({ err: error, client: clientName(transfer.client), file: transfer.path }, 'TFTP transfer failed on the server');
-        const socket = transfer.socket;
-        if (socket && !transfer.ended) {
-          const { address, port } = transfer.client;
-          transferSend(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.Error, code: TftpErrorCode.NotDefined, message: 'Server error' }), port, address);
-        }
-        await release(transfer);
-      });
-  }
-
-  async function step(transfer: Transfer, event: TftpTransferEvent): Promise<void> {
+  /**
+   * Feeds one event to the transfer's state machine. When the DATA it asks for is cached (the common case:
+   * the read-ahead covers many windows) everything happens synchronously; otherwise the actions wait for one
+   * file read and later events wait behind them, so packets always leave in the machine's order.
+   */
+  function deliver(transfer: Transfer, event: TftpTransferEvent): void {
     const machine = transfer.machine;
     if (transfer.ended || machine === undefined) return;
+    if (transfer.reading) {
+      transfer.backlog.push(event);
+      return;
+    }
     const actions = machine.handle(event);
-    await loadBlocks(transfer, actions);
+    const missing = uncachedRange(transfer, actions);
+    if (missing === undefined) {
+      performAll(transfer, actions);
+      return;
+    }
+    transfer.reading = true;
+    readAhead(transfer, missing).then(
+      () => {
+        transfer.reading = false;
+        performAll(transfer, actions);
+        const backlog = transfer.backlog.splice(0);
+        for (const [index, later] of backlog.entries()) {
+          deliver(transfer, later);
+          // A later event may start another read: keep the rest behind it, in order.
+          if (transfer.reading) {
+            transfer.backlog.push(...backlog.slice(index + 1));
+            break;
+          }
+        }
+      },
+      (error: unknown) => failOnServer(transfer, error),
+    );
+  }
+
+  function performAll(transfer: Transfer, actions: TftpTransferAction[]): void {
     for (const action of actions) {
       if (transfer.ended) return;
       perform(transfer, action);
     }
   }
 
-  /** Reads, in one call, every file byte the DATA packets of this batch need and that is not cached yet. */
-  async function loadBlocks(transfer: Transfer, actions: TftpTransferAction[]): Promise<void> {
+  /** The file range the DATA packets of this batch need and the cache lacks, or undefined when all is cached. */
+  function uncachedRange(transfer: Transfer, actions: TftpTransferAction[]): { start: number; end: number } | undefined {
     let start = Number.POSITIVE_INFINITY;
     let end = 0;
     for (const action of actions) {
@@ -285,14 +307,32 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       start = Math.min(start, action.position);
       end = Math.max(end, action.position + action.length);
     }
+    if (end === 0) return undefined;
     const cache = transfer.cache;
+    if (cache !== undefined && cache.position <= start && end <= cache.position + cache.bytes.length) return undefined;
+    return { start, end };
+  }
+
+  /** Reads the missing range and more (read-ahead) in one call, so most windows need no read at all. */
+  async function readAhead(transfer: Transfer, range: { start: number; end: number }): Promise<void> {
     const file = transfer.file;
-    if (end === 0 || file === undefined) return;
-    if (cache !== undefined && cache.position <= start && end <= cache.position + cache.bytes.length) return;
-    const length = Math.min(Math.max(end - start, readAheadBytes), file.size - start);
-    const bytes = await file.read(start, length);
-    if (bytes.length < end - start) throw new Error(`short read: ${bytes.length} of ${end - start} bytes at ${start} (file shrank?)`);
-    transfer.cache = { position: start, bytes };
+    if (file === undefined) throw new Error('transfer has no open file');
+    const length = Math.min(Math.max(range.end - range.start, readAheadBytes), file.size - range.start);
+    const bytes = await file.read(range.start, length);
+    if (bytes.length < range.end - range.start) {
+      throw new Error(`short read: ${bytes.length} of ${range.end - range.start} bytes at ${range.start} (file shrank?)`);
+    }
+    transfer.cache = { position: range.start, bytes };
+  }
+
+  function failOnServer(transfer: Transfer, error: unknown): void {
+    log.error({ err: error, client: clientName(transfer.client), file: transfer.path }, 'TFTP transfer failed on the server');
+    const socket = transfer.socket;
+    if (socket && !transfer.ended) {
+      const { address, port } = transfer.client;
+      sendLast(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.Error, code: TftpErrorCode.NotDefined, message: 'Server error' }), port, address);
+    }
+    void release(transfer);
   }
 
   function perform(transfer: Transfer, action: TftpTransferAction): void {
@@ -308,18 +348,23 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
           const from = action.position - cache.position;
           packet.set(cache.bytes.subarray(from, from + action.length), 4);
         }
-        transferSend(transfer, socket, packet, port, address);
+        socket.send(packet, port, address);
         break;
       }
       case 'send-option-ack':
-        transferSend(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.OptionAck, options: action.options }), port, address);
+        socket.send(encodeTftpPacket({ opcode: TftpOpcode.OptionAck, options: action.options }), port, address);
         break;
       case 'send-error':
-        transferSend(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.Error, code: action.code, message: action.message }), port, address);
+        sendLast(transfer, socket, encodeTftpPacket({ opcode: TftpOpcode.Error, code: action.code, message: action.message }), port, address);
         break;
       case 'arm-timer':
-        clearTimeout(transfer.timer);
-        transfer.timer = setTimeout(() => enqueue(transfer, { type: 'timer-fired', now: performance.now() }), action.delayMs);
+        // Re-arming with the same delay (every window of a healthy transfer) restarts the existing timer.
+        if (transfer.timer !== undefined && transfer.timerDelayMs === action.delayMs) transfer.timer.refresh();
+        else {
+          clearTimeout(transfer.timer);
+          transfer.timer = setTimeout(() => deliver(transfer, { type: 'timer-fired', now: performance.now() }), action.delayMs);
+          transfer.timerDelayMs = action.delayMs;
+        }
         break;
       case 'finish':
         logEnd(transfer, action.summary);
@@ -328,7 +373,8 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     }
   }
 
-  function transferSend(transfer: Transfer, socket: Socket, packet: Uint8Array, port: number, address: string): void {
+  /** Sends an ERROR that may be the transfer's last packet: the socket stays open until it has left. */
+  function sendLast(transfer: Transfer, socket: Socket, packet: Uint8Array, port: number, address: string): void {
     transfer.pendingSends += 1;
     socket.send(packet, port, address, transfer.onSent);
   }
@@ -369,6 +415,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     clearTimeout(transfer.timer);
     transfer.timer = undefined;
     transfer.cache = undefined;
+    transfer.backlog.length = 0;
     transfers.delete(clientName(transfer.client));
     if (transfer.pendingSends === 0) transfer.socket?.close();
     try {

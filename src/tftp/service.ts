@@ -110,6 +110,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
 
   /** Refusals go out from the listening port: no transfer socket exists for them (and none is wasted on them). */
   const refuse = (to: TftpClient, code: number, message: string): void => {
+    if (closed) return;
     listener.send(encodeTftpPacket({ opcode: TftpOpcode.Error, code, message }), to.port, to.address);
   };
 
@@ -171,7 +172,8 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       ended: false,
     };
     transfers.set(key, transfer);
-    log.debug({ client: key, file: screened.path, options: packet.options }, 'TFTP read request');
+    const loggedOptions = packet.options.slice(0, 8).map((option) => `${option.name.slice(0, 32)}=${option.value.slice(0, 32)}`);
+    log.debug({ client: key, file: screened.path, options: loggedOptions }, 'TFTP read request');
     await open(transfer, packet.options);
   }
 
@@ -184,7 +186,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     } catch (error) {
       transfers.delete(key);
       log.error({ err: error, client: key, file: transfer.path }, 'TFTP file source failed');
-      if (!closed) refuse(transfer.client, TftpErrorCode.NotDefined, 'Could not open file');
+      refuse(transfer.client, TftpErrorCode.NotDefined, 'Could not open file');
       return;
     }
     if (closed || transfer.ended) {
@@ -201,20 +203,22 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     }
     transfer.file = file;
     const negotiation = negotiateTftpOptions(requestedOptions, file.size, limits);
+    let socket: Socket;
     try {
       // A new socket per transfer: its port is the server's transfer ID (RFC 1350 §4).
-      transfer.socket = await openUdpSocket({ service: 'TFTP transfer', address: options.address, port: 0 });
+      socket = await openUdpSocket({ service: 'TFTP transfer', address: options.address, port: 0 });
     } catch (error) {
       log.error({ err: error, client: key, file: transfer.path }, 'TFTP could not open a transfer socket');
       refuse(transfer.client, TftpErrorCode.NotDefined, 'Server error');
       await release(transfer);
       return;
     }
-    if (closed) {
-      await release(transfer);
+    if (transfer.ended) {
+      // close() ran while the socket was opening and has already closed the file.
+      socket.close();
       return;
     }
-    const socket = transfer.socket;
+    transfer.socket = socket;
     socket.on('error', (error) => log.warn({ err: error, client: key, file: transfer.path }, 'TFTP transfer socket error'));
     socket.on('message', (message, remote) => onTransferPacket(transfer, message, remote));
     transfer.blockSize = negotiation.parameters.blockSize;
@@ -400,7 +404,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
         log.debug({ ...fields, clientMessage: outcome.message }, 'TFTP client ended after option negotiation (size probe)');
         break;
       case 'client-error':
-        log.info({ ...fields, errorCode: outcome.code, error: tftpErrorCodeName(outcome.code), clientMessage: outcome.message }, 'TFTP transfer aborted by the client');
+        log.info({ ...fields, errorCode: outcome.code, errorName: tftpErrorCodeName(outcome.code), clientMessage: outcome.message }, 'TFTP transfer aborted by the client');
         break;
       case 'timed-out':
         log.warn({ ...fields, retries: outcome.retries }, 'TFTP transfer timed out: the client stopped answering');

@@ -212,4 +212,37 @@ describe('TFTP service limits and cleanup', () => {
       await files.cleanup();
     }
   });
+
+  it('answers ERROR 0 when the file source throws, and ERROR 2 for an over-long name, holding no state', async () => {
+    const { log, lines } = captureLog();
+    const service = await createTftpService({ address: '127.0.0.1', port: 0, files: () => Promise.reject(new Error('disk on fire')), log });
+    try {
+      await assert.rejects(tftpGet({ port: service.port, file: 'a.bin', retries: 0 }), (error: unknown) => error instanceof TftpErrorReply && error.code === 0);
+      assert.ok(lines.some((line) => line.msg === 'TFTP file source failed' && line.level === 50), 'the failure is logged as an error');
+      await assert.rejects(tftpGet({ port: service.port, file: 'x'.repeat(300), retries: 0 }), (error: unknown) => error instanceof TftpErrorReply && error.code === 2);
+      assert.equal(service.activeTransfers(), 0);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('closes a file that arrives after close(), and holds nothing afterwards', async () => {
+    let resolveFile: (file: { size: number; read(): Promise<Uint8Array>; close(): Promise<void> }) => void = () => {};
+    let closedFiles = 0;
+    const pending = new Promise<Parameters<typeof resolveFile>[0]>((resolve) => (resolveFile = resolve));
+    const { log } = captureLog();
+    const service = await createTftpService({ address: '127.0.0.1', port: 0, files: () => pending, log });
+    const client = await openTestSocket();
+    try {
+      client.send(encodeTftpPacket({ opcode: TftpOpcode.ReadRequest, filename: 'slow.bin', mode: 'octet', options: [] }), service.port);
+      await waitFor(() => service.activeTransfers() === 1, 'the request to be taken');
+      await service.close();
+      assert.equal(service.activeTransfers(), 0);
+      resolveFile({ size: 1, read: async () => new Uint8Array(1), close: async () => void (closedFiles += 1) });
+      await waitFor(() => closedFiles === 1, 'the late file to be closed');
+      assert.equal(await client.receive(100), undefined, 'a closed service sends nothing');
+    } finally {
+      await client.close();
+    }
+  });
 });

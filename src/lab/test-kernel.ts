@@ -50,6 +50,8 @@ export async function ensureTestKernel(cacheDir: string = DEFAULT_KERNEL_CACHE, 
   const dir = join(cacheDir, `${pkg}_${version}`);
   const cached = await readManifest(dir);
   if (cached && cached.roots.join() === LAB_NIC_MODULES.join()) return kernelIn(dir, cached);
+  // Built for another module list (an older lab): build it again.
+  await rm(dir, { recursive: true, force: true });
 
   note(`downloading ${pkg} ${version} into ${cacheDir}`);
   await mkdir(cacheDir, { recursive: true });
@@ -73,8 +75,13 @@ export async function ensureTestKernel(cacheDir: string = DEFAULT_KERNEL_CACHE, 
     for (const path of order) await copyFile(join(modulesDir, path), join(staged, 'modules', basename(path)));
     const manifest: Manifest = { package: pkg, version, roots: [...LAB_NIC_MODULES], modules: order.map((path) => basename(path)) };
     await writeFile(join(staged, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    await rm(dir, { recursive: true, force: true });
-    await rename(staged, dir);
+    try {
+      await rename(staged, dir);
+    } catch (error) {
+      // Another lab (a parallel test file) finished the same download first: use its copy.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    }
     return kernelIn(dir, manifest);
   } finally {
     await rm(work, { recursive: true, force: true });

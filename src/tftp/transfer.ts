@@ -70,8 +70,6 @@ export class TftpReadTransfer {
   #windowEnd = 0;
   #retries = 0;
   #retransmissions = 0;
-  /** With windows, a repeated ACK of the block before the window means "resend"; honour it once per window. */
-  #repeatedAckHonoured = false;
   #startedAt = 0;
   #deadline = 0;
 
@@ -127,24 +125,17 @@ export class TftpReadTransfer {
     if (this.#phase !== 'sending') return [];
     const block = this.#absoluteBlock(wireBlock);
     if (block === undefined) return [];
-    if (block === this.#windowStart - 1) return this.#repeatedAck(now);
+    // A repeated ACK of the block before the window is never answered. In lock-step that resend would be the
+    // Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1). With windows the copies are echoes: EDK2 ACKs its last
+    // in-order block once for every out-of-order DATA, so after a gap or a resent window the same ACK arrives
+    // up to windowsize − 1 more times, and resending on each would send every later window twice. A window
+    // whose first block was really lost is resent by the timer.
+    if (block === this.#windowStart - 1) return [];
     if (block === this.#totalBlocks) return this.#finish({ kind: 'completed' }, now);
     // Either the whole window arrived, or (RFC 7440 §4) the client saw a gap after `block` and asks us to
     // go on from the block after it. Both start a fresh full window there; EDK2 counts a full window of
     // DATA before it ACKs again, so a shorter one would stall it until its timeout.
     return this.#sendWindowFrom(block + 1, now);
-  }
-
-  /**
-   * An ACK for the block just before the window. In lock-step it is a duplicate and resending on it is the
-   * Sorcerer's Apprentice bug (RFC 1123 §4.2.3.1): ignore it and let the timer resend. With windows, EDK2 and
-   * RFC 7440 receivers send it when the window's first block was lost, so resend once, not once per copy.
-   */
-  #repeatedAck(now: number): TftpTransferAction[] {
-    if (this.#config.windowSize === 1 || this.#repeatedAckHonoured) return [];
-    this.#repeatedAckHonoured = true;
-    this.#retransmissions += this.#windowEnd - this.#windowStart + 1;
-    return [...this.#dataActions(this.#windowStart, this.#windowEnd), this.#armTimer(now)];
   }
 
   /** Maps a 16-bit ACK number to the absolute block in [windowStart − 1, windowEnd] it can refer to. */
@@ -173,7 +164,6 @@ export class TftpReadTransfer {
       ];
     }
     this.#retries += 1;
-    this.#repeatedAckHonoured = false;
     if (this.#phase === 'awaiting-option-ack') {
       this.#retransmissions += 1;
       return [{ type: 'send-option-ack', options: this.#config.optionAck }, this.#armTimer(now)];
@@ -187,7 +177,6 @@ export class TftpReadTransfer {
     this.#windowStart = first;
     this.#windowEnd = Math.min(first + this.#config.windowSize - 1, this.#totalBlocks);
     this.#retries = 0;
-    this.#repeatedAckHonoured = false;
     return [...this.#dataActions(this.#windowStart, this.#windowEnd), this.#armTimer(now)];
   }
 

@@ -94,14 +94,22 @@ describe('TftpReadTransfer', () => {
     assert.deepEqual(dataBlocks(machine.handle({ type: 'ack', block: 6, now: 7 })), [7, 8, 9, 10]);
   });
 
-  it('resends a window once when the client repeats the ACK before it (first block lost), not once per copy', () => {
+  it('ignores repeated ACKs of the block before a window too (echoes of a gap) and resends that window on timeout', () => {
     const machine = transfer({ fileSize: 20 * 512, windowSize: 4 });
     machine.handle({ type: 'start', now: 0 });
-    machine.handle({ type: 'ack', block: 4, now: 1 }); // DATA 5-8, DATA 5 lost: EDK2 ACKs 4 for each of 6, 7, 8
-    assert.deepEqual(dataBlocks(machine.handle({ type: 'ack', block: 4, now: 2 })), [5, 6, 7, 8]);
-    assert.deepEqual(machine.handle({ type: 'ack', block: 4, now: 2 }), []);
-    assert.deepEqual(machine.handle({ type: 'ack', block: 4, now: 2 }), []);
-    assert.deepEqual(dataBlocks(machine.handle({ type: 'ack', block: 8, now: 3 })), [9, 10, 11, 12]);
+    machine.handle({ type: 'ack', block: 4, now: 1 }); // DATA 5-8, DATA 5 lost: EDK2 ACKs 4 once for each of 6, 7, 8
+    for (let copy = 0; copy < 3; copy++) assert.deepEqual(machine.handle({ type: 'ack', block: 4, now: 2 }), []);
+    assert.deepEqual(dataBlocks(machine.handle({ type: 'timer-fired', now: 1001 })), [5, 6, 7, 8]);
+    assert.deepEqual(dataBlocks(machine.handle({ type: 'ack', block: 8, now: 1002 })), [9, 10, 11, 12]);
+  });
+
+  it('advances exactly one window when a resent window, already received, comes back as four ACKs of its end', () => {
+    const machine = transfer({ fileSize: 20 * 512, windowSize: 4 });
+    machine.handle({ type: 'start', now: 0 }); // DATA 1-4 arrive, the ACK 4 is lost
+    assert.deepEqual(dataBlocks(machine.handle({ type: 'timer-fired', now: 1000 })), [1, 2, 3, 4]);
+    // The client already has 1-4: every resent block is out of order and it answers each with ACK 4.
+    assert.deepEqual(dataBlocks(machine.handle({ type: 'ack', block: 4, now: 1001 })), [5, 6, 7, 8]);
+    for (let copy = 0; copy < 3; copy++) assert.deepEqual(machine.handle({ type: 'ack', block: 4, now: 1002 }), [], 'an echo must not resend 5-8');
   });
 
   it('rolls block numbers over from 65535 to 0 for files over 32 MiB at 512-byte blocks', () => {
@@ -187,6 +195,18 @@ describe('TftpReadTransfer', () => {
     assert.equal(summary(end)?.bytesAcknowledged, 512);
   });
 
+  it('sends every block exactly once without loss, and one lost DATA costs at most one window more', () => {
+    for (const windowSize of [1, 4, 8]) {
+      const config = { ...base, fileSize: 100 * 64 + 10, blockSize: 64, windowSize };
+      const clean = simulate(config, () => false);
+      assert.equal(clean.dataSent, 101, `windowsize ${windowSize} without loss`);
+      let packet = 0;
+      const oneLoss = simulate(config, () => ++packet === 40);
+      assert.equal(oneLoss.outcome, 'completed');
+      assert.ok(oneLoss.dataSent <= 101 + windowSize, `windowsize ${windowSize}: one loss made ${oneLoss.dataSent - 101} extra DATA`);
+    }
+  });
+
   it('delivers every byte in order through random loss of DATA and ACKs in both directions', () => {
     fc.assert(
       fc.property(
@@ -224,7 +244,7 @@ function seededRandom(seed: number): () => number {
  * gap, ACK every `windowSize` blocks and at the end, re-ACK on its own timeout), with `lost()` deciding per
  * packet whether the network drops it. Returns the file positions the receiver accepted, in order.
  */
-function simulate(config: TftpTransferConfig, lost: () => boolean): { outcome: string; positions: number[] } {
+function simulate(config: TftpTransferConfig, lost: () => boolean): { outcome: string; positions: number[]; dataSent: number } {
   const machine = new TftpReadTransfer(config);
   const positions: number[] = [];
   let now = 0;
@@ -232,6 +252,7 @@ function simulate(config: TftpTransferConfig, lost: () => boolean): { outcome: s
   let expected = 1; // absolute block the receiver wants next
   let sinceAck = 0;
   let outcome = 'running';
+  let dataSent = 0;
   const clientTimeoutMs = 3000;
   const inbox: TftpTransferAction[] = [];
   const toServer: number[] = [];
@@ -239,7 +260,10 @@ function simulate(config: TftpTransferConfig, lost: () => boolean): { outcome: s
     for (const action of actions) {
       if (action.type === 'arm-timer') deadline = now + action.delayMs;
       else if (action.type === 'finish') outcome = action.summary.outcome.kind;
-      else if (!lost()) inbox.push(action);
+      else {
+        if (action.type === 'send-data') dataSent += 1;
+        if (!lost()) inbox.push(action);
+      }
     }
   };
   const ack = (wire: number) => {
@@ -283,5 +307,5 @@ function simulate(config: TftpTransferConfig, lost: () => boolean): { outcome: s
       }
     }
   }
-  return { outcome, positions };
+  return { outcome, positions, dataSent };
 }

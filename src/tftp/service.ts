@@ -41,6 +41,12 @@ export interface TftpServiceOptions {
   address: string;
   /** 69 in production, 0 in tests (any free port). */
   port: number;
+  /**
+   * Address the per-transfer sockets bind to; default `address`. With the listener on 0.0.0.0, binding the
+   * transfers to the serving address makes replies come from the address clients were given as next-server,
+   * which firmware checks, instead of whatever source address the routing table picks on a multi-homed host.
+   */
+  transferAddress?: string;
   files: TftpFileSource;
   log: Logger;
   /** Transfers at once; more are refused with "Server busy". Default 64. */
@@ -206,7 +212,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     let socket: Socket;
     try {
       // A new socket per transfer: its port is the server's transfer ID (RFC 1350 §4).
-      socket = await openUdpSocket({ service: 'TFTP transfer', address: options.address, port: 0 });
+      socket = await openUdpSocket({ service: 'TFTP transfer', address: options.transferAddress ?? options.address, port: 0 });
     } catch (error) {
       log.error({ err: error, client: key, file: transfer.path }, 'TFTP could not open a transfer socket');
       refuse(transfer.client, TftpErrorCode.NotDefined, 'Server error');

@@ -245,4 +245,21 @@ describe('TFTP service limits and cleanup', () => {
       await client.close();
     }
   });
+
+  it('sends a transfer from transferAddress while listening on 0.0.0.0 (replies come from the next-server address)', async () => {
+    const files = await tempFileSource({ 'a.bin': randomBytes(100) });
+    const { log } = captureLog();
+    const service = await createTftpService({ address: '0.0.0.0', transferAddress: '127.0.0.2', port: 0, files: files.source, log });
+    const client = await openTestSocket();
+    try {
+      client.send(encodeTftpPacket({ opcode: TftpOpcode.ReadRequest, filename: 'a.bin', mode: 'octet', options: [] }), service.port);
+      const reply = await client.receive(2000);
+      assert.equal(reply?.packet.opcode, TftpOpcode.Data);
+      assert.equal(reply.address, '127.0.0.2');
+    } finally {
+      await client.close();
+      await service.close();
+      await files.cleanup();
+    }
+  });
 });

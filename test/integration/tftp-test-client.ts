@@ -25,7 +25,7 @@ export function seededRandom(seed: number): () => number {
 export interface TestSocket {
   send(packet: Uint8Array, port: number): void;
   /** Resolves with the next datagram that survives, or undefined after timeoutMs. */
-  receive(timeoutMs: number): Promise<{ packet: TftpPacket; port: number } | undefined>;
+  receive(timeoutMs: number): Promise<{ packet: TftpPacket; port: number; address: string } | undefined>;
   /** Closes the socket once every datagram handed to send() has left. */
   close(): Promise<void>;
   /** Datagrams dropped so far, in both directions. */
@@ -44,14 +44,15 @@ export async function openTestSocket(loss?: { rate: number; seed: number }): Pro
     pending -= 1;
     if (pending === 0) onDrained?.();
   };
-  const inbox: Array<{ packet: TftpPacket; port: number }> = [];
-  let waiter: ((value: { packet: TftpPacket; port: number }) => void) | undefined;
+  type Received = { packet: TftpPacket; port: number; address: string };
+  const inbox: Received[] = [];
+  let waiter: ((value: Received) => void) | undefined;
   socket.on('message', (message, remote) => {
     if (drop()) {
       dropped += 1;
       return;
     }
-    const item = { packet: decodeTftpPacket(message), port: remote.port };
+    const item = { packet: decodeTftpPacket(message), port: remote.port, address: remote.address };
     if (waiter) {
       const resolve = waiter;
       waiter = undefined;

@@ -58,7 +58,7 @@ const maxBackoffFactor = 8;
 /**
  * The sender side of one RFC 1350 read, with RFC 2347 OACK and RFC 7440 windows.
  * Blocks are tracked as absolute numbers (1, 2, … beyond 65535) and put on the wire modulo 65536, so files over
- * 32 MiB at 512-byte blocks roll over to block 0 as tftp-hpa, iPXE and EDK2 expect.
+ * 32 MiB at 512-byte blocks roll over from 65535 to 0, which is what EDK2's Mtftp4 expects.
  */
 export class TftpReadTransfer {
   readonly #config: TftpTransferConfig;

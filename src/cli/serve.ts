@@ -64,7 +64,9 @@ export async function runServe(options: ServeOptions, log: Logger = pino({ name:
   }
   try {
     const tftp = await createTftpService({
+      // Requests may arrive as broadcasts or on any address; transfers leave from the next-server address.
       address: '0.0.0.0',
+      transferAddress: serving.address,
       port: options.tftpPort,
       log: log.child({ service: 'tftp' }),
       maxBlockSize: await tftpMaxBlockSize(serving.interface),

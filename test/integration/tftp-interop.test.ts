@@ -11,7 +11,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
 import { captureLog } from '../support/log-capture.ts';
-import { tempFileSource, waitFor } from './tftp-test-client.ts';
+import { tempFileSource, waitFor } from '../support/tftp-test-client.ts';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
 import { captureLog } from '../support/log-capture.ts';
-import { tempFileSource, tftpGet, waitFor } from './tftp-test-client.ts';
+import { tempFileSource, tftpGet, waitFor } from '../support/tftp-test-client.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const image = randomBytes(200_000);

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeTftpPacket, TftpOpcode } from '../../src/tftp/codec.ts';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
 import { captureLog } from '../support/log-capture.ts';
-import { openTestSocket, tempFileSource, TftpErrorReply, tftpGet, waitFor } from './tftp-test-client.ts';
+import { openTestSocket, tempFileSource, TftpErrorReply, tftpGet, waitFor } from '../support/tftp-test-client.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const ipxeEfi = randomBytes(300_000);

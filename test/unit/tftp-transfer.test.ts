@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { TftpReadTransfer, type TftpTransferAction, type TftpTransferConfig, type TftpTransferSummary } from '../../src/tftp/transfer.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 const base: TftpTransferConfig = { fileSize: 0, blockSize: 512, windowSize: 1, optionAck: [], retransmitTimeoutMs: 1000, maxRetries: 3 };
 const transfer = (overrides: Partial<TftpTransferConfig>) => new TftpReadTransfer({ ...base, ...overrides });
@@ -227,17 +228,6 @@ describe('TftpReadTransfer', () => {
   });
 });
 
-/** mulberry32: a tiny seeded generator, so a failing loss pattern can be replayed from its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Runs a transfer against a model of an RFC 7440 receiver (as EDK2 behaves: ACK the last in-order block on a

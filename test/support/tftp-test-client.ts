@@ -2,24 +2,14 @@
 // that behaves like EDK2 (ACK the last in-order block on a gap), plus an optional seeded lossy wrapper.
 import type { Socket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openUdpSocket } from '../../src/net/udp.ts';
 import { decodeTftpPacket, encodeTftpPacket, TftpOpcode, type TftpOption, type TftpPacket } from '../../src/tftp/codec.ts';
+import { openForReading } from '../../src/files/boot-files.ts';
 import type { TftpFileSource } from '../../src/tftp/service.ts';
+import { seededRandom } from './seeded-random.ts';
 
-/** mulberry32: a seeded generator, so a loss pattern is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A client socket that drops a share of the datagrams it sends and of those it receives. */
 export interface TestSocket {
@@ -217,17 +207,7 @@ export async function tempFileSource(files: Record<string, Uint8Array>): Promise
   const source: TftpFileSource = async (path) => {
     requested.push(path);
     if (!Object.hasOwn(files, path)) return undefined;
-    const handle = await open(join(directory, path), 'r');
-    const { size } = await handle.stat();
-    return {
-      size,
-      async read(position, length) {
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, position);
-        return buffer.subarray(0, bytesRead);
-      },
-      close: () => handle.close(),
-    };
+    return openForReading(join(directory, path));
   };
   return { source, requested, cleanup: () => rm(directory, { recursive: true, force: true }) };
 }

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const helperPath = fileURLToPath(new URL('./dhcp-netns-helper.ts', import.meta.url));
+const helperPath = fileURLToPath(new URL('../support/dhcp-netns.ts', import.meta.url));
 
 function netnsSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'network namespaces need root';
@@ -67,7 +67,7 @@ class TestNetwork {
     }
   }
 
-  /** Starts dhcp-netns-helper.ts in a namespace and waits for its first line that matches `ready`. */
+  /** Starts test/support/dhcp-netns.ts in a namespace and waits for its first line that matches `ready`. */
   async helper(ns: string, args: string[], ready: (line: Record<string, unknown>) => boolean): Promise<Helper> {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, helperPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     const helper: Helper = { child, lines: [] };

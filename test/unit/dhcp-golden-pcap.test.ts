@@ -1,7 +1,8 @@
 // Golden tests: real client packets from two QEMU captures go through decode → classify → answer → encode → decode,
 // and the reply must match the committed JSON in test/fixtures/dhcp/. Regenerate with `UPDATE_GOLDEN=1 npm test`.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { assertGolden } from '../support/golden.ts';
 import { describe, it } from 'node:test';
 import { classifyClient, type ClientClassification } from '../../src/dhcp/classify.ts';
 import { decodeDhcpPacket, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
@@ -72,19 +73,16 @@ function goldenFor(pcapName: string): unknown {
   });
 }
 
-function assertGolden(pcapName: string): void {
-  const goldenUrl = new URL(pcapName.replace(/\.pcap$/, '.golden.json'), fixtures);
-  const actual = `${JSON.stringify(goldenFor(pcapName), null, 2)}\n`;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(goldenUrl, actual);
-  assert.equal(actual, readFileSync(goldenUrl, 'utf8'), `replies to ${pcapName} differ from ${goldenUrl.pathname}; review and run UPDATE_GOLDEN=1 npm test`);
+function assertRepliesGolden(pcapName: string): void {
+  assertGolden(`dhcp/${pcapName.replace(/\.pcap$/, '.golden.json')}`, `${JSON.stringify(goldenFor(pcapName), null, 2)}\n`);
 }
 
 const biosPcap = 'bios-ipxe-rom-vs-dnsmasq-proxy-no-siaddr.pcap';
 const uefiPcap = 'uefi-x64-edk2-pxe-then-ipxe.pcap';
 
 describe('golden replies to captured clients', () => {
-  it('BIOS iPXE ROM capture matches its golden file', () => assertGolden(biosPcap));
-  it('EDK2 UEFI x64 then iPXE capture matches its golden file', () => assertGolden(uefiPcap));
+  it('BIOS iPXE ROM capture matches its golden file', () => assertRepliesGolden(biosPcap));
+  it('EDK2 UEFI x64 then iPXE capture matches its golden file', () => assertRepliesGolden(uefiPcap));
 
   it('the captured dnsmasq offer lacks siaddr, which is why the iPXE ROM kept asking on 4011', () => {
     const dnsmasqOffer = capture(biosPcap).find((d) => d.sourceAddress === proxyAddress && d.sourcePort === 67);

@@ -64,8 +64,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const topology = labTopology(options.prefix);
   const { workDir } = options;
   const processes: LabProcess[] = [];
-  const routerLog = join(workDir, 'router-dnsmasq.log');
-  const bootstationLog = join(workDir, 'bootstation.log');
+  // startIn logs each process to <name>.log; bootstation runs under that name.
+  const logOf = (name: string): string => join(workDir, `${name}.log`);
+  const routerLog = join(workDir, 'router-dnsmasq-dhcp.log');
+  const bootstationLog = logOf('bootstation');
   let closed = false;
 
   const close = async (): Promise<void> => {
@@ -73,13 +75,13 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     // VMs first, so nothing asks a server that is already gone.
     const order = [...processes].reverse();
     processes.length = 0;
-    for (const process of order) await process.stop();
+    for (const child of order) await child.stop();
     await teardownLabNetwork(topology);
   };
 
   const startIn = async (host: keyof LabTopology['namespaces'], name: string, argv: readonly string[]): Promise<LabProcess> => {
     if (closed) throw new Error('the lab is closed');
-    const started = await startProcess(name, ['ip', 'netns', 'exec', topology.namespaces[host], ...argv], join(workDir, `${name}.log`));
+    const started = await startProcess(name, ['ip', 'netns', 'exec', topology.namespaces[host], ...argv], logOf(name));
     processes.push(started);
     return started;
   };
@@ -133,8 +135,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         await copyFile(OVMF_FILES[firmware].vars, efiVars);
       }
       const { command, args } = qemuCommand({ firmware, tap: vm.tap, mac: vm.mac, serialLog, efiVars });
-      const process = await startIn('switch', `qemu-${firmware}`, [command, ...args]);
-      return { firmware, serialLog, process };
+      const qemu = await startIn('switch', `qemu-${firmware}`, [command, ...args]);
+      return { firmware, serialLog, process: qemu };
     },
   };
 }

@@ -28,7 +28,7 @@ export interface ServeOptions {
 export async function runServe(options: ServeOptions, log: Logger = pino({ name: 'bootstation' })): Promise<number> {
   const configPath = resolve(options.configPath);
   const dataDir = resolve(options.dataDir);
-  const initial = await loadConfigFile(options.configPath);
+  const initial = await loadConfigFile(options.configPath, { dataDir });
   const serving = await resolveServingAddress({
     interface: options.interface ?? initial.server.interface,
     address: options.address ?? initial.server.address,
@@ -40,11 +40,14 @@ export async function runServe(options: ServeOptions, log: Logger = pino({ name:
 
   let ipxe = await findIpxeBinaries(join(dataDir, 'ipxe'));
   logIpxeBinaries(log, ipxe);
-  const live = createLiveConfig(configPath, initial, log, () => {
-    void findIpxeBinaries(join(dataDir, 'ipxe')).then((found) => {
-      if (found.dir !== ipxe.dir) logIpxeBinaries(log, found);
-      ipxe = found;
-    });
+  const live = createLiveConfig(configPath, initial, log, {
+    dataDir,
+    onChange: () => {
+      void findIpxeBinaries(join(dataDir, 'ipxe')).then((found) => {
+        if (found.dir !== ipxe.dir) logIpxeBinaries(log, found);
+        ipxe = found;
+      });
+    },
   });
 
   const app = buildHttpApp({ config: live.current, serverUrl: () => serverUrl, ipxe: () => ipxe, log });

@@ -1,9 +1,10 @@
 import { findMissingBootFiles } from '../boot/image-files.ts';
+import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
 
 /** `bootstation validate`: checks images.yaml and prints what it describes; ConfigError propagates (exit 2). */
-export async function runValidate(options: { configPath: string }): Promise<number> {
-  const config = await loadConfigFile(options.configPath);
+export async function runValidate(options: { configPath: string; dataDir: string }): Promise<number> {
+  const config = await loadConfigFile(options.configPath, { dataDir: resolve(options.dataDir) });
   const missing = await findMissingBootFiles(config);
   const out: string[] = [`${options.configPath}: valid`];
   out.push(`  menu: "${config.menu.title}", default ${config.menu.defaultImage ?? '(none)'}, timeout ${config.menu.timeoutSeconds}s`);

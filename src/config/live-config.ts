@@ -15,7 +15,12 @@ export interface LiveConfig {
 }
 
 /** Wraps an already loaded config with reloads from its file. */
-export function createLiveConfig(path: string, initial: BootstationConfig, log: Logger, onChange: (config: BootstationConfig) => void = () => {}): LiveConfig {
+export function createLiveConfig(
+  path: string,
+  initial: BootstationConfig,
+  log: Logger,
+  options: { dataDir?: string; onChange?: (config: BootstationConfig) => void } = {},
+): LiveConfig {
   let config = initial;
   let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -23,10 +28,10 @@ export function createLiveConfig(path: string, initial: BootstationConfig, log: 
 
   const reloadNow = async (reason: string): Promise<boolean> => {
     try {
-      const next = await loadConfigFile(path);
+      const next = await loadConfigFile(path, { dataDir: options.dataDir });
       config = next;
       log.info({ config: path, reason, images: next.images.length }, 'configuration reloaded');
-      onChange(next);
+      options.onChange?.(next);
       return true;
     } catch (error) {
       log.error({ config: path, reason, err: { message: (error as Error).message } }, 'configuration rejected; the previous one stays in force');

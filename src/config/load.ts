@@ -3,7 +3,7 @@ import type { BootstationConfig } from './model.ts';
 import { ConfigError, parseConfigText } from './parse.ts';
 
 /** Reads and validates a config file; errors are ConfigErrors located in that file. */
-export async function loadConfigFile(path: string): Promise<BootstationConfig> {
+export async function loadConfigFile(path: string, options: { dataDir?: string } = {}): Promise<BootstationConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -12,5 +12,5 @@ export async function loadConfigFile(path: string): Promise<BootstationConfig> {
     const hint = code === 'ENOENT' ? 'create it (see README) or pass --config' : 'check its permissions';
     throw new ConfigError(path, [{ line: 1, column: 1, path: '', message: `cannot be read (${code}); ${hint}` }]);
   }
-  return parseConfigText(text, path);
+  return parseConfigText(text, path, options);
 }

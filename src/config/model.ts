@@ -1,19 +1,48 @@
-import type { FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './schema.ts';
+import type { CHECKSUM_ALGORITHMS, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './schema.ts';
 
 /** A firmware family as images.yaml names it. */
 export type FirmwareFamily = (typeof FIRMWARE_FAMILIES)[number];
 
-/** One bootable image from images.yaml. */
-export interface ImageConfig {
-  id: string;
-  label: string;
-  /** Folder whose files are served under /images/<id>/. */
-  dir: string;
+/** What to load and run: paths are relative to the image folder. */
+export interface BootSpec {
   kernel: string;
   initrds: readonly string[];
   args: string;
+}
+
+/** A digest an archive must match, or the URL of a SHA256SUMS-style list that names it. */
+export type Checksum =
+  | { algorithm: (typeof CHECKSUM_ALGORITHMS)[number]; value: string }
+  | { listUrl: string };
+
+/** How `bootstation ingest` fills an image folder from an archive (ISO, zip, tarball) or a single file. */
+export interface IngestSpec {
+  from: { kind: 'url'; url: string; fetch: 'all' | 'files' } | { kind: 'path'; path: string };
+  checksum?: Checksum;
+  /** A download without a checksum, accepted because the user said so (warned about at every ingest). */
+  insecure: boolean;
+  /** Globs of archive paths to extract; the boot files are always included. */
+  extract: readonly string[];
+  /** The archive itself is kept in the image folder under this name and served as ${iso-url}. */
+  keepArchiveAs?: string;
+  /** Stable names for versioned files: target path → glob (see Recipe.renames). */
+  renames?: Readonly<Record<string, string>>;
+  recipe?: string;
+  version?: string;
+}
+
+/** One bootable image from images.yaml. */
+export interface ImageConfig extends BootSpec {
+  id: string;
+  label: string;
+  /** Folder whose files are served under /images/<id>/: source.dir, or <data>/images/<id> for ingested images. */
+  dir: string;
   /** Undefined: boots on every firmware. */
   firmware?: readonly FirmwareFamily[];
+  /** Other files per firmware (a recipe's memtest86+ has a .bin for BIOS and an .efi for UEFI). */
+  firmwareBoot?: Partial<Readonly<Record<FirmwareFamily, BootSpec>>>;
+  /** Present when the files come from `bootstation ingest` rather than a folder the user fills. */
+  ingest?: IngestSpec;
 }
 
 /** The validated configuration every decision and service receives. */

@@ -1,6 +1,7 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { BootstationConfig } from './model.ts';
+import { toImageConfig } from './image-config.ts';
 import { imagesYamlSchema, type ImagesYaml } from './schema.ts';
 
 /** One problem in a configuration file, located by line and column (both 1-based). */
@@ -32,8 +33,11 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
   return problem.path ? `${where}: ${problem.path}: ${problem.message}` : `${where}: ${problem.message}`;
 }
 
+/** The data directory when the caller names none, as the CLI's default. */
+export const DEFAULT_DATA_DIR = 'data';
+
 /** Parses and validates images.yaml text; throws ConfigError with every located problem. */
-export function parseConfigText(text: string, file: string): BootstationConfig {
+export function parseConfigText(text: string, file: string, options: { dataDir?: string } = {}): BootstationConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number): { line: number; column: number } => {
@@ -56,7 +60,7 @@ export function parseConfigText(text: string, file: string): BootstationConfig {
     problems.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new ConfigError(file, problems);
   }
-  return toConfig(result.data);
+  return toConfig(result.data, options.dataDir ?? DEFAULT_DATA_DIR);
 }
 
 // The yaml library's messages end with a source excerpt and position that we print ourselves.
@@ -136,7 +140,7 @@ export function formatPath(path: readonly (string | number)[]): string {
   }, '');
 }
 
-function toConfig(file: ImagesYaml): BootstationConfig {
+function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
   return {
     server: {
       interface: file.server.interface,
@@ -146,15 +150,7 @@ function toConfig(file: ImagesYaml): BootstationConfig {
     },
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },
     ipxe: { keymap: file.ipxe.keymap },
-    images: file.images.map((image) => ({
-      id: image.id,
-      label: image.label ?? image.id,
-      dir: image.source.dir,
-      kernel: image.boot.kernel,
-      initrds: image.boot.initrd,
-      args: image.boot.args,
-      firmware: image.boot.firmware,
-    })),
+    images: file.images.map((image) => toImageConfig(image, dataDir)),
     hosts: new Map(Object.entries(file.hosts).map(([mac, id]) => [mac.toLowerCase().replaceAll('-', ':'), id])),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RECIPE_NAMES } from '../ingest/recipes.ts';
 
 /** Keyboard layouts that iPXE v2.0.0 ships (src/hci/keymap/keymap_*.c), by the names users write. */
 export const IPXE_KEYMAPS = [
@@ -8,6 +9,10 @@ export const IPXE_KEYMAPS = [
 
 /** Firmware families an image can be limited to; iPXE reports them as ${platform} pcbios / efi. */
 export const FIRMWARE_FAMILIES = ['bios', 'efi'] as const;
+
+/** Digests a source can be checked against, with their length in hexadecimal digits. */
+export const CHECKSUM_ALGORITHMS = ['sha256', 'sha512', 'md5'] as const;
+const CHECKSUM_HEX_DIGITS = { sha256: 64, sha512: 128, md5: 32 } as const;
 
 const IMAGE_ID = /^[a-z0-9][a-z0-9-]*$/;
 // Either separator, as people copy MACs from `ip link` (colons) or Windows (hyphens).
@@ -55,23 +60,89 @@ const ipxeSchema = z.strictObject({
   keymap: z.enum(IPXE_KEYMAPS, { message: `must be one of ${IPXE_KEYMAPS.join(' ')}` }).default('us'),
 });
 
-const sourceSchema = z.strictObject({
-  dir: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'),
-});
+const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
+const httpUrl = z.string().refine((u) => /^https?:\/\/[^\s/]+/i.test(u) && URL.canParse(u), 'must be an http:// or https:// URL');
+const hexDigest = (algorithm: (typeof CHECKSUM_ALGORITHMS)[number]) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${CHECKSUM_HEX_DIGITS[algorithm]}}$`), `must be ${CHECKSUM_HEX_DIGITS[algorithm]} hexadecimal digits (a ${algorithm} digest)`);
+
+// Where an image's files come from: a folder the user fills (dir), or an archive that
+// `bootstation ingest` downloads (url) or reads (path), checked against one checksum.
+const sourceSchema = z
+  .strictObject({
+    dir: absolutePath.optional(),
+    url: httpUrl.optional(),
+    path: absolutePath.optional(),
+    sha256: hexDigest('sha256').optional(),
+    sha512: hexDigest('sha512').optional(),
+    md5: hexDigest('md5').optional(),
+    checksums: httpUrl.optional(),
+    insecure: z.boolean().optional(),
+    fetch: z.enum(['all', 'files'], { message: 'must be all or files' }).optional(),
+  })
+  .superRefine((source, ctx) => {
+    const kinds = (['dir', 'url', 'path'] as const).filter((key) => source[key] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: kinds.length === 0 ? 'needs one of dir, url or path' : `takes one of dir, url or path, not ${kinds.join(' and ')}` });
+      return;
+    }
+    const checksums = (['sha256', 'sha512', 'md5', 'checksums'] as const).filter((key) => source[key] !== undefined);
+    if (source.dir !== undefined) {
+      for (const key of [...checksums, ...(['insecure', 'fetch'] as const).filter((k) => source[k] !== undefined)]) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'only applies to url and path sources' });
+      }
+      return;
+    }
+    if (checksums.length > 1) ctx.addIssue({ code: 'custom', path: [checksums[1]!], message: `give one checksum, not ${checksums.join(' and ')}` });
+    if (source.path !== undefined && source.fetch !== undefined) ctx.addIssue({ code: 'custom', path: ['fetch'], message: 'only applies to url sources' });
+    if (source.url !== undefined && checksums.length === 0 && source.insecure !== true) {
+      ctx.addIssue({ code: 'custom', message: 'a download needs sha256, sha512, md5 or checksums (or insecure: true to accept it unchecked)' });
+    }
+  });
 
 const bootSchema = z.strictObject({
-  kernel: relativeFile,
-  initrd: z.array(relativeFile).max(16, 'at most 16 initrds').default([]),
-  args: z.string().max(2048, 'at most 2048 characters').default(''),
+  kernel: relativeFile.optional(),
+  initrd: z.array(relativeFile).max(16, 'at most 16 initrds').optional(),
+  args: z.string().max(2048, 'at most 2048 characters').optional(),
   firmware: z.array(z.enum(FIRMWARE_FAMILIES, { message: 'must be bios or efi' })).min(1, 'must list bios, efi or both').optional(),
 });
 
-const imageSchema = z.strictObject({
-  id: imageId,
-  label: z.string().min(1, 'must not be empty').max(80, 'at most 80 characters').optional(),
-  source: sourceSchema,
-  boot: bootSchema,
-});
+// An extract pattern: like a relative file, with * (within a segment), ** (across segments) and ?.
+const extractGlob = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'at most 255 characters')
+  .superRefine((glob, ctx) => {
+    const problem = relativeFileProblem(glob.replaceAll('**', 'x').replaceAll('*', 'x').replaceAll('?', 'x'));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const imageSchema = z
+  .strictObject({
+    id: imageId,
+    label: z.string().min(1, 'must not be empty').max(80, 'at most 80 characters').optional(),
+    recipe: z.enum(RECIPE_NAMES, { message: `must be one of ${RECIPE_NAMES.join(' ')}` }).optional(),
+    version: z.string().min(1, 'must not be empty').max(40, 'at most 40 characters').optional(),
+    source: sourceSchema,
+    extract: z.array(extractGlob).max(64, 'at most 64 patterns').optional(),
+    boot: bootSchema.optional(),
+  })
+  .superRefine(
+    (parsed, ctx) => {
+      // Runs even when other keys of the image are wrong, so read defensively.
+      if (typeof parsed !== 'object' || parsed === null) return;
+      const image = parsed as { recipe?: unknown; boot?: { kernel?: unknown } | null; extract?: unknown; source?: { dir?: unknown } | null };
+      // Without a recipe, the kernel is the one thing an image cannot do without.
+      if (image.recipe === undefined && (typeof image.boot !== 'object' || image.boot === null || image.boot.kernel === undefined)) {
+        ctx.addIssue({ code: 'custom', path: image.boot ? ['boot', 'kernel'] : ['boot'], message: 'required' });
+      }
+      if (image.extract !== undefined && image.source?.dir !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['extract'], message: 'only applies to url and path sources' });
+      }
+    },
+    { when: () => true },
+  );
 
 /** The whole images.yaml: snake_case keys, unknown keys rejected. */
 export const imagesYamlSchema = z

@@ -61,7 +61,6 @@ describe('the issue example', () => {
           kernel: 'isolinux/rescue64',
           initrds: ['isolinux/initram.igz'],
           args: 'setkmap=de dodhcp netboot=${base-url}sysrcd.dat',
-          firmware: undefined,
         },
       ],
       hosts: new Map([['52:54:00:12:34:56', 'sysrcd']]),
@@ -144,8 +143,8 @@ describe('located errors: file:line:column: path: message', () => {
   test('an unknown key is reported at the key, at every level', () => {
     assertRejected('server:\n  http_prot: 8080\n', ['images.yaml:2:3: server.http_prot: unknown key']);
     assertRejected('servers: {}\nfoo: 1\n', ['images.yaml:1:1: servers: unknown key', 'images.yaml:2:1: foo: unknown key']);
-    assertRejected(`images:\n  - id: a\n    source: {dir: /srv/a, url: "http://x/"}\n    boot: {kernel: k, initrds: [i]}\n`, [
-      'images.yaml:3:27: images[0].source.url: unknown key',
+    assertRejected(`images:\n  - id: a\n    source: {dir: /srv/a, uri: "http://x/"}\n    boot: {kernel: k, initrds: [i]}\n`, [
+      'images.yaml:3:27: images[0].source.uri: unknown key',
       'images.yaml:4:23: images[0].boot.initrds: unknown key',
     ]);
     // camelCase is not snake_case

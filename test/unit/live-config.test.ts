@@ -17,7 +17,7 @@ test('a reload applies a valid new file and keeps the last good config when the 
   await writeFile(path, configText('First'));
   const { log, lines } = captureLog();
   const changes: string[] = [];
-  const live = createLiveConfig(path, await loadConfigFile(path), log, (config) => changes.push(config.menu.title));
+  const live = createLiveConfig(path, await loadConfigFile(path), log, { onChange: (config) => changes.push(config.menu.title) });
 
   await writeFile(path, configText('Second'));
   assert.equal(await live.reload('test'), true, 'a valid file must be applied');
@@ -43,7 +43,7 @@ test('watching the file reloads it after an editor replaces it', async () => {
   const { log } = captureLog();
   let resolveChange: (title: string) => void = () => {};
   const changed = new Promise<string>((resolve) => (resolveChange = resolve));
-  const live = createLiveConfig(path, await loadConfigFile(path), log, (config) => resolveChange(config.menu.title));
+  const live = createLiveConfig(path, await loadConfigFile(path), log, { onChange: (config) => resolveChange(config.menu.title) });
   live.watchFile();
   // Editors write a temporary file and rename it over the original.
   await writeFile(join(dir, 'watched.yaml.tmp'), configText('After'));

@@ -1,0 +1,81 @@
+import { RECIPES } from '../ingest/recipes.ts';
+import type { Recipe } from '../ingest/recipes.ts';
+import type { BootSpec, Checksum, ImageConfig, IngestSpec } from './model.ts';
+import type { ImagesYaml } from './schema.ts';
+
+type ImageYaml = ImagesYaml['images'][number];
+
+// An archive name for ${iso-url}: the download's own name when it is safe in a URL and a script.
+const SAFE_ARCHIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
+/**
+ * Turns one validated images.yaml entry into the image the server and ingest work with: the recipe's
+ * boot files and extract patterns, overridden key by key by what the entry says itself. Ingested images
+ * live in <dataDir>/images/<id>.
+ */
+export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
+  const recipe: Recipe | undefined = image.recipe === undefined ? undefined : RECIPES[image.recipe];
+  const boot: BootSpec = {
+    // The schema guarantees a kernel when there is no recipe.
+    kernel: image.boot?.kernel ?? recipe?.boot.kernel ?? '',
+    initrds: image.boot?.initrd ?? recipe?.boot.initrds ?? [],
+    args: image.boot?.args ?? recipe?.boot.args ?? '',
+  };
+  // A recipe's per-firmware files only apply while the entry does not name its own kernel.
+  const firmwareBoot = image.boot?.kernel === undefined ? recipe?.firmwareBoot : undefined;
+  const firmware = image.boot?.firmware ?? recipe?.firmware;
+  const config: ImageConfig = {
+    id: image.id,
+    label: image.label ?? (image.version ? `${image.id} ${image.version}` : image.id),
+    dir: image.source.dir ?? `${dataDir}/images/${image.id}`,
+    ...boot,
+    ...(firmware ? { firmware } : {}),
+    ...(firmwareBoot ? { firmwareBoot } : {}),
+  };
+  const ingest = ingestSpec(image, recipe, [boot, ...Object.values(firmwareBoot ?? {})]);
+  return ingest ? { ...config, ingest } : config;
+}
+
+function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[]): IngestSpec | undefined {
+  const { source } = image;
+  const from: IngestSpec['from'] | undefined =
+    source.url !== undefined
+      ? { kind: 'url', url: source.url, fetch: source.fetch ?? 'all' }
+      : source.path !== undefined
+        ? { kind: 'path', path: source.path }
+        : undefined;
+  if (!from) return undefined;
+  const bootFiles = boots.flatMap((spec) => [spec.kernel, ...spec.initrds]);
+  const extract = [...new Set([...bootFiles, ...(recipe?.extract ?? []), ...(image.extract ?? [])])];
+  const wantsArchive = recipe?.keepArchive === true || boots.some((spec) => spec.args.includes('${iso-url}'));
+  const spec: IngestSpec = { from, insecure: source.insecure === true, extract };
+  const checksum = checksumOf(source);
+  if (checksum) spec.checksum = checksum;
+  if (wantsArchive) spec.keepArchiveAs = archiveName(from);
+  if (recipe?.renames) spec.renames = recipe.renames;
+  if (image.recipe) spec.recipe = image.recipe;
+  if (image.version) spec.version = image.version;
+  return spec;
+}
+
+function checksumOf(source: ImageYaml['source']): Checksum | undefined {
+  if (source.sha256) return { algorithm: 'sha256', value: source.sha256.toLowerCase() };
+  if (source.sha512) return { algorithm: 'sha512', value: source.sha512.toLowerCase() };
+  if (source.md5) return { algorithm: 'md5', value: source.md5.toLowerCase() };
+  if (source.checksums) return { listUrl: source.checksums };
+  return undefined;
+}
+
+function archiveName(from: IngestSpec['from']): string {
+  const path = from.kind === 'url' ? new URL(from.url).pathname : from.path;
+  const name = decodeURIComponentSafe(path.split('/').pop() ?? '');
+  return SAFE_ARCHIVE_NAME.test(name) ? name : 'archive.iso';
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -75,8 +75,8 @@ describe('archive sources (ingest)', () => {
       'images.yaml:3:13: images[0].source: takes one of dir, url or path, not dir and path',
     ]);
     assert.deepEqual(problems(`  - id: a\n    source: {dir: /x, sha256: ${SHA256}, fetch: files}\n    boot: {kernel: k}\n`), [
-      `images.yaml:3:30: images[0].source.sha256: only applies to url and path sources`,
-      `images.yaml:3:102: images[0].source.fetch: only applies to url and path sources`,
+      `images.yaml:3:31: images[0].source.sha256: only applies to url and path sources`,
+      `images.yaml:3:104: images[0].source.fetch: only applies to url and path sources`,
     ]);
     assert.deepEqual(problems(`  - id: a\n    source: {path: /a.iso, md5: ${'1'.repeat(32)}, sha256: ${SHA256}, fetch: all}\n    boot: {kernel: k}\n`), [
       'images.yaml:3:58: images[0].source.sha256: give one checksum, not sha256 and md5',
@@ -92,7 +92,7 @@ describe('archive sources (ingest)', () => {
       'images.yaml:4:30: images[0].extract[1]: must be relative to the image folder',
     ]);
     assert.deepEqual(problems(`  - id: a\n    source: {dir: /x}\n    extract: ["*"]\n    boot: {kernel: k}\n`), [
-      'images.yaml:4:5: images[0].extract: only applies to url and path sources',
+      'images.yaml:4:14: images[0].extract: only applies to url and path sources',
     ]);
   });
 });

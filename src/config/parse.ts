@@ -114,8 +114,12 @@ function rangeStart(node: Node | undefined | null): number | undefined {
 
 function issueMessage(issue: Issue): string {
   switch (issue.code) {
-    case 'invalid_type':
-      return issue.message.startsWith('Invalid') ? `must be ${article(issue.expected)}` : issue.message;
+    case 'invalid_type': {
+      if (!issue.message.startsWith('Invalid')) return issue.message;
+      // YAML reads unquoted digits, true/false and dates as other types: a digest of digits is a number.
+      const quote = issue.expected === 'string' && ['number', 'boolean', 'object'].includes(typeof issue.input) ? ' (put it in quotes)' : '';
+      return `must be ${article(issue.expected)}${quote}`;
+    }
     case 'invalid_value':
       return issue.message.startsWith('Invalid') ? `must be one of ${issue.values.map(String).join(', ')}` : issue.message;
     case 'invalid_format':

@@ -159,8 +159,8 @@ describe('located errors: file:line:column: path: message', () => {
       'images.yaml:4:9: images: must be a list',
     ]);
     assertRejected(`images:\n  - id: 12\n    source: {dir: /x}\n    boot: {kernel: k, args: 5}\n`, [
-      'images.yaml:2:9: images[0].id: must be a string',
-      'images.yaml:4:29: images[0].boot.args: must be a string',
+      'images.yaml:2:9: images[0].id: must be a string (put it in quotes)',
+      'images.yaml:4:29: images[0].boot.args: must be a string (put it in quotes)',
     ]);
     assertRejected('images:\n  -\n', ['images.yaml:2:4: images[0]: must be a mapping']);
   });

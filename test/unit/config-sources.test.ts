@@ -78,9 +78,12 @@ describe('archive sources (ingest)', () => {
       `images.yaml:3:31: images[0].source.sha256: only applies to url and path sources`,
       `images.yaml:3:104: images[0].source.fetch: only applies to url and path sources`,
     ]);
-    assert.deepEqual(problems(`  - id: a\n    source: {path: /a.iso, md5: ${'1'.repeat(32)}, sha256: ${SHA256}, fetch: all}\n    boot: {kernel: k}\n`), [
-      'images.yaml:3:58: images[0].source.sha256: give one checksum, not sha256 and md5',
-      'images.yaml:3:130: images[0].source.fetch: only applies to url sources',
+    assert.deepEqual(problems(`  - id: a\n    source: {path: /a.iso, md5: "${'1'.repeat(32)}", sha256: ${SHA256}, fetch: all}\n    boot: {kernel: k}\n`), [
+      'images.yaml:3:33: images[0].source.md5: give one checksum, not sha256 and md5',
+      'images.yaml:3:150: images[0].source.fetch: only applies to url sources',
+    ]);
+    assert.deepEqual(problems(`  - id: a\n    source: {path: /a.iso, md5: ${'1'.repeat(32)}}\n    boot: {kernel: k}\n`), [
+      'images.yaml:3:33: images[0].source.md5: must be a string (put it in quotes)',
     ]);
   });
 

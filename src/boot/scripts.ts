@@ -1,4 +1,4 @@
-import type { BootstationConfig, ImageConfig } from '../config/model.ts';
+import type { BootSpec, BootstationConfig, FirmwareFamily, ImageConfig } from '../config/model.ts';
 import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
 import { ipxeWords, urlPath } from './ipxe-text.ts';
 
@@ -42,7 +42,7 @@ export function renderBootScript(context: ScriptContext): string {
     return lines.join('\n') + '\n';
   }
   lines.push(`# ${client.mac} always boots ${hostImage.id} (hosts in images.yaml)`);
-  lines.push(...imageBootLines(hostImage, serverUrl, `${FAILED}`));
+  lines.push(...imageBootLines(hostImage, serverUrl, FAILED, firmwareFamily(client)));
   lines.push(`:${FAILED}`, 'echo Boot failed; showing the menu.', 'imgfree', 'sleep 3', `chain --autofree ${menuUrl} || shell`);
   return lines.join('\n') + '\n';
 }
@@ -76,7 +76,7 @@ export function renderMenu(context: ScriptContext): string {
   lines.push(`choose --timeout \${bs-timeout}${chooseDefault} bs-choice || goto ${SHELL}`, 'set bs-timeout 0', 'goto ${bs-choice}');
 
   for (const image of ready) {
-    lines.push('', `:${imageLabel(image.id)}`, ...imageBootLines(image, serverUrl, FAILED));
+    lines.push('', `:${imageLabel(image.id)}`, ...imageBootLines(image, serverUrl, FAILED, family));
   }
   lines.push(
     '',
@@ -109,17 +109,26 @@ export function imageBaseUrl(serverUrl: string, image: ImageConfig): string {
 // kernel + initrd + boot, each failing over to a label. The EFI stub finds initrds by the
 // initrd=<name> words on the kernel command line; iPXE names each initrd explicitly so that
 // the names match whatever folders the files sit in. On BIOS, iPXE passes all initrds anyway.
-function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string): string[] {
-  const names = initrdNames(image.initrds);
-  const args = [...names.map((name) => `initrd=${name}`), ipxeWords(image.args)].filter(Boolean).join(' ');
+function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string, family: FirmwareFamily | undefined): string[] {
+  const boot = bootSpecFor(image, family);
+  const names = initrdNames(boot.initrds);
+  const args = [...names.map((name) => `initrd=${name}`), ipxeWords(boot.args)].filter(Boolean).join(' ');
+  const archive = image.ingest?.keepArchiveAs;
   return [
     `echo Booting ${ipxeWords(image.label)}`,
     'imgfree',
     `set base-url ${imageBaseUrl(serverUrl, image)}`,
-    `kernel \${base-url}${urlPath(image.kernel)}${args ? ` ${args}` : ''} || goto ${failLabel}`,
-    ...image.initrds.map((file, i) => `initrd --name ${names[i]} \${base-url}${urlPath(file)} || goto ${failLabel}`),
+    // ${iso-url}: the whole archive, for initramfs code that fetches it (Ubuntu's casper url=, Tails).
+    ...(archive ? [`set iso-url \${base-url}${urlPath(archive)}`] : []),
+    `kernel \${base-url}${urlPath(boot.kernel)}${args ? ` ${args}` : ''} || goto ${failLabel}`,
+    ...boot.initrds.map((file, i) => `initrd --name ${names[i]} \${base-url}${urlPath(file)} || goto ${failLabel}`),
     `boot || goto ${failLabel}`,
   ];
+}
+
+/** The files an image boots on a firmware family: a recipe's per-firmware files, else its own. */
+export function bootSpecFor(image: ImageConfig, family: FirmwareFamily | undefined): BootSpec {
+  return (family && image.firmwareBoot?.[family]) || image;
 }
 
 // Each initrd's file name, made unique (two folders may both hold "initrd.img") and limited to

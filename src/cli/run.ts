@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import pino from 'pino';
 import { ConfigError } from '../config/parse.ts';
 import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
 import { runLab } from './lab.ts';
@@ -86,7 +87,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
           pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
           proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
-        });
+        }, pino({ name: 'bootstation', level: logLevel(env) }));
       case 'lab':
         return await runLab({
           firmware: firmwareOption(values.firmware),
@@ -107,6 +108,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stderr.write(`bootstation: ${(error as Error).message}\n`);
     return EXIT.failure;
   }
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+// BOOTSTATION_LOG_LEVEL=debug shows why each ignored DHCP packet was ignored; trace shows whole packets.
+function logLevel(env: NodeJS.ProcessEnv): string {
+  const level = env['BOOTSTATION_LOG_LEVEL'] ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`BOOTSTATION_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  return level;
 }
 
 function portOption(name: string, value: string | undefined): number | undefined {

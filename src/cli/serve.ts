@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createLiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { buildHttpApp } from '../http/app.ts';
@@ -25,7 +25,7 @@ export interface ServeOptions {
 }
 
 /** `bootstation serve`: wires config, HTTP, TFTP and ProxyDHCP together and runs until SIGTERM/SIGINT. */
-export async function runServe(options: ServeOptions, log: Logger = pino({ name: 'bootstation' })): Promise<number> {
+export async function runServe(options: ServeOptions, log: Logger): Promise<number> {
   const configPath = resolve(options.configPath);
   const dataDir = resolve(options.dataDir);
   const initial = await loadConfigFile(options.configPath, { dataDir });

@@ -40,6 +40,9 @@ describe('bootstation validate', () => {
       assert.equal(result.code, 2, `bootstation ${args.join(' ')} must exit 2`);
       assert.match(result.stderr, /Usage: bootstation <command>/, `bootstation ${args.join(' ')} must print the usage`);
     }
+    const badLevel = await runCli(['serve', '--config', shippedConfig], { BOOTSTATION_LOG_LEVEL: 'loud' });
+    assert.equal(badLevel.code, 2, 'an unknown log level is a usage error');
+    assert.match(badLevel.stderr, /BOOTSTATION_LOG_LEVEL must be one of trace, debug, info/);
     const help = await runCli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--no-proxy-dhcp/);

@@ -1,0 +1,87 @@
+// .manifest.json of an ingested image: what was installed from where, and whether it needs doing again. Pure.
+import type { IngestSpec } from '../config/model.ts';
+import type { Digest } from './checksum-list.ts';
+
+/** The manifest's file name inside the image folder. */
+export const MANIFEST_NAME = '.manifest.json';
+
+/** One installed file. */
+export interface ManifestFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** What decides whether an image must be ingested again: the same fingerprint means the same files. */
+export interface IngestFingerprint {
+  /** The URL or the local path. */
+  source: string;
+  fetch: 'all' | 'files' | 'local';
+  /** The digest the archive must have ("sha256:…"), or null for insecure sources and unchecked local files. */
+  checksum: string | null;
+  /** For local archives without a checksum: size and modification time stand in for the digest. */
+  localFile: { size: number; mtimeMs: number } | null;
+  extract: string[];
+  renames: Record<string, string>;
+  keepArchiveAs: string | null;
+}
+
+/** The whole manifest as written to disk. */
+export interface Manifest {
+  format: 1;
+  id: string;
+  fingerprint: IngestFingerprint;
+  /** Where the expected digest came from: images.yaml, a checksum list (its URL), or nowhere. */
+  checksumSource: 'config' | { listUrl: string } | 'none';
+  /** Whether the whole archive was hashed and matched; false for insecure sources and `fetch: files`. */
+  archiveVerified: boolean;
+  /** Why archiveVerified is false, in words, for `bootstation images` and people reading the file. */
+  unverifiedReason?: string;
+  archive: { name: string; type: string; size: number; sha256?: string };
+  recipe?: string;
+  version?: string;
+  files: ManifestFile[];
+  ingestedAt: string;
+}
+
+/** The fingerprint of an image's ingest spec, given the expected digest and (for local sources without one) the file's stats. */
+export function fingerprintOf(spec: IngestSpec, expected: Digest | undefined, localFile?: { size: number; mtimeMs: number }): IngestFingerprint {
+  return {
+    source: spec.from.kind === 'url' ? spec.from.url : spec.from.path,
+    fetch: spec.from.kind === 'url' ? spec.from.fetch : 'local',
+    checksum: expected ? `${expected.algorithm}:${expected.value}` : null,
+    localFile: expected === undefined && localFile ? { size: localFile.size, mtimeMs: localFile.mtimeMs } : null,
+    extract: [...spec.extract].sort(),
+    renames: Object.fromEntries(Object.entries(spec.renames ?? {}).sort(([a], [b]) => a.localeCompare(b))),
+    keepArchiveAs: spec.keepArchiveAs ?? null,
+  };
+}
+
+/** Whether an installed manifest already holds what the fingerprint asks for. */
+export function isUpToDate(manifest: Manifest | undefined, fingerprint: IngestFingerprint): boolean {
+  return manifest !== undefined && canonicalJson(manifest.fingerprint) === canonicalJson(fingerprint);
+}
+
+/** Reads manifest JSON text; undefined when it is not a manifest this version wrote (then the image is ingested again). */
+export function parseManifest(text: string): Manifest | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const manifest = value as Partial<Manifest>;
+  if (manifest.format !== 1 || typeof manifest.id !== 'string' || !Array.isArray(manifest.files) || typeof manifest.fingerprint !== 'object') {
+    return undefined;
+  }
+  return manifest as Manifest;
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
+}

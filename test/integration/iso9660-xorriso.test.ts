@@ -96,6 +96,11 @@ describe('ISO 9660 reader on xorriso images', { skip: missing }, () => {
     const moved = await plain.lookup('RR_MOVED');
     assert.equal(moved?.kind, 'directory', 'xorriso did not relocate the deep directories');
     assert.ok((await plain.list(moved)).length > 0);
+    // Its Joliet tree (names cut to 64 characters, no symlinks) is what xorriso loads without Rock Ridge.
+    const joliet = await openIsoImage(await open(iso), { naming: 'joliet' });
+    const jolietExtracted = join(work, 'rock-ridge.joliet.xorriso');
+    await extractWithXorriso(iso, jolietExtracted, ['-read_fs', 'norock']);
+    assert.deepEqual(await fingerprintImage(joliet), await fingerprintDirectory(jolietExtracted));
   });
 
   it('reads a Rock Ridge image whose deep directories were relocated into the root', async () => {

@@ -65,9 +65,12 @@ export async function masterIso(sourceDir: string, isoPath: string, settings: st
   });
 }
 
-/** Extracts the whole image with `xorriso -osirrox on -extract / DIR`: the reference the reader is compared to. */
-export async function extractWithXorriso(isoPath: string, outDir: string): Promise<void> {
-  await run('xorriso', ['-no_rc', '-report_about', 'SORRY', '-osirrox', 'on', '-indev', isoPath, '-extract', '/', outDir], {
+/**
+ * Extracts the whole image with `xorriso -osirrox on -extract / DIR`: the reference the reader is compared
+ * to. `settings` go before -indev (`-read_fs norock` or `ecma119` make xorriso load the Joliet or plain tree).
+ */
+export async function extractWithXorriso(isoPath: string, outDir: string, settings: string[] = []): Promise<void> {
+  await run('xorriso', ['-no_rc', '-report_about', 'SORRY', ...settings, '-osirrox', 'on', '-indev', isoPath, '-extract', '/', outDir], {
     maxBuffer: 16 * 1024 * 1024,
   });
   await chmod(outDir, 0o755);

@@ -20,13 +20,222 @@ export interface Recipe {
   notes: string;
 }
 
+// The MAC address of the NIC iPXE booted from, in the pxelinux form "01-aa-bb-cc-dd-ee-ff" that
+// live-boot (9990-networking.sh Device_from_bootif), archiso (hooks/archiso_pxe_common), dracut
+// (dracut.cmdline BOOTIF=), casper/initramfs-tools and Alpine's init (ip_choose_if) all read to pick
+// that NIC for their own DHCP on a machine with several. iPXE expands ${netX/mac:hexhyp} to
+// "aa-bb-cc-dd-ee-ff" (netX: the last interface opened).
+const BOOTIF = 'BOOTIF=01-${netX/mac:hexhyp}';
+
+// live-boot (Debian live-boot(7), lib/live/boot/9990-mount-http.sh): boot=live runs live-boot,
+// fetch=<url>.squashfs makes its initramfs bring up the network itself (DHCP) and wget the root image
+// into a ramfs; components runs live-config (user, locale, hostname) once the root is up.
+const LIVE_BOOT_FETCH = 'boot=live components fetch=${base-url}live/filesystem.squashfs';
+
 /** The built-in recipes by name, as images.yaml's `recipe:` names them. */
 export const RECIPES = {
   'sysrcd-legacy': {
     title: 'SystemRescueCd 5.x and older (the netboot= layout)',
     extract: ['isolinux/rescue64', 'isolinux/initram.igz', 'sysrcd.dat', 'sysrcd.md5'],
+    // dodhcp and netboot= are SystemRescueCd 5.x's own initramfs options (its "PXE network booting"
+    // manual); the initramfs downloads sysrcd.dat into RAM and checks it against sysrcd.md5.
     boot: { kernel: 'isolinux/rescue64', initrds: ['isolinux/initram.igz'], args: 'dodhcp netboot=${base-url}sysrcd.dat' },
-    notes: 'The root image sysrcd.dat (about 400 MB) is fetched over HTTP into RAM: 1 GB of RAM or more.',
+    notes:
+      'Archive: systemrescuecd-x86-<version>.iso (5.x and older). The root image sysrcd.dat (about 400 MB) is fetched over HTTP into RAM: 1 GB of RAM or more.',
+  },
+
+  systemrescue: {
+    title: 'SystemRescue 6 and later (archiso)',
+    // The archiso folder layout stays as on the ISO: archiso_pxe_http fetches
+    // <archiso_http_srv><archisobasedir>/x86_64/airootfs.sfs (and airootfs.sha512 with checksum).
+    // airootfs.* also takes an airootfs.erofs, which the same hook falls back to.
+    extract: [
+      'sysresccd/boot/intel_ucode.img',
+      'sysresccd/boot/amd_ucode.img',
+      'sysresccd/boot/x86_64/vmlinuz',
+      'sysresccd/boot/x86_64/sysresccd.img',
+      'sysresccd/x86_64/airootfs.*',
+    ],
+    boot: {
+      kernel: 'sysresccd/boot/x86_64/vmlinuz',
+      // Microcode first: the kernel only applies an early-microcode cpio at the start of the initrds.
+      initrds: ['sysresccd/boot/intel_ucode.img', 'sysresccd/boot/amd_ucode.img', 'sysresccd/boot/x86_64/sysresccd.img'],
+      // SystemRescue manual "PXE network booting": ip=dhcp brings the network up in the initramfs
+      // (archiso_pxe_common), archiso_http_srv= (ending in "/") switches to the HTTP mount handler,
+      // checksum (mkinitcpio reads a bare word as checksum=y) verifies airootfs.sfs against airootfs.sha512.
+      args: `archisobasedir=sysresccd archiso_http_srv=\${base-url} ip=dhcp checksum ${BOOTIF}`,
+    },
+    notes:
+      'Archive: systemrescue-<version>-amd64.iso from system-rescue.org. airootfs.sfs (about 0.8-1 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI (Secure Boot off, as for anything iPXE starts).',
+  },
+
+  'debian-netboot': {
+    title: 'Debian installer (netboot)',
+    // netboot.tar.gz holds ./debian-installer/amd64/{linux,initrd.gz} (also pxelinux and GRUB files we
+    // do not need); the same paths are in the gtk (graphical) netboot.tar.gz.
+    extract: ['debian-installer/amd64/linux', 'debian-installer/amd64/initrd.gz'],
+    // The installer is entirely in initrd.gz and needs no argument to start; it fetches its other
+    // components and the packages from a Debian mirror.
+    boot: { kernel: 'debian-installer/amd64/linux', initrds: ['debian-installer/amd64/initrd.gz'], args: '' },
+    notes:
+      'Archive: netboot.tar.gz from deb.debian.org/debian/dists/<suite>/main/installer-amd64/current/images/netboot/ (or gtk/netboot.tar.gz for the graphical installer). The installer downloads its components and packages from a Debian mirror: the client needs internet access. About 1 GB of RAM. BIOS and UEFI.',
+  },
+
+  'debian-live': {
+    title: 'Debian Live (live-boot)',
+    extract: ['live/filesystem.squashfs'],
+    // Debian's live ISOs name the kernel and initrd after the kernel version
+    // (live/vmlinuz-6.1.0-18-amd64, live/initrd.img-6.1.0-18-amd64); some builds add unversioned copies.
+    renames: { 'live/vmlinuz': 'live/vmlinuz-*', 'live/initrd.img': 'live/initrd.img-*' },
+    boot: { kernel: 'live/vmlinuz', initrds: ['live/initrd.img'], args: `${LIVE_BOOT_FETCH} ${BOOTIF}` },
+    notes:
+      'Archive: debian-live-<version>-amd64-<desktop>.iso from cdimage.debian.org/debian-cd/current-live/. live/filesystem.squashfs (about 1 GB for standard, 3 GB for GNOME or KDE) is downloaded into RAM: RAM of the squashfs size plus 1-2 GB. BIOS and UEFI.',
+  },
+
+  ubuntu: {
+    title: 'Ubuntu desktop or live server (casper, whole ISO)',
+    // casper mounts the whole ISO (the desktop squashfs is layered: minimal, standard, live), so the
+    // archive is kept and served as ${iso-url}.
+    extract: ['casper/vmlinuz', 'casper/initrd'],
+    keepArchive: true,
+    boot: {
+      kernel: 'casper/vmlinuz',
+      initrds: ['casper/initrd'],
+      // Ubuntu Server docs "Netboot the server installer": ip=dhcp is required for casper to bring up
+      // the network, url= names the ISO that casper downloads into RAM and loop-mounts (casper 1.445+,
+      // Ubuntu 20.04 and later). cloud-init reads url= as a legacy alias of cloud-config-url= (it takes
+      // the first of cloud-config-url, url: cmd/main.py parse_cmdline_url) and would download the ISO
+      // a second time as its configuration; naming /dev/null stops that.
+      args: `ip=dhcp url=\${iso-url} cloud-config-url=/dev/null ${BOOTIF}`,
+    },
+    notes:
+      'Archive: ubuntu-<version>-desktop-amd64.iso or ubuntu-<version>-live-server-amd64.iso (20.04 or later) from releases.ubuntu.com. The whole ISO is downloaded into RAM: RAM of the ISO size plus 1-2 GB (about 4 GB for the server ISO, 8 GB for the desktop ISO). BIOS and UEFI.',
+  },
+
+  fedora: {
+    title: 'Fedora Live (dracut livenet)',
+    extract: ['images/pxeboot/vmlinuz', 'images/pxeboot/initrd.img', 'LiveOS/squashfs.img'],
+    // Lorax-built live ISOs (Fedora 41 and older) have images/pxeboot/{vmlinuz,initrd.img}; the
+    // kiwi-built ones (Fedora 42 and later) boot/x86_64/loader/{linux,initrd}. Both keep LiveOS/squashfs.img.
+    renames: { 'images/pxeboot/vmlinuz': 'boot/x86_64/loader/linux', 'images/pxeboot/initrd.img': 'boot/x86_64/loader/initrd' },
+    boot: {
+      kernel: 'images/pxeboot/vmlinuz',
+      initrds: ['images/pxeboot/initrd.img'],
+      // dracut.cmdline(7): root=live:<url> makes the livenet module download the image (into RAM)
+      // and hand it to dmsquash-live; rd.live.image selects the live root; ip=dhcp brings up the
+      // network in the initramfs. Fedora's live initrds include livenet (dracut-live; kiwi's
+      // flags="dmsquash" adds dmsquash-live and livenet).
+      args: `root=live:\${base-url}LiveOS/squashfs.img rd.live.image ip=dhcp ${BOOTIF}`,
+    },
+    notes:
+      'Archive: Fedora-Workstation-Live-<version>.x86_64.iso (or a spin) from fedoraproject.org. LiveOS/squashfs.img (about 2-3 GB) is downloaded into RAM: 4 GB of RAM or more. BIOS and UEFI.',
+  },
+
+  arch: {
+    title: 'Arch Linux install medium (archiso)',
+    // archiso_pxe_http fetches <archiso_http_srv>arch/x86_64/airootfs.sfs (or .erofs) and airootfs.sha512.
+    extract: [
+      'arch/boot/intel-ucode.img',
+      'arch/boot/amd-ucode.img',
+      'arch/boot/x86_64/vmlinuz-linux',
+      'arch/boot/x86_64/initramfs-linux.img',
+      'arch/x86_64/airootfs.*',
+    ],
+    boot: {
+      kernel: 'arch/boot/x86_64/vmlinuz-linux',
+      initrds: ['arch/boot/intel-ucode.img', 'arch/boot/amd-ucode.img', 'arch/boot/x86_64/initramfs-linux.img'],
+      // mkinitcpio-archiso docs/README.bootparams: archiso_http_srv= (ending in "/") with ip= selects the
+      // HTTP mount handler (always copy-to-RAM), checksum=y verifies airootfs against airootfs.sha512.
+      args: `archisobasedir=arch archiso_http_srv=\${base-url} ip=dhcp checksum=y ${BOOTIF}`,
+    },
+    notes:
+      'Archive: archlinux-<yyyy.mm.dd>-x86_64.iso from archlinux.org/download. airootfs.sfs (about 0.9 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI.',
+  },
+
+  alpine: {
+    title: 'Alpine Linux (netboot tarball, lts kernel)',
+    // alpine-netboot-<version>-x86_64.tar.gz holds boot/{vmlinuz,initramfs,modloop,config,System.map}-<flavor>.
+    extract: ['boot/vmlinuz-lts', 'boot/initramfs-lts', 'boot/modloop-lts'],
+    boot: {
+      kernel: 'boot/vmlinuz-lts',
+      initrds: ['boot/initramfs-lts'],
+      // Alpine's initramfs-init (the netboot.xyz and Alpine wiki PXE examples use the same options):
+      // ip=dhcp configures the NIC; modloop=<url> is the kernel-modules squashfs it downloads, which
+      // needs modules=loop,squashfs to mount; alpine_repo= is where it installs alpine-base from. The
+      // release in alpine_repo must match the tarball: latest-stable fits the newest release; for an
+      // older one, give the entry its own boot.args with /alpine/v3.NN/main. Plain http is enough as
+      // apk checks every package's signature.
+      args: `ip=dhcp modules=loop,squashfs modloop=\${base-url}boot/modloop-lts alpine_repo=http://dl-cdn.alpinelinux.org/alpine/latest-stable/main ${BOOTIF}`,
+    },
+    notes:
+      'Archive: alpine-netboot-<version>-x86_64.tar.gz from alpinelinux.org/downloads (the Netboot tarball). Runs from RAM: 512 MB or more. Installs its base system from the Alpine repository named in alpine_repo (internet access needed; latest-stable by default, see the recipe for older releases). BIOS and UEFI.',
+  },
+
+  clonezilla: {
+    title: 'Clonezilla live (live-boot)',
+    // The zip (and the ISO) hold live/vmlinuz, live/initrd.img and live/filesystem.squashfs unversioned.
+    extract: ['live/vmlinuz', 'live/initrd.img', 'live/filesystem.squashfs'],
+    boot: {
+      kernel: 'live/vmlinuz',
+      initrds: ['live/initrd.img'],
+      // Clonezilla's "Clonezilla live on PXE server" page: live-boot's fetch= plus its own options:
+      // union=overlay, username=user for live-config, noswap (never touch the disks' swap), locales=
+      // and keyboard-layouts= empty so it asks, ocs_live_run= the Clonezilla menu to start.
+      args: `${LIVE_BOOT_FETCH} union=overlay username=user noswap edd=on nomodeset locales= keyboard-layouts= ocs_live_run="ocs-live-general" ocs_live_extra_param="" ocs_live_batch="no" net.ifnames=0 nosplash noprompt ${BOOTIF}`,
+    },
+    notes:
+      'Archive: clonezilla-live-<version>-amd64.zip (or .iso) from clonezilla.org/downloads. filesystem.squashfs (about 400 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI.',
+  },
+
+  gparted: {
+    title: 'GParted Live (live-boot)',
+    // Same layout as Clonezilla (both are built by the DRBL project's live tooling).
+    extract: ['live/vmlinuz', 'live/initrd.img', 'live/filesystem.squashfs'],
+    boot: {
+      kernel: 'live/vmlinuz',
+      initrds: ['live/initrd.img'],
+      // GParted's "GParted Live on PXE server" page: fetch= with union=overlay, username=user, noswap.
+      args: `${LIVE_BOOT_FETCH} union=overlay username=user noswap ${BOOTIF}`,
+    },
+    notes:
+      'Archive: gparted-live-<version>-amd64.zip (or .iso) from gparted.org/download.php. filesystem.squashfs (about 300-500 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI.',
+  },
+
+  memtest86plus: {
+    title: 'Memtest86+ 6.x/7.x (BIOS .bin, UEFI .efi)',
+    // The binaries zip (mt86plus_<version>.binaries.zip) holds memtest64.bin and memtest64.efi (and the
+    // 32-bit ones). The ISO (mt86plus_<version>_64.iso) holds the .efi as EFI/BOOT/bootx64.efi and the
+    // .bin only as boot/floppy.img: memtest.bin zero-padded to a 1.44 MB floppy (checked on the ISO of
+    // Debian's memtest86+ 6.10 package); the renames take either archive.
+    extract: ['memtest64.bin', 'memtest64.efi'],
+    renames: { 'memtest64.bin': 'boot/floppy.img', 'memtest64.efi': 'EFI/BOOT/bootx64.efi' },
+    // Memtest86+ README: memtest.bin boots through the Linux 16-bit boot protocol (what iPXE's bzImage
+    // loader uses on BIOS); memtest.efi is a UEFI application (iPXE starts it with LoadImage/StartImage).
+    // Neither takes an initrd; no option is needed.
+    boot: { kernel: 'memtest64.bin', initrds: [], args: '' },
+    firmwareBoot: {
+      bios: { kernel: 'memtest64.bin', initrds: [], args: '' },
+      efi: { kernel: 'memtest64.efi', initrds: [], args: '' },
+    },
+    notes:
+      'Archive: mt86plus_<version>.binaries.zip from memtest.org (preferred), or mt86plus_<version>_64.iso (its BIOS file is the padded floppy image). Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned).',
+  },
+
+  'kali-live': {
+    title: 'Kali Linux Live (live-boot)',
+    extract: ['live/filesystem.squashfs'],
+    // Kali's live ISO has unversioned live/vmlinuz and live/initrd.img; the renames only take a
+    // versioned name when a build lacks them.
+    renames: { 'live/vmlinuz': 'live/vmlinuz-*', 'live/initrd.img': 'live/initrd.img-*' },
+    boot: {
+      kernel: 'live/vmlinuz',
+      initrds: ['live/initrd.img'],
+      // Kali's own ISO menu: live-boot with components, username=kali and hostname=kali for live-config
+      // (the live user kali/kali).
+      args: `${LIVE_BOOT_FETCH} username=kali hostname=kali ${BOOTIF}`,
+    },
+    notes:
+      'Archive: kali-linux-<version>-live-amd64.iso from kali.org/get-kali (the Live image, not the installer). filesystem.squashfs (about 3-4 GB) is downloaded into RAM: 8 GB of RAM or more. BIOS and UEFI.',
   },
 } as const satisfies Record<string, Recipe>;
 

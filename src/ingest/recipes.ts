@@ -144,9 +144,11 @@ export const RECIPES = {
     boot: {
       kernel: 'arch/boot/x86_64/vmlinuz-linux',
       initrds: ['arch/boot/intel-ucode.img', 'arch/boot/amd-ucode.img', 'arch/boot/x86_64/initramfs-linux.img'],
-      // mkinitcpio-archiso docs/README.bootparams: archiso_http_srv= (ending in "/") with ip= selects the
-      // HTTP mount handler (always copy-to-RAM), checksum=y verifies airootfs against airootfs.sha512.
-      args: `archisobasedir=arch archiso_http_srv=\${base-url} ip=dhcp checksum=y ${BOOTIF}`,
+      // mkinitcpio-archiso's hooks/archiso_pxe_http: archiso_http_srv= (ending in "/") with ip= selects
+      // the HTTP mount handler (always copy-to-RAM); checksum (a bare word is checksum=y to mkinitcpio,
+      // as in archiso's own PXE menu entries) verifies airootfs against airootfs.sha512. Arch's own iPXE
+      // script uses cms_verify=y (airootfs.sfs.cms.sig) instead; here ingest has already verified the ISO.
+      args: `archisobasedir=arch archiso_http_srv=\${base-url} ip=dhcp checksum ${BOOTIF}`,
     },
     notes:
       'Archive: archlinux-<yyyy.mm.dd>-x86_64.iso from archlinux.org/download. airootfs.sfs (about 0.9 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI.',

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { OpenedFile } from '../../src/files/boot-files.ts';
 import { IsoError, IsoErrorCode } from '../../src/ingest/iso9660/iso-error.ts';
 import { openIsoImage, type IsoEntry, type IsoImage, type IsoSkip } from '../../src/ingest/iso9660/iso-image.ts';
@@ -280,6 +281,31 @@ describe('ISO 9660 reader on xorriso images', { skip: missing }, () => {
         return bytes;
       });
       assert.equal(error.code, IsoErrorCode.ContinuationLoop);
+    });
+
+    it('random byte mutations of its descriptors and directories end in an IsoError or a clean read', { timeout: 300_000 }, async () => {
+      let metadataEnd = pristine.length;
+      for await (const entry of image.walk()) for (const extent of entry.extents) if (entry.kind === 'file') metadataEnd = Math.min(metadataEnd, extent.position);
+      const outcomes = new Set<string>();
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ at: fc.integer({ min: 16 * 2048, max: metadataEnd - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 16 }),
+          async (mutations) => {
+            const bytes = Buffer.from(pristine);
+            for (const { at, value } of mutations) bytes[at] = value;
+            try {
+              const damaged = await openIsoImage(memorySource(bytes), { onSkip: () => undefined });
+              for await (const entry of damaged.walk()) if (entry.kind === 'file') for await (const _ of damaged.readFile(entry, { length: 4096 }));
+              outcomes.add('read');
+            } catch (error) {
+              if (!(error instanceof IsoError)) throw error;
+              outcomes.add(error.code);
+            }
+          },
+        ),
+        { numRuns: 300 },
+      );
+      assert.ok(outcomes.size >= 4, `only these outcomes: ${[...outcomes].join(', ')}`);
     });
 
     it('a truncated image says so', async () => {

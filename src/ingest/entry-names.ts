@@ -36,7 +36,7 @@ export function linkStaysInside(path: string, target: string): boolean {
   return true;
 }
 
-/** Up to `limit` archive paths that look like `wanted`: the same file name in another folder, or a few typos away. */
+/** Up to `limit` archive paths that look like `wanted`: the same file name elsewhere, a longer or shorter form of it, or a few typos away. */
 export function similarPaths(wanted: string, paths: Iterable<string>, limit = 3): string[] {
   const wantedName = basename(wanted).toLowerCase();
   // A third of the name may differ (vmlinuz / vmlinux), at least two characters.
@@ -44,7 +44,9 @@ export function similarPaths(wanted: string, paths: Iterable<string>, limit = 3)
   const scored: Array<{ path: string; score: number }> = [];
   for (const path of paths) {
     const name = basename(path).toLowerCase();
-    const score = name === wantedName ? 0 : editDistance(name, wantedName, allowed);
+    // initrd / initrd.lz, vmlinuz / vmlinuz-6.1: one name extends the other.
+    const extended = name.startsWith(wantedName) || wantedName.startsWith(name);
+    const score = name === wantedName ? 0 : extended ? 1 : editDistance(name, wantedName, allowed);
     if (score <= allowed) scored.push({ path, score });
   }
   scored.sort((a, b) => a.score - b.score || a.path.localeCompare(b.path));

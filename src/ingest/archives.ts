@@ -1,0 +1,285 @@
+// Reads the entries of an archive — ISO 9660, zip, tar (plain, gzip, zstd, xz) — or treats a file that is
+// none of them as the one file it holds. Entries are streamed one at a time: nothing is held whole.
+import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import tarStream from 'tar-stream';
+import yauzl from 'yauzl';
+import { ARCHIVE_HEAD_BYTES, detectArchiveType, isTarHeader, type ArchiveType } from './archive-type.ts';
+import { IngestError, IngestErrorCode } from './ingest-error.ts';
+import { openIsoImage, type RandomAccessSource } from './iso9660/iso-image.ts';
+
+/** One entry as the archive records it; `name` is untrusted and not yet normalised. */
+export interface ArchiveEntry {
+  name: string;
+  kind: 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+  size: number;
+  /** Symlink target as recorded, or a hard link's archive path. */
+  linkTarget?: string;
+}
+
+/** Called for each entry in archive order; `open` streams a file's bytes and may be called once, or not at all. */
+export type EntryVisitor = (entry: ArchiveEntry, open: () => Readable) => Promise<void>;
+
+/** An opened archive: its detected type and a walk over its entries. */
+export interface ArchiveReader {
+  type: ArchiveType | 'tar.gz' | 'tar.zst' | 'tar.xz';
+  forEachEntry(visit: EntryVisitor): Promise<void>;
+}
+
+/** The bytes of an archive: random access always, a sequential stream when the whole file is at hand. */
+export interface ArchiveSource {
+  /** The file name, for messages and as the entry name of a single-file source. */
+  name: string;
+  random: RandomAccessSource;
+  /** A fresh stream from byte 0; absent for remote sources read by Range requests. */
+  stream?: () => Readable;
+}
+
+/** What openArchive needs from the system: the xz command (found on PATH by default). */
+export interface ArchiveTools {
+  xz: string;
+}
+
+/** Detects the source's type by its magic bytes and returns a reader for it. */
+export async function openArchive(source: ArchiveSource, tools: ArchiveTools = { xz: 'xz' }, onWarning: (message: string) => void = () => {}): Promise<ArchiveReader> {
+  const head = await source.random.read(0, Math.min(ARCHIVE_HEAD_BYTES, source.random.size));
+  const type = detectArchiveType(head);
+  switch (type) {
+    case 'iso9660':
+      return isoReader(source, onWarning);
+    case 'zip':
+      return zipReader(source);
+    case 'bzip2':
+      throw new IngestError(IngestErrorCode.BadArchive, `${source.name} is bzip2-compressed, which ingest does not read; use the distribution's .tar.gz, .tar.xz, .tar.zst, .zip or .iso download`);
+    case 'single':
+      return singleFileReader(source);
+    case 'tar':
+      return tarReader(source, 'tar', () => sequential(source));
+    case 'gzip':
+    case 'zstd':
+    case 'xz': {
+      const decompressed = (): Readable => decompress(type, sequential(source), source.name, tools);
+      // A compressed file that is not a tarball (a gzipped initrd) is one file, installed as it is.
+      if (!(await startsWithTarHeader(decompressed()))) return singleFileReader(source);
+      return tarReader(source, type === 'gzip' ? 'tar.gz' : type === 'zstd' ? 'tar.zst' : 'tar.xz', decompressed);
+    }
+  }
+}
+
+function sequential(source: ArchiveSource): Readable {
+  if (!source.stream) throw new Error(`${source.name}: a sequential stream is needed for this archive type`);
+  return source.stream();
+}
+
+function badArchive(source: ArchiveSource, type: string, error: unknown): IngestError {
+  if (error instanceof IngestError) return error;
+  const detail = (error as Error).message.split('\n')[0];
+  return new IngestError(IngestErrorCode.BadArchive, `${source.name} cannot be read as ${type} (${detail}); check that the source is the right, complete file`, { cause: error });
+}
+
+function singleFileReader(source: ArchiveSource): ArchiveReader {
+  return {
+    type: 'single',
+    async forEachEntry(visit) {
+      await visit({ name: source.name, kind: 'file', size: source.random.size }, () => sequential(source));
+    },
+  };
+}
+
+async function startsWithTarHeader(stream: Readable): Promise<boolean> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= 512) break;
+    }
+  } catch (error) {
+    if (error instanceof IngestError) throw error;
+    return false;
+  } finally {
+    stream.destroy();
+  }
+  return isTarHeader(Buffer.concat(chunks));
+}
+
+function decompress(type: 'gzip' | 'zstd' | 'xz', input: Readable, name: string, tools: ArchiveTools): Readable {
+  if (type === 'gzip') return input.pipe(createGunzip()).once('close', () => input.destroy());
+  if (type === 'zstd') return input.pipe(createZstdDecompress()).once('close', () => input.destroy());
+  // Node has no xz decoder: the xz command streams it (xz-utils is on nearly every Linux system).
+  const child = spawn(tools.xz, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const output = child.stdout;
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()).slice(0, 2000));
+  child.once('error', (error: NodeJS.ErrnoException) => {
+    input.destroy();
+    output.destroy(
+      error.code === 'ENOENT'
+        ? new IngestError(IngestErrorCode.MissingTool, `${name} is xz-compressed and the xz command is not installed; install it (apt-get install xz-utils) and run ingest again`)
+        : error,
+    );
+  });
+  child.once('close', (code) => {
+    if (code !== 0 && code !== null) output.destroy(new Error(`xz exited with ${code}: ${stderr.trim()}`));
+  });
+  // EPIPE when we stop reading early (the tar header peek) is expected, not an error.
+  child.stdin.on('error', () => {});
+  input.pipe(child.stdin);
+  output.once('close', () => {
+    input.destroy();
+    if (child.exitCode === null) child.kill();
+  });
+  return output;
+}
+
+function tarReader(source: ArchiveSource, type: ArchiveReader['type'], stream: () => Readable): ArchiveReader {
+  return {
+    type,
+    async forEachEntry(visit) {
+      const input = stream();
+      const extract = tarStream.extract();
+      input.once('error', (error) => extract.destroy(error));
+      input.pipe(extract);
+      try {
+        for await (const entry of extract) {
+          const header = entry.header;
+          const kind: ArchiveEntry['kind'] =
+            header.type === 'file' || header.type === 'contiguous-file' || header.type == null
+              ? 'file'
+              : header.type === 'directory'
+                ? 'directory'
+                : header.type === 'symlink'
+                  ? 'symlink'
+                  : header.type === 'link'
+                    ? 'hardlink'
+                    : 'other';
+          let opened = false;
+          await visit({ name: header.name, kind, size: header.size ?? 0, ...(header.linkname ? { linkTarget: header.linkname } : {}) }, () => {
+            opened = true;
+            return Readable.from(entry);
+          });
+          // tar is one stream: an entry nobody read must still be read past before the next header comes.
+          if (!opened) for await (const _chunk of entry) void _chunk;
+        }
+      } catch (error) {
+        throw badArchive(source, type, error);
+      } finally {
+        input.destroy();
+      }
+    },
+  };
+}
+
+// yauzl reads zips through this: each range becomes reads of the random-access source, 1 MiB at a time.
+class SourceReader extends yauzl.RandomAccessReader {
+  readonly #source: RandomAccessSource;
+
+  constructor(source: RandomAccessSource) {
+    super();
+    this.#source = source;
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    const source = this.#source;
+    return Readable.from(
+      (async function* () {
+        for (let position = start; position < end; ) {
+          const chunk = await source.read(position, Math.min(1024 * 1024, end - position));
+          if (chunk.length === 0) throw new Error(`unexpected end of the zip at byte ${position}`);
+          position += chunk.length;
+          yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+        }
+      })(),
+    );
+  }
+}
+
+// yauzl's own name checks (backslashes, absolute paths, "..") end the walk with these messages.
+const YAUZL_HOSTILE_NAME = /^(invalid characters in fileName|absolute path|invalid relative path): (.*)$/s;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const MAX_LINK_BYTES = 4096;
+
+function zipReader(source: ArchiveSource): ArchiveReader {
+  return {
+    type: 'zip',
+    async forEachEntry(visit) {
+      let zip: yauzl.ZipFile;
+      try {
+        zip = await yauzl.fromRandomAccessReaderPromise(new SourceReader(source.random), source.random.size, {
+          lazyEntries: true,
+          autoClose: false,
+          decodeStrings: true,
+          strictFileNames: true,
+          validateEntrySizes: true,
+        });
+      } catch (error) {
+        throw badArchive(source, 'zip', error);
+      }
+      try {
+        for (;;) {
+          const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+            zip.once('entry', resolve).once('end', () => resolve(undefined)).once('error', reject);
+            zip.readEntry();
+          }).finally(() => zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error'));
+          if (!entry) break;
+          const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+          const open = (): Readable => Readable.from(openZipEntry(zip, entry));
+          if (mode === S_IFLNK) {
+            if (entry.uncompressedSize > MAX_LINK_BYTES) throw new Error(`symlink ${entry.fileName} is ${entry.uncompressedSize} bytes long`);
+            const parts: Buffer[] = [];
+            for await (const part of openZipEntry(zip, entry)) parts.push(part);
+            const target = Buffer.concat(parts).toString('utf8');
+            await visit({ name: entry.fileName, kind: 'symlink', size: 0, linkTarget: target }, open);
+          } else if (entry.fileName.endsWith('/')) {
+            await visit({ name: entry.fileName, kind: 'directory', size: 0 }, open);
+          } else {
+            await visit({ name: entry.fileName, kind: 'file', size: entry.uncompressedSize }, open);
+          }
+        }
+      } catch (error) {
+        const hostile = YAUZL_HOSTILE_NAME.exec((error as Error).message ?? '');
+        if (hostile) {
+          throw new IngestError(
+            IngestErrorCode.HostileEntry,
+            `${source.name} has an entry named ${JSON.stringify(hostile[2])} that would leave the image folder (${hostile[1]}); nothing was installed — use an archive from a trusted source`,
+          );
+        }
+        throw badArchive(source, 'zip', error);
+      } finally {
+        zip.close();
+      }
+    },
+  };
+}
+
+async function* openZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenerator<Buffer> {
+  const stream = await new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(error) : resolve(opened))));
+  yield* stream as AsyncIterable<Buffer>;
+}
+
+async function isoReader(source: ArchiveSource, onWarning: (message: string) => void): Promise<ArchiveReader> {
+  let image;
+  try {
+    image = await openIsoImage(source.random, {
+      onSkip: (skip) => onWarning(`${source.name}: left out ${JSON.stringify(skip.name)} in ${skip.directory || '/'} (${skip.reason}: ${skip.detail})`),
+    });
+  } catch (error) {
+    throw badArchive(source, 'ISO 9660', error);
+  }
+  return {
+    type: 'iso9660',
+    async forEachEntry(visit) {
+      try {
+        for await (const entry of image.walk()) {
+          const open = (): Readable => Readable.from(image.readFile(entry), { objectMode: false });
+          await visit({ name: entry.path, kind: entry.kind, size: entry.size, ...(entry.target !== undefined ? { linkTarget: entry.target } : {}) }, open);
+        }
+      } catch (error) {
+        throw badArchive(source, 'ISO 9660', error);
+      }
+    },
+  };
+}

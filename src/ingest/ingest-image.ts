@@ -1,0 +1,321 @@
+// Ingests one image: resolve the expected checksum, skip when the installed manifest already matches,
+// fetch and verify the archive, extract into a staging folder, then switch the served folder atomically.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, link, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Got } from 'got';
+import type { ImageConfig, IngestSpec } from '../config/model.ts';
+import { openForReading } from '../files/boot-files.ts';
+import { openArchive, type ArchiveSource, type ArchiveTools } from './archives.ts';
+import { findListedDigest, type Digest } from './checksum-list.ts';
+import { DEFAULT_TIMEOUTS, downloadToCache, type DownloadTimeouts, type ProgressSink } from './download.ts';
+import { failureError } from './download-failure.ts';
+import { extractArchive } from './extract.ts';
+import { openHttpRangeSource } from './http-range-source.ts';
+import { IngestError, IngestErrorCode } from './ingest-error.ts';
+import { cleanLeftovers, commitStaging, createStaging, imageLayout, lockImage, readInstalledManifest, recordFailure, type ImageLayout } from './install.ts';
+import { fingerprintOf, isUpToDate, type IngestFingerprint, type Manifest } from './manifest.ts';
+
+/** What ingest needs from the outside world; tests pass their own HTTP client, clock, and retry timing. */
+export interface IngestContext {
+  dataDir: string;
+  http: Got;
+  info: (message: string) => void;
+  warn: (message: string) => void;
+  /** A progress sink for one image's download. */
+  progress?: (id: string) => ProgressSink;
+  now?: () => Date;
+  force?: boolean;
+  timeouts?: DownloadTimeouts;
+  retries?: number;
+  sleep?: (ms: number) => Promise<void>;
+  tools?: ArchiveTools;
+}
+
+/** What happened to one image. */
+export type IngestOutcome = { status: 'installed'; manifest: Manifest } | { status: 'up-to-date'; manifest: Manifest };
+
+/** The boot files every firmware variant of the image names: they must all come out of the archive. */
+export function requiredFiles(image: ImageConfig): string[] {
+  const specs = [image, ...Object.values(image.firmwareBoot ?? {})];
+  return [...new Set(specs.flatMap((spec) => [spec.kernel, ...spec.initrds]))];
+}
+
+/** The archive's own file name, as a checksum list names it. */
+export function archiveFileName(spec: IngestSpec): string {
+  const path = spec.from.kind === 'url' ? new URL(spec.from.url).pathname : spec.from.path;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  try {
+    return decodeURIComponent(name) || 'download';
+  } catch {
+    return name || 'download';
+  }
+}
+
+/** The cache file of a URL: the image id and a hash of the URL keep different downloads apart. */
+export function cacheFileName(id: string, url: string): string {
+  const name = archiveFileName({ from: { kind: 'url', url, fetch: 'all' }, insecure: false, extract: [] }).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 100);
+  return `${id}--${createHash('sha256').update(url).digest('hex').slice(0, 12)}--${name}`;
+}
+
+/** Ingests `image` (which must have an ingest spec) and returns what happened; failures are IngestErrors and leave the installed version serving. */
+export async function ingestImage(image: ImageConfig, context: IngestContext): Promise<IngestOutcome> {
+  const spec = image.ingest;
+  if (!spec) throw new Error(`image ${image.id} has no url or path source`);
+  const now = context.now ?? (() => new Date());
+  const layout = imageLayout(context.dataDir, image.id);
+  const release = await lockImage(layout);
+  try {
+    const removed = await cleanLeftovers(layout);
+    if (removed.length > 0) context.info(`removed leftovers of an interrupted ingest: ${removed.join(', ')}`);
+    return await ingestLocked(image, spec, layout, context, now);
+  } catch (error) {
+    await recordFailure(layout, now(), error as Error);
+    throw error;
+  } finally {
+    await release();
+  }
+}
+
+async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageLayout, context: IngestContext, now: () => Date): Promise<IngestOutcome> {
+  if (spec.insecure && !spec.checksum) {
+    context.warn(`the source of ${image.id} is not verified (insecure: true): whatever ${spec.from.kind === 'url' ? spec.from.url : spec.from.path} holds gets installed; add sha256 or checksums to its source`);
+  }
+  const expected = await expectedDigest(spec, context);
+  const localStats = spec.from.kind === 'path' ? await statSource(spec.from.path) : undefined;
+  const fingerprint = fingerprintOf(spec, expected, localStats);
+  const installed = await readInstalledManifest(layout);
+  if (!context.force && installed && isUpToDate(installed, fingerprint) && (await bootFilesPresent(layout, image))) {
+    return { status: 'up-to-date', manifest: installed };
+  }
+
+  const fetched = await fetchArchive(image, spec, expected, context);
+  const staging = await createStaging(layout, now());
+  try {
+    const reader = await openArchive(fetched.source, context.tools, context.warn);
+    context.info(`extracting from ${fetched.source.name} (${reader.type})`);
+    const result = await extractArchive(
+      reader,
+      staging.dir,
+      { archiveName: fetched.source.name, extract: spec.extract, renames: spec.renames ?? {}, required: requiredFiles(image) },
+      context.warn,
+    );
+    const files = [...result.files];
+    if (spec.keepArchiveAs) {
+      if (!fetched.localPath) throw new Error('a kept archive needs the whole file');
+      await linkOrCopy(fetched.localPath, join(staging.dir, spec.keepArchiveAs));
+      files.push({ path: spec.keepArchiveAs, size: fetched.source.random.size, sha256: fetched.sha256 ?? (await sha256File(fetched.localPath)) });
+    }
+    const manifest = buildManifest(image, spec, fingerprint, fetched, reader.type, files, now());
+    await commitStaging(layout, staging, manifest);
+    context.info(`installed ${files.length} files (${describeVerification(manifest)})`);
+    if (spec.from.kind === 'url') await pruneCache(join(context.dataDir, 'cache'), image.id, fetched.cacheFile);
+    return { status: 'installed', manifest };
+  } catch (error) {
+    await rm(staging.dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    await fetched.close();
+  }
+}
+
+/** The digest the archive must have: from images.yaml, or looked up in the checksum list. */
+async function expectedDigest(spec: IngestSpec, context: IngestContext): Promise<Digest | undefined> {
+  const checksum = spec.checksum;
+  if (!checksum) return undefined;
+  if ('algorithm' in checksum) return { algorithm: checksum.algorithm, value: checksum.value };
+  const timeouts = context.timeouts ?? DEFAULT_TIMEOUTS;
+  const response = await context.http
+    .get(checksum.listUrl, {
+      throwHttpErrors: false,
+      retry: { limit: context.retries ?? 3 },
+      timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle },
+    })
+    .catch((error: { code?: string }) => {
+      throw failureError({ url: checksum.listUrl, code: error.code ?? 'unknown' }, 1);
+    });
+  if (response.statusCode >= 400) throw failureError({ url: checksum.listUrl, status: response.statusCode, statusMessage: response.statusMessage }, 1);
+  const name = archiveFileName(spec);
+  const digest = findListedDigest(response.body, name);
+  if (!digest) {
+    throw new IngestError(IngestErrorCode.ChecksumNotListed, `the checksum list ${checksum.listUrl} does not name ${name}; check source.checksums in images.yaml (it must be the list published next to the archive)`);
+  }
+  return digest;
+}
+
+async function statSource(path: string): Promise<{ size: number; mtimeMs: number }> {
+  try {
+    const stats = await stat(path);
+    if (!stats.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    return { size: stats.size, mtimeMs: Math.floor(stats.mtimeMs) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new IngestError(IngestErrorCode.SourceUnreadable, `the archive ${path} cannot be read (${code}); check source.path in images.yaml and the file's permissions`);
+  }
+}
+
+async function bootFilesPresent(layout: ImageLayout, image: ImageConfig): Promise<boolean> {
+  const present = await Promise.all(requiredFiles(image).map((file) => stat(join(layout.link, file)).then((s) => s.isFile(), () => false)));
+  return present.every(Boolean);
+}
+
+interface FetchedArchive {
+  source: ArchiveSource;
+  /** The whole archive on local disk (absent for `fetch: files` read by Range requests). */
+  localPath: string | undefined;
+  cacheFile: string | undefined;
+  sha256: string | undefined;
+  /** The digest matched `expected`. */
+  verified: boolean;
+  unverifiedReason?: string;
+  close: () => Promise<void>;
+}
+
+async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Digest | undefined, context: IngestContext): Promise<FetchedArchive> {
+  const name = archiveFileName(spec);
+  if (spec.from.kind === 'path') {
+    let sha256: string | undefined;
+    if (expected) {
+      context.info(`checking ${spec.from.path} against its ${expected.algorithm}`);
+      const digests = await hashFile(spec.from.path, expected.algorithm);
+      if (digests.expected !== expected.value) {
+        throw new IngestError(
+          IngestErrorCode.ChecksumMismatch,
+          `${spec.from.path} has ${expected.algorithm} ${digests.expected}, but ${expected.value} was expected; nothing was installed — check the checksum in images.yaml or replace the file`,
+        );
+      }
+      sha256 = digests.sha256;
+    }
+    return localArchive(spec.from.path, name, undefined, sha256, expected !== undefined, expected ? undefined : 'a local file without a checksum');
+  }
+  const url = spec.from.url;
+  if (spec.from.fetch === 'files') {
+    if (spec.keepArchiveAs) context.info(`${image.id} keeps the whole archive as ${spec.keepArchiveAs}, so it is downloaded whole despite fetch: files`);
+    else {
+      const remote = await openHttpRangeSource(context.http, url, context.timeouts);
+      if (remote) {
+        const reader = await openArchive({ name, random: remote }, context.tools).catch(() => undefined);
+        if (reader && (reader.type === 'iso9660' || reader.type === 'zip')) {
+          context.info(`reading only the wanted files of ${url} with Range requests (fetch: files); the archive's checksum cannot be verified this way`);
+          return {
+            source: { name, random: remote },
+            localPath: undefined,
+            cacheFile: undefined,
+            sha256: undefined,
+            verified: false,
+            unverifiedReason: 'fetch: files reads single files with Range requests, so the archive checksum was not checked',
+            close: async () => {},
+          };
+        }
+        context.info(`${url} is not an ISO or zip, which fetch: files needs; downloading it whole`);
+      } else context.info(`the server of ${url} does not support Range requests, which fetch: files needs; downloading it whole`);
+    }
+  }
+  const cacheFile = cacheFileName(image.id, url);
+  context.info(`downloading ${url}`);
+  const downloaded = await downloadToCache({
+    http: context.http,
+    url,
+    cacheDir: join(context.dataDir, 'cache'),
+    fileName: cacheFile,
+    ...(expected ? { expected } : {}),
+    ...(context.timeouts ? { timeouts: context.timeouts } : {}),
+    ...(context.retries !== undefined ? { retries: context.retries } : {}),
+    ...(context.sleep ? { sleep: context.sleep } : {}),
+    ...(context.progress ? { progress: context.progress(image.id) } : {}),
+    log: context.info,
+  });
+  if (downloaded.reused) context.info(`using the verified copy in ${downloaded.path}`);
+  return localArchive(downloaded.path, name, cacheFile, downloaded.sha256, expected !== undefined, expected ? undefined : 'insecure: true (no checksum given)');
+}
+
+async function localArchive(path: string, name: string, cacheFile: string | undefined, sha256: string | undefined, verified: boolean, unverifiedReason: string | undefined): Promise<FetchedArchive> {
+  let opened;
+  try {
+    opened = await openForReading(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new IngestError(IngestErrorCode.SourceUnreadable, `the archive ${path} cannot be read (${code}); check source.path in images.yaml and the file's permissions`);
+  }
+  const file = opened;
+  return {
+    source: { name, random: file, stream: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) },
+    localPath: path,
+    cacheFile,
+    sha256,
+    verified,
+    ...(unverifiedReason ? { unverifiedReason } : {}),
+    close: () => file.close(),
+  };
+}
+
+async function hashFile(path: string, algorithm: Digest['algorithm']): Promise<{ sha256: string; expected: string }> {
+  const sha256 = createHash('sha256');
+  const other = algorithm === 'sha256' ? undefined : createHash(algorithm);
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+      sha256.update(chunk as Buffer);
+      other?.update(chunk as Buffer);
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new IngestError(IngestErrorCode.SourceUnreadable, `the archive ${path} cannot be read (${code}); check source.path in images.yaml and the file's permissions`);
+  }
+  const hex = sha256.digest('hex');
+  return { sha256: hex, expected: other ? other.digest('hex') : hex };
+}
+
+async function sha256File(path: string): Promise<string> {
+  return (await hashFile(path, 'sha256')).sha256;
+}
+
+// The cache and data/images share the data directory, so a hard link costs no space; copy across devices.
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
+
+function buildManifest(
+  image: ImageConfig,
+  spec: IngestSpec,
+  fingerprint: IngestFingerprint,
+  fetched: FetchedArchive,
+  type: string,
+  files: Manifest['files'],
+  at: Date,
+): Manifest {
+  const checksum = spec.checksum;
+  return {
+    format: 1,
+    id: image.id,
+    fingerprint,
+    checksumSource: !checksum ? 'none' : 'listUrl' in checksum ? { listUrl: checksum.listUrl } : 'config',
+    archiveVerified: fetched.verified,
+    ...(fetched.unverifiedReason && !fetched.verified ? { unverifiedReason: fetched.unverifiedReason } : {}),
+    archive: { name: fetched.source.name, type, size: fetched.source.random.size, ...(fetched.sha256 ? { sha256: fetched.sha256 } : {}) },
+    ...(spec.recipe ? { recipe: spec.recipe } : {}),
+    ...(spec.version ? { version: spec.version } : {}),
+    files,
+    ingestedAt: at.toISOString(),
+  };
+}
+
+/** "archive verified (sha256)" or why not, for logs and `bootstation images`. */
+export function describeVerification(manifest: Manifest): string {
+  if (manifest.archiveVerified) return `archive verified (${manifest.fingerprint.checksum?.split(':')[0] ?? 'checksum'})`;
+  return `archive NOT verified: ${manifest.unverifiedReason ?? 'no checksum'}`;
+}
+
+// Keeps one download per image in the cache: the one just installed.
+async function pruneCache(cacheDir: string, id: string, keep: string | undefined): Promise<void> {
+  for (const name of await readdir(cacheDir).catch(() => [] as string[])) {
+    // The hash after the id keeps image "a" off the files of image "a--b".
+    if (!new RegExp(`^${id}--[0-9a-f]{12}--`).test(name)) continue;
+    if (keep !== undefined && (name === keep || name === `${keep}.json`)) continue;
+    await rm(join(cacheDir, name), { force: true });
+  }
+}

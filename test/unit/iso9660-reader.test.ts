@@ -132,6 +132,27 @@ describe('ISO 9660 reader on hand-built Rock Ridge images', () => {
     assert.deepEqual(chunks.map((chunk) => Buffer.from(chunk).toString()), ['AAAA', 'AAAA', 'BBBB', 'BBBB', 'BBBB']);
     assert.notEqual(await sha256Of(image.readFile(multi)), await sha256Of(image.readFile(multi, { length: 2147 })));
   });
+
+  it('passes source failures through unchanged, and a stopped stream leaves no unhandled read-ahead', async () => {
+    const bytes = buildRawIso(validLayout());
+    const failing = new Error('connection reset');
+    const source = {
+      size: bytes.length,
+      read: async (position: number, length: number) => {
+        if (position >= 41 * 2048 + 4) throw failing;
+        return bytes.subarray(position, position + length);
+      },
+    };
+    const image = await openIsoImage(source);
+    const multi = (await image.lookup('multi')) as IsoEntry;
+    for await (const chunk of image.readFile(multi, { chunkSize: 4 })) {
+      assert.equal(Buffer.from(chunk).toString(), 'AAAA');
+      break; // the read-ahead of the next chunk fails after this
+    }
+    await assert.rejects(sha256Of(image.readFile(multi, { chunkSize: 4 })), failing);
+    // An unhandled rejection would end this test process before the next tick's assertion.
+    await new Promise((resolve) => setImmediate(resolve));
+  });
 });
 
 describe('ISO 9660 reader on hostile images', () => {

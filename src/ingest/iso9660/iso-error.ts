@@ -22,8 +22,6 @@ export const IsoErrorCode = {
   ContinuationLoop: 'ISO_CONTINUATION_LOOP',
   /** A bound on work was reached (depth, entries, directory size, CE chain length). */
   LimitExceeded: 'ISO_LIMIT_EXCEEDED',
-  /** A valid feature this reader does not implement (interleaved files, zisofs compression). */
-  Unsupported: 'ISO_UNSUPPORTED',
   /** A case-insensitive lookup matches several names and none exactly. */
   AmbiguousName: 'ISO_AMBIGUOUS_NAME',
 } as const;

@@ -296,9 +296,8 @@ export class IsoImage {
    * subdirectories. Throws DirectoryLoop or OverlappingExtent when directories share extents.
    */
   async *walk(directory: IsoEntry = this.root): AsyncGenerator<IsoEntry> {
-    const claimed = new ExtentClaims();
-    // The system area and descriptor set hold no directories.
-    claimed.claim({ position: 0, length: this.#descriptorsEnd }, 0);
+    const claimed = new ExtentClaims(this.#reader.size, this.#blockSize);
+    claimed.reserve(this.#descriptorsEnd);
     const first = directory.extents[0];
     if (first) claimed.claim(first, directory.recordOffset);
     const pending: Array<{ directory: IsoEntry; depth: number }> = [{ directory, depth: 0 }];
@@ -351,21 +350,30 @@ export class IsoImage {
     return current;
   }
 
-  /** Streams a file's data (or a byte range of it) in chunks of at most `chunkSize`; never buffers the file. */
+  /**
+   * Streams a file's data (or a byte range of it) in chunks of at most `chunkSize`; never buffers the file.
+   * The next chunk is read while the caller handles the current one, so disk or network and the consumer
+   * (hashing, writing) overlap.
+   */
   async *readFile(entry: IsoEntry, options: IsoReadOptions = {}): AsyncGenerator<Uint8Array> {
     if (entry.kind !== 'file') throw new TypeError(`${entry.path} is a ${entry.kind}, not a file`);
     const start = options.offset ?? 0;
     const end = Math.min(entry.size, start + (options.length ?? entry.size));
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!(start >= 0 && chunkSize > 0)) throw new RangeError('offset must be ≥ 0 and chunkSize > 0');
-    let fileOffset = 0;
-    for (const extent of entry.extents) {
-      const from = Math.max(start, fileOffset);
-      const to = Math.min(end, fileOffset + extent.length);
-      for (let at = from; at < to; at += chunkSize) {
-        yield await this.#reader.readExact(extent.position + (at - fileOffset), Math.min(chunkSize, to - at));
-      }
-      fileOffset += extent.length;
+    const chunks = chunkRanges(entry.extents, start, end, chunkSize);
+    const readNext = (): Promise<Uint8Array> | undefined => {
+      const next = chunks.next();
+      if (next.done) return undefined;
+      const read = this.#reader.readExact(next.value.position, next.value.length);
+      // A caller that stops early leaves the read-ahead unawaited; its failure must not become unhandled.
+      read.catch(() => undefined);
+      return read;
+    };
+    for (let pending = readNext(); pending; ) {
+      const current = pending;
+      pending = readNext();
+      yield await current;
     }
   }
 
@@ -552,29 +560,52 @@ class BlockReader {
   }
 }
 
-/** Directory extents claimed during one walk; a second claim on any byte is a loop or an overlap. */
+/**
+ * Directory extents claimed during one walk; a second claim on any block is a loop (same start) or an
+ * overlap. A bitmap of the image's blocks keeps each claim's cost to its own length, so a hostile image
+ * costs at most one pass over its blocks, whatever order its directories come in.
+ */
 class ExtentClaims {
-  // Sorted, non-overlapping [start, end) pairs.
-  readonly #starts: number[] = [];
-  readonly #ends: number[] = [];
+  readonly #blockSize: number;
+  readonly #claimed: Uint8Array;
+  readonly #starts = new Set<number>();
+
+  constructor(imageBytes: number, blockSize: number) {
+    this.#blockSize = blockSize;
+    this.#claimed = new Uint8Array(Math.ceil(imageBytes / blockSize / 8));
+  }
+
+  /** Marks the system area and volume descriptors, where no directory may start or reach. */
+  reserve(bytes: number): void {
+    const end = Math.min(Math.ceil(bytes / this.#blockSize), this.#claimed.length * 8);
+    for (let block = 0; block < end; block++) this.#claimed[block >>> 3] = (this.#claimed[block >>> 3] as number) | (1 << (block & 7));
+  }
 
   claim(extent: IsoExtent, recordOffset: number): void {
-    const start = extent.position;
-    const end = extent.position + Math.max(extent.length, 1);
-    let low = 0;
-    let high = this.#starts.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.#starts[middle] as number) < start) low = middle + 1;
-      else high = middle;
+    const first = Math.floor(extent.position / this.#blockSize);
+    // Directory extents are whole logical blocks (ECMA-119 §6.6); an empty one still owns its first block.
+    const end = Math.min(Math.ceil((extent.position + Math.max(extent.length, 1)) / this.#blockSize), this.#claimed.length * 8);
+    if (this.#starts.has(first)) throw new IsoError(IsoErrorCode.DirectoryLoop, recordOffset, `directory at byte ${extent.position} is reached twice`);
+    for (let block = first; block < end; block++) {
+      if ((this.#claimed[block >>> 3] as number) & (1 << (block & 7))) {
+        throw new IsoError(IsoErrorCode.OverlappingExtent, recordOffset, `directory extent at byte ${extent.position} overlaps another directory or the volume descriptors`);
+      }
     }
-    if (this.#starts[low] === start) throw new IsoError(IsoErrorCode.DirectoryLoop, recordOffset, `directory at byte ${start} is reached twice`);
-    const before = low - 1;
-    if ((before >= 0 && (this.#ends[before] as number) > start) || (low < this.#starts.length && (this.#starts[low] as number) < end)) {
-      throw new IsoError(IsoErrorCode.OverlappingExtent, recordOffset, `directory extent at byte ${start} overlaps another directory or the volume descriptors`);
+    for (let block = first; block < end; block++) this.#claimed[block >>> 3] = (this.#claimed[block >>> 3] as number) | (1 << (block & 7));
+    this.#starts.add(first);
+  }
+}
+
+/** The image ranges holding bytes [start, end) of a file made of `extents`, cut into chunks. */
+function* chunkRanges(extents: readonly IsoExtent[], start: number, end: number, chunkSize: number): Generator<IsoExtent> {
+  let fileOffset = 0;
+  for (const extent of extents) {
+    const from = Math.max(start, fileOffset);
+    const to = Math.min(end, fileOffset + extent.length);
+    for (let at = from; at < to; at += chunkSize) {
+      yield { position: extent.position + (at - fileOffset), length: Math.min(chunkSize, to - at) };
     }
-    this.#starts.splice(low, 0, start);
-    this.#ends.splice(low, 0, end);
+    fileOffset += extent.length;
   }
 }
 

@@ -308,14 +308,16 @@ export class IsoImage {
         if (++yielded > this.#limits.maxEntries) {
           throw new IsoError(IsoErrorCode.LimitExceeded, entry.recordOffset, `more than ${this.#limits.maxEntries} entries`);
         }
-        yield entry;
-        if (entry.kind !== 'directory') continue;
-        if (next.depth + 1 > this.#limits.maxDepth) {
-          throw new IsoError(IsoErrorCode.LimitExceeded, entry.recordOffset, `directory ${entry.path} is deeper than ${this.#limits.maxDepth} levels`);
+        // A directory is claimed before it is yielded, so a caller never sees the entry that loops.
+        if (entry.kind === 'directory') {
+          if (next.depth + 1 > this.#limits.maxDepth) {
+            throw new IsoError(IsoErrorCode.LimitExceeded, entry.recordOffset, `directory ${entry.path} is deeper than ${this.#limits.maxDepth} levels`);
+          }
+          const extent = entry.extents[0];
+          if (extent) claimed.claim(extent, entry.recordOffset);
+          subdirectories.push(entry);
         }
-        const extent = entry.extents[0];
-        if (extent) claimed.claim(extent, entry.recordOffset);
-        subdirectories.push(entry);
+        yield entry;
       }
       for (let i = subdirectories.length - 1; i >= 0; i--) pending.push({ directory: subdirectories[i] as IsoEntry, depth: next.depth + 1 });
     }

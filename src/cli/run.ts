@@ -2,6 +2,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { ConfigError } from '../config/parse.ts';
 import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
+import { runImages } from './images.ts';
+import { runIngest, UnknownImageError } from './ingest.ts';
 import { runLab } from './lab.ts';
 import { runServe } from './serve.ts';
 import { runValidate } from './validate.ts';
@@ -15,6 +17,8 @@ Commands:
   serve      Serve ProxyDHCP, TFTP and HTTP (iPXE scripts, menu, boot files)
   validate   Check images.yaml and print a summary
   lab        Boot a VM through bootstation in a private virtual network (root, QEMU)
+  ingest     Download, verify and extract the images with url or path sources: ingest [ID...]
+  images     List every image with its state, version, size and last ingest
 
 Common options:
   --config FILE     images.yaml to use (default ./images.yaml, env BOOTSTATION_CONFIG)
@@ -29,6 +33,13 @@ serve options:
   --dhcp-port N     ProxyDHCP port (default 67)
   --pxe-port N      PXE boot server port (default 4011)
   --no-proxy-dhcp   do not answer DHCP; the router hands out next-server and filename
+
+ingest options:
+  --force           ingest again even when source and checksum did not change
+  --dry-run         print what would be fetched and extracted; change nothing
+
+images options:
+  --json            print JSON instead of a table
 
 lab options:
   --firmware KIND   bios (default), efi (x64 UEFI) or efi32 (32-bit UEFI)
@@ -46,6 +57,9 @@ const OPTIONS = {
   'pxe-port': { type: 'string' },
   'no-proxy-dhcp': { type: 'boolean' },
   firmware: { type: 'string' },
+  force: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -68,7 +82,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(USAGE);
     return EXIT.ok;
   }
-  if (rest.length > 0) return usageFailure(`unexpected argument "${rest[0]}"`);
+  if (rest.length > 0 && command !== 'ingest') return usageFailure(`unexpected argument "${rest[0]}"`);
   const common = {
     configPath: values.config ?? env['BOOTSTATION_CONFIG'] ?? 'images.yaml',
     dataDir: values.data ?? env['BOOTSTATION_DATA'] ?? 'data',
@@ -88,6 +102,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
           proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
         }, pino({ name: 'bootstation', level: logLevel(env) }));
+      case 'ingest':
+        return await runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
+      case 'images':
+        return await runImages({ ...common, json: values.json === true });
       case 'lab':
         return await runLab({
           firmware: firmwareOption(values.firmware),
@@ -101,7 +119,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     }
   } catch (error) {
     if (error instanceof UsageError) return usageFailure(error.message);
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof UnknownImageError) {
       process.stderr.write(`${error.message}\n`);
       return EXIT.usage;
     }

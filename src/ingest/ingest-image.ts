@@ -109,7 +109,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
     }
     const manifest = buildManifest(image, spec, fingerprint, fetched, reader.type, files, now());
     await commitStaging(layout, staging, manifest);
-    context.info(`installed ${files.length} files (${describeVerification(manifest)})`);
+    context.info(`installed ${files.length} files; ${describeVerification(manifest)}`);
     if (spec.from.kind === 'url') await pruneCache(join(context.dataDir, 'cache'), image.id, fetched.cacheFile);
     return { status: 'installed', manifest };
   } catch (error) {

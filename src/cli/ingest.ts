@@ -1,0 +1,122 @@
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import got from 'got';
+import { loadConfigFile } from '../config/load.ts';
+import type { ImageConfig } from '../config/model.ts';
+import { ingestImage, cacheFileName } from '../ingest/ingest-image.ts';
+import { imageLayout, readInstalledManifest } from '../ingest/install.ts';
+import { fingerprintOf, isUpToDate } from '../ingest/manifest.ts';
+import { formatBytes } from '../ingest/progress.ts';
+import { createProgressReporter } from '../ingest/progress-reporter.ts';
+
+/** An image id on the command line that images.yaml does not have as an ingestable image (exit 2). */
+export class UnknownImageError extends Error {
+  readonly code = 'BOOTSTATION_UNKNOWN_IMAGE';
+}
+
+/** Options of `bootstation ingest`. */
+export interface IngestCommandOptions {
+  configPath: string;
+  dataDir: string;
+  ids: readonly string[];
+  force: boolean;
+  dryRun: boolean;
+}
+
+/** Where the command writes: progress and per-image lines on stderr, the summary on stdout. */
+export interface CommandOutput {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  stderrIsTty: boolean;
+}
+
+const processOutput: CommandOutput = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  stderrIsTty: process.stderr.isTTY === true,
+};
+
+/** `bootstation ingest [ID...]`: ingests the named images (all with a url or path source when none); exit 1 when any failed. */
+export async function runIngest(options: IngestCommandOptions, output: CommandOutput = processOutput): Promise<number> {
+  const dataDir = resolve(options.dataDir);
+  const config = await loadConfigFile(options.configPath, { dataDir });
+  const images = selectImages(config.images, options.ids);
+  if (images.length === 0) {
+    output.stdout('no image in images.yaml has a url or path source; nothing to ingest\n');
+    return 0;
+  }
+  if (options.dryRun) {
+    for (const image of images) output.stdout(await describePlan(image, dataDir, options.force));
+    return 0;
+  }
+  const results: Array<{ id: string; status: string; detail?: string }> = [];
+  for (const image of images) {
+    const say = (prefix: string) => (line: string) => output.stderr(`${image.id}: ${prefix}${line}\n`);
+    try {
+      const outcome = await ingestImage(image, {
+        dataDir,
+        http: got,
+        force: options.force,
+        info: say(''),
+        warn: say('warning: '),
+        progress: (id) => createProgressReporter({ label: id, tty: output.stderrIsTty, write: output.stderr, now: Date.now }),
+      });
+      results.push({ id: image.id, status: outcome.status === 'installed' ? 'installed' : 'up to date' });
+      if (outcome.status === 'up-to-date') say('')('up to date (source and checksum unchanged); --force ingests it again');
+    } catch (error) {
+      const message = (error as Error).message;
+      say('failed: ')(message);
+      results.push({ id: image.id, status: 'failed', detail: message });
+    }
+  }
+  const count = (status: string): number => results.filter((r) => r.status === status).length;
+  output.stdout(`ingest: ${count('installed')} installed, ${count('up to date')} up to date, ${count('failed')} failed\n`);
+  for (const failed of results.filter((r) => r.status === 'failed')) output.stdout(`  ${failed.id}: ${failed.detail}\n`);
+  return count('failed') > 0 ? 1 : 0;
+}
+
+function selectImages(all: readonly ImageConfig[], ids: readonly string[]): ImageConfig[] {
+  if (ids.length === 0) return all.filter((image) => image.ingest);
+  const ingestable = all.filter((image) => image.ingest).map((image) => image.id);
+  return [...new Set(ids)].map((id) => {
+    const image = all.find((candidate) => candidate.id === id);
+    if (!image) throw new UnknownImageError(`images.yaml has no image "${id}"; images with a url or path source: ${ingestable.join(', ') || 'none'}`);
+    if (!image.ingest) throw new UnknownImageError(`image "${id}" has a dir source, which is served as it is; only url and path sources are ingested`);
+    return image;
+  });
+}
+
+// What an ingest would do, from images.yaml, the installed manifest and the cache; touches nothing.
+async function describePlan(image: ImageConfig, dataDir: string, force: boolean): Promise<string> {
+  const spec = image.ingest!;
+  const lines: string[] = [];
+  const checksum = spec.checksum;
+  const verify = !checksum
+    ? 'NOT verified (insecure: true)'
+    : 'algorithm' in checksum
+      ? `verified against ${checksum.algorithm} ${checksum.value}`
+      : `verified against the digest that ${checksum.listUrl} gives`;
+  if (spec.from.kind === 'path') lines.push(`read ${spec.from.path}, ${verify}`);
+  else {
+    const cacheFile = join(dataDir, 'cache', cacheFileName(image.id, spec.from.url));
+    const cached = await stat(cacheFile).then(() => true, () => false);
+    const part = await stat(`${cacheFile}.part`).then((s) => s.size, () => 0);
+    const how = spec.from.fetch === 'files' && !spec.keepArchiveAs ? 'read only the wanted files of' : cached ? 'take from the cache' : part > 0 ? `resume (at ${formatBytes(part)}) the download of` : 'download';
+    lines.push(`${how} ${spec.from.url}, ${verify}`);
+  }
+  lines.push(`extract ${spec.extract.join(', ')}`);
+  for (const [target, glob] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${glob})`);
+  if (spec.keepArchiveAs) lines.push(`keep the archive as ${spec.keepArchiveAs} (\${iso-url})`);
+  const layout = imageLayout(dataDir, image.id);
+  const installed = await readInstalledManifest(layout);
+  const local = spec.from.kind === 'path' ? await stat(spec.from.path).then((s) => ({ size: s.size, mtimeMs: Math.floor(s.mtimeMs) }), () => undefined) : undefined;
+  const expected = checksum && 'algorithm' in checksum ? checksum : undefined;
+  const comparable = !checksum || 'algorithm' in checksum;
+  let state: string;
+  if (!installed) state = 'not ingested yet';
+  else if (force) state = `installed ${installed.ingestedAt}; --force ingests it again`;
+  else if (comparable && isUpToDate(installed, fingerprintOf(spec, expected, local))) state = `up to date (installed ${installed.ingestedAt}): nothing would be done`;
+  else state = comparable ? `installed ${installed.ingestedAt}, source or checksum changed` : `installed ${installed.ingestedAt}; compared after the checksum list is fetched`;
+  lines.push(`into ${layout.link}: ${state}`);
+  return `${image.id}: would\n${lines.map((line) => `  ${line}\n`).join('')}`;
+}

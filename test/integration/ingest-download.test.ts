@@ -3,11 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import got from 'got';
 import { downloadToCache, type DownloadOptions } from '../../src/ingest/download.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { createProgressReporter } from '../../src/ingest/progress-reporter.ts';
+import { hasCommand, runIn } from '../support/ingest-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-download-'));
@@ -160,6 +163,27 @@ describe('downloads', () => {
     const error = await rejection(downloadToCache(options(url)));
     assert.equal(error.code, IngestErrorCode.Connection);
     assert.match(error.message, /^nothing answers at 127\.0\.0\.1:\d+ for http:\/\/127\.0\.0\.1:\d+\/x\.iso \(ECONNREFUSED\); check the URL/);
+  });
+
+  test('an untrusted TLS certificate is one sentence, without retries', async (t) => {
+    if (!(await hasCommand('openssl'))) return t.skip('the openssl command is absent (Debian package: openssl)');
+    await runIn(root, 'openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1']);
+    let requests = 0;
+    const server = createHttpsServer({ key: await readFile(join(root, 'key.pem')), cert: await readFile(join(root, 'cert.pem')) }, (_request, response) => {
+      requests++;
+      response.end('never');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/x.iso`;
+      const error = await rejection(downloadToCache(options(url)));
+      assert.equal(error.code, IngestErrorCode.Tls);
+      assert.equal(error.message, `the TLS certificate of 127.0.0.1:${(server.address() as AddressInfo).port} is not trusted for ${url} (DEPTH_ZERO_SELF_SIGNED_CERT); fix the system clock or CA certificates, add the server's CA with NODE_EXTRA_CA_CERTS, or use a mirror with a valid certificate`);
+      assert.equal(requests, 0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('a server that stalls mid-body hits the idle timeout, is retried, then gives up with a sentence', { timeout: 20_000 }, async () => {

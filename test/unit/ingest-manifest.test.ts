@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { IngestSpec } from '../../src/config/model.ts';
+import { failureError, isTransient } from '../../src/ingest/download-failure.ts';
+import { IngestErrorCode } from '../../src/ingest/ingest-error.ts';
+import { fingerprintOf, isUpToDate, parseManifest, type Manifest } from '../../src/ingest/manifest.ts';
+
+const SPEC: IngestSpec = {
+  from: { kind: 'url', url: 'https://example.org/a.iso', fetch: 'all' },
+  insecure: false,
+  checksum: { algorithm: 'sha256', value: 'a'.repeat(64) },
+  extract: ['b', 'a'],
+  renames: { z: 'z-*', y: 'y-*' },
+};
+const DIGEST = { algorithm: 'sha256', value: 'a'.repeat(64) } as const;
+
+function manifestWith(spec: IngestSpec, digest = DIGEST): Manifest {
+  return {
+    format: 1,
+    id: 'x',
+    fingerprint: fingerprintOf(spec, digest),
+    checksumSource: 'config',
+    archiveVerified: true,
+    archive: { name: 'a.iso', type: 'iso9660', size: 1 },
+    files: [],
+    ingestedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+describe('manifest fingerprint', () => {
+  test('the same source, checksum and patterns are up to date, whatever their order', () => {
+    const reordered: IngestSpec = { ...SPEC, extract: ['a', 'b'], renames: { y: 'y-*', z: 'z-*' } };
+    assert.equal(isUpToDate(manifestWith(SPEC), fingerprintOf(reordered, DIGEST)), true);
+    assert.equal(isUpToDate(undefined, fingerprintOf(SPEC, DIGEST)), false);
+  });
+
+  test('a new URL, digest, pattern, fetch mode or kept archive means ingesting again', () => {
+    const installed = manifestWith(SPEC);
+    const changes: IngestSpec[] = [
+      { ...SPEC, from: { kind: 'url', url: 'https://example.org/b.iso', fetch: 'all' } },
+      { ...SPEC, from: { kind: 'url', url: 'https://example.org/a.iso', fetch: 'files' } },
+      { ...SPEC, extract: ['a', 'b', 'c'] },
+      { ...SPEC, keepArchiveAs: 'a.iso' },
+    ];
+    for (const spec of changes) assert.equal(isUpToDate(installed, fingerprintOf(spec, DIGEST)), false, JSON.stringify(spec));
+    assert.equal(isUpToDate(installed, fingerprintOf(SPEC, { algorithm: 'sha256', value: 'b'.repeat(64) })), false);
+  });
+
+  test('a local file without checksum is compared by size and modification time', () => {
+    const local: IngestSpec = { from: { kind: 'path', path: '/isos/x.iso' }, insecure: false, extract: ['k'] };
+    const installed = { ...manifestWith(local), fingerprint: fingerprintOf(local, undefined, { size: 10, mtimeMs: 5 }) };
+    assert.equal(isUpToDate(installed, fingerprintOf(local, undefined, { size: 10, mtimeMs: 5 })), true);
+    assert.equal(isUpToDate(installed, fingerprintOf(local, undefined, { size: 10, mtimeMs: 6 })), false);
+  });
+
+  test('manifests this version did not write are not trusted', () => {
+    assert.equal(parseManifest('not json'), undefined);
+    assert.equal(parseManifest('{"format":2,"id":"x","files":[],"fingerprint":{}}'), undefined);
+    assert.equal(parseManifest(JSON.stringify(manifestWith(SPEC)))?.id, 'x');
+  });
+});
+
+describe('download failures', () => {
+  test('only resets, timeouts, cut bodies, 5xx and 429 are retried', () => {
+    for (const code of ['ECONNRESET', 'ETIMEDOUT', 'ERR_HTTP_CONTENT_LENGTH_MISMATCH']) assert.equal(isTransient({ url: 'u', code }), true, code);
+    for (const status of [500, 502, 503, 429]) assert.equal(isTransient({ url: 'u', status }), true, String(status));
+    for (const code of ['ENOTFOUND', 'CERT_HAS_EXPIRED', 'ECONNREFUSED']) assert.equal(isTransient({ url: 'u', code }), false, code);
+    for (const status of [404, 403, 401]) assert.equal(isTransient({ url: 'u', status }), false, String(status));
+  });
+
+  test('DNS and TLS failures are one sentence naming the URL and the fix', () => {
+    const dns = failureError({ url: 'https://mirror.invalid/x.iso', code: 'ENOTFOUND' }, 1);
+    assert.equal(dns.code, IngestErrorCode.Dns);
+    assert.equal(dns.message, "the host name mirror.invalid of https://mirror.invalid/x.iso does not resolve (ENOTFOUND); check the URL's spelling and this machine's DNS settings");
+    const tls = failureError({ url: 'https://self.example/x.iso', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, 1);
+    assert.equal(tls.code, IngestErrorCode.Tls);
+    assert.match(tls.message, /^the TLS certificate of self\.example is not trusted for https:\/\/self\.example\/x\.iso \(DEPTH_ZERO_SELF_SIGNED_CERT\); fix the system clock/);
+  });
+});

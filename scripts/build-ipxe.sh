@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Builds bootstation's iPXE binaries: an iPXE source tree (folder or tarball) plus our config/local
+# overlay and embedded script, one make run per target, outputs copied into --out.
+# It is what `bootstation ipxe build --local` runs on the host and what the Docker build stage runs.
+set -euo pipefail
+
+usage() {
+  cat >&2 <<'USAGE'
+Usage: scripts/build-ipxe.sh --source DIR|TARBALL --keymap NAME --targets LIST --overlay DIR --embed FILE --out DIR
+                             [--record FILE] [--reuse FILE] [--jobs N]
+  --source   iPXE source: the folder holding src/Makefile, or a release tarball (.tar, .tar.gz, .tar.xz)
+  --keymap   keyboard layout as iPXE names it (de, fr, no-latin1, ...); must exist in src/hci/keymap/
+  --targets  comma-separated: bios, efi64, efi32, arm64
+  --overlay  folder with config/local/{console,general,branding}.h (bootstation's ipxe-src/)
+  --embed    iPXE script compiled in with EMBED=
+  --out      folder the binaries are copied into
+  --record   write what was built: "source VERSION COMMIT IDENTITY" and "output TARGET FILE SHA256 INPUTS built|reused" lines (tab-separated)
+  --reuse    a record of an earlier build: a target whose inputs and output file are unchanged is not rebuilt
+  --jobs     make -j (default: the number of CPUs)
+USAGE
+  exit 2
+}
+
+die() {
+  printf 'build-ipxe: %s\n' "$*" >&2
+  exit 1
+}
+
+source_arg='' keymap='' targets='' overlay='' embed='' out='' record='' reuse=''
+jobs="$(nproc 2>/dev/null || echo 2)"
+while (($# > 0)); do
+  case "$1" in
+    --source | --keymap | --targets | --overlay | --embed | --out | --record | --reuse | --jobs)
+      (($# >= 2)) || usage
+      case "$1" in
+        --source) source_arg="$2" ;;
+        --keymap) keymap="$2" ;;
+        --targets) targets="$2" ;;
+        --overlay) overlay="$2" ;;
+        --embed) embed="$2" ;;
+        --out) out="$2" ;;
+        --record) record="$2" ;;
+        --reuse) reuse="$2" ;;
+        --jobs) jobs="$2" ;;
+      esac
+      shift 2
+      ;;
+    -h | --help) usage ;;
+    *) printf 'build-ipxe: unknown argument "%s"\n' "$1" >&2 && usage ;;
+  esac
+done
+[[ -n $source_arg && -n $keymap && -n $targets && -n $overlay && -n $embed && -n $out ]] || usage
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a positive number, not \"$jobs\""
+[[ $keymap =~ ^[a-z0-9_-]+$ ]] || die "--keymap \"$keymap\" is not a keymap name (lower-case letters, digits, \"-\"); use one of iPXE's src/hci/keymap/keymap_*.c names"
+
+# The same table as src/ipxe/targets.ts (a test checks both against the make goals): make goal:served name.
+target_outputs() {
+  case "$1" in
+    bios) echo 'bin/undionly.kpxe:undionly.kpxe' ;;
+    efi64) echo 'bin-x86_64-efi/ipxe.efi:ipxe.efi bin-x86_64-efi/snponly.efi:snponly.efi' ;;
+    efi32) echo 'bin-i386-efi/ipxe.efi:ipxe32.efi' ;;
+    arm64) echo 'bin-arm64-efi/snp.efi:snp-arm64.efi' ;;
+    *) die "--targets names \"$1\", which is not a target; use a comma-separated list of bios,efi64,efi32,arm64" ;;
+  esac
+}
+target_cross() {
+  if [[ $1 == arm64 ]]; then echo 'aarch64-linux-gnu-'; fi
+}
+
+IFS=',' read -r -a target_list <<<"$targets"
+for target in "${target_list[@]}"; do target_outputs "$target" >/dev/null; done
+[[ -f $embed ]] || die "the embedded script $embed does not exist; pass the file to compile in with --embed"
+for header in console.h general.h branding.h; do
+  [[ -f $overlay/config/local/$header ]] || die "the overlay $overlay has no config/local/$header; pass bootstation's ipxe-src/ (or a rendered copy) with --overlay"
+done
+
+# Tools iPXE's build needs; each missing one is named with the Debian package that has it.
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is not installed, and the iPXE build needs it: on Debian, apt-get install $2 (or build through Docker: bootstation ipxe build without --local)"
+}
+need make make
+need perl perl
+need gcc gcc
+for target in "${target_list[@]}"; do
+  cross="$(target_cross "$target")"
+  if [[ -n $cross ]]; then need "${cross}gcc" "gcc-${cross%-}"; fi
+done
+# util/zbin.c, which compresses every iPXE binary, includes lzma.h.
+printf '#include <lzma.h>\n' | gcc -E -x c - >/dev/null 2>&1 ||
+  die "lzma.h is missing, and iPXE's util/zbin needs it: on Debian, apt-get install liblzma-dev (or build through Docker: bootstation ipxe build without --local)"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/bootstation-ipxe.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+tree="$work/ipxe"
+mkdir -p "$tree" "$out"
+
+# Copy or unpack the source, so a build never writes into the user's tree; earlier build products stay behind.
+commit='-'
+if [[ -d $source_arg ]]; then
+  [[ -f $source_arg/src/Makefile ]] || die "$source_arg has no src/Makefile; give the top folder of an iPXE source tree (the one holding src/)"
+  (cd "$source_arg" && tar --exclude='./src/bin' --exclude='./src/bin-*' --exclude='./.git' -cf - .) | (cd "$tree" && tar -xf -)
+  if command -v git >/dev/null 2>&1; then commit="$(git -C "$source_arg" rev-parse HEAD 2>/dev/null || echo -)"; fi
+  source_digest="$(cd "$tree" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+elif [[ -f $source_arg ]]; then
+  mkdir -p "$work/unpacked"
+  tar -xf "$source_arg" -C "$work/unpacked" || die "$source_arg is not a tar archive this tar can read; give an iPXE release tarball or a source folder"
+  top="$work/unpacked"
+  if [[ ! -f $top/src/Makefile ]]; then
+    found=("$top"/*/src/Makefile)
+    [[ ${#found[@]} -eq 1 && -f ${found[0]} ]] || die "$source_arg holds no iPXE source (no src/Makefile at its top or one folder down)"
+    top="${found[0]%/src/Makefile}"
+  fi
+  (cd "$top" && tar -cf - .) | (cd "$tree" && tar -xf -)
+  # GitHub's release tarballs carry the commit in their pax header.
+  if command -v git >/dev/null 2>&1; then
+    case "$source_arg" in
+      *.tar.gz | *.tgz) commit="$( (gzip -dc "$source_arg" | git get-tar-commit-id) 2>/dev/null || true)" ;;
+      *.tar.xz) commit="$( (xz -dc "$source_arg" | git get-tar-commit-id) 2>/dev/null || true)" ;;
+      *.tar) commit="$(git get-tar-commit-id <"$source_arg" 2>/dev/null || true)" ;;
+    esac
+    [[ -n $commit ]] || commit='-'
+  fi
+  source_digest="$(sha256sum <"$source_arg" | cut -d' ' -f1)"
+else
+  die "--source $source_arg does not exist; give an iPXE source folder or release tarball"
+fi
+src="$tree/src"
+version="$(awk -F'=' '/^VERSION_(MAJOR|MINOR|PATCH)[[:space:]]*=/ { gsub(/[[:space:]]/, "", $2); v = v (v == "" ? "" : ".") $2 } END { print v }' "$src/Makefile")"
+[[ -n $version ]] && version="v$version" || version='unknown'
+
+# KEYBOARD_MAP takes the object name: iPXE's Makefile turns "-" into "_" (keymap_no-latin1.c → keymap_no_latin1).
+if [[ ! -f $src/hci/keymap/keymap_$keymap.c ]]; then
+  available="$(cd "$src/hci/keymap" 2>/dev/null && for f in keymap_*.c; do f="${f#keymap_}" && printf '%s ' "${f%.c}"; done)"
+  die "keymap \"$keymap\" is not in this iPXE source (src/hci/keymap/); use one of: ${available:-none found}"
+fi
+mkdir -p "$src/config/local"
+cp "$overlay/config/local/console.h" "$overlay/config/local/general.h" "$overlay/config/local/branding.h" "$src/config/local/"
+grep -q '^#define KEYBOARD_MAP ' "$src/config/local/console.h" ||
+  die "$overlay/config/local/console.h has no \"#define KEYBOARD_MAP\" line to set the keymap in; render it again with bootstation"
+sed -i "s/^#define KEYBOARD_MAP .*/#define KEYBOARD_MAP ${keymap//-/_}/" "$src/config/local/console.h"
+cp "$embed" "$work/embed.ipxe"
+
+# Everything that goes into a binary besides the target: source, overlay as applied, embedded script.
+identity="$(
+  {
+    printf 'source %s\n' "$source_digest"
+    (cd "$src" && sha256sum config/local/console.h config/local/general.h config/local/branding.h)
+    printf 'embed %s\n' "$(sha256sum <"$work/embed.ipxe" | cut -d' ' -f1)"
+  } | sha256sum | cut -d' ' -f1
+)"
+
+sha256_of() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# A target is reused when the earlier record has its inputs and every output file is still the one recorded.
+reusable() {
+  local target="$1" inputs="$2" pair file
+  [[ -n $reuse && -f $reuse ]] || return 1
+  for pair in $(target_outputs "$target"); do
+    file="${pair#*:}"
+    [[ -f $out/$file ]] || return 1
+    awk -F'\t' -v t="$target" -v f="$file" -v s="$(sha256_of "$out/$file")" -v i="$inputs" \
+      '$1 == "output" && $2 == t && $3 == f && $4 == s && $5 == i { found = 1 } END { exit !found }' "$reuse" || return 1
+  done
+}
+
+lines=("$(printf 'source\t%s\t%s\t%s' "$version" "$commit" "$identity")")
+for target in "${target_list[@]}"; do
+  cross="$(target_cross "$target")"
+  goals=()
+  for pair in $(target_outputs "$target"); do goals+=("${pair%%:*}"); done
+  inputs="$(printf '%s\n' "$identity" "$target" "$cross" "${goals[@]}" | sha256sum | cut -d' ' -f1)"
+  if reusable "$target" "$inputs"; then
+    status=reused
+    printf 'build-ipxe: %s is unchanged, keeping %s\n' "$target" "$(target_outputs "$target" | sed 's/[^ ]*://g')"
+  else
+    status=built
+    printf 'build-ipxe: building %s (%s) with make -j%s\n' "$target" "${goals[*]}" "$jobs"
+    make_args=(-C "$src" -j"$jobs" EMBED="$work/embed.ipxe")
+    if [[ -n $cross ]]; then make_args+=(CROSS="$cross"); fi
+    make "${make_args[@]}" "${goals[@]}" || die "make failed for target $target (${goals[*]}); the lines above say why"
+  fi
+  for pair in $(target_outputs "$target"); do
+    goal="${pair%%:*}" file="${pair#*:}"
+    if [[ $status == built ]]; then
+      [[ -f $src/$goal ]] || die "make succeeded for target $target but left no $goal"
+      # Copied under a temporary name and renamed, so a running server never serves half a binary.
+      cp "$src/$goal" "$out/.$file.tmp"
+      mv -f "$out/.$file.tmp" "$out/$file"
+    fi
+    lines+=("$(printf 'output\t%s\t%s\t%s\t%s\t%s' "$target" "$file" "$(sha256_of "$out/$file")" "$inputs" "$status")")
+  done
+done
+
+if [[ -n $record ]]; then
+  printf '%s\n' "${lines[@]}" >"$record.tmp"
+  mv -f "$record.tmp" "$record"
+fi
+printf 'build-ipxe: iPXE %s with keymap %s: %s in %s\n' "$version" "$keymap" "$targets" "$out"

@@ -1,0 +1,24 @@
+import { IPXE_KEYMAPS } from '../config/schema.ts';
+
+/** A keyboard layout iPXE v2.0.0 ships, by the name users write (images.yaml, --keymap). */
+export type IpxeKeymap = (typeof IPXE_KEYMAPS)[number];
+
+/** A keymap name that iPXE v2.0.0 does not ship; the message lists the ones it does. */
+export class KeymapError extends Error {
+  readonly code = 'BOOTSTATION_IPXE_KEYMAP';
+}
+
+/** Checks a layout name against iPXE v2.0.0's keymaps and returns it typed, or throws a KeymapError listing them. */
+export function parseKeymap(name: string, where = '--keymap'): IpxeKeymap {
+  const keymap = IPXE_KEYMAPS.find((candidate) => candidate === name);
+  if (!keymap) throw new KeymapError(`${where} "${name.slice(0, 40)}" is not a keyboard layout of iPXE v2.0.0; use one of ${IPXE_KEYMAPS.join(' ')}`);
+  return keymap;
+}
+
+/**
+ * The object name KEYBOARD_MAP takes: config/config.c pastes it into REQUIRE_OBJECT(keymap_##map), and
+ * iPXE's Makefile names objects after their file with "-" turned into "_" (keymap_no-latin1.c → keymap_no_latin1).
+ */
+export function keymapObjectName(keymap: IpxeKeymap): string {
+  return keymap.replaceAll('-', '_');
+}

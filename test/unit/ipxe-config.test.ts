@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
+import { DHCP_TRIES, renderEmbedScript } from '../../src/ipxe/embed-script.ts';
+import { KeymapError, keymapObjectName, parseKeymap } from '../../src/ipxe/keymap.ts';
+import { OVERLAY_HEADERS, renderOverlay } from '../../src/ipxe/overlay.ts';
+import { parsePin, pinnedDigest, PinError } from '../../src/ipxe/pin.ts';
+import { DEFAULT_TARGETS, IPXE_TARGETS, parseTargets, TargetsError } from '../../src/ipxe/targets.ts';
+import { assertGolden } from '../support/golden.ts';
+
+// Regenerate the golden files with: UPDATE_GOLDEN=1 node --test test/unit/ipxe-config.test.ts
+
+describe('keymaps', () => {
+  test('every layout of iPXE v2.0.0 is accepted and named by its object name', () => {
+    const objectNames = new Map(IPXE_KEYMAPS.map((keymap) => [keymap, keymapObjectName(parseKeymap(keymap))]));
+    assert.equal(IPXE_KEYMAPS.length, 30, 'iPXE v2.0.0 ships 30 keymaps');
+    assert.equal(objectNames.get('no-latin1'), 'no_latin1');
+    assert.equal(objectNames.get('sr-latin'), 'sr_latin');
+    assert.equal(objectNames.get('de'), 'de');
+    for (const [keymap, object] of objectNames) assert.match(object, /^[a-z][a-z0-9_]*$/, `${keymap} must become a C identifier`);
+  });
+
+  test('other names are rejected with the list of layouts', () => {
+    for (const name of ['xx', 'DE', 'no_latin1', 'de ', '', '../us', 'sr']) {
+      assert.throws(() => parseKeymap(name), (error: unknown) => {
+        assert.ok(error instanceof KeymapError, `${JSON.stringify(name)} must throw a KeymapError`);
+        assert.match(error.message, /use one of al by cf cz de .* sr-latin ua uk us$/);
+        return true;
+      });
+    }
+  });
+});
+
+describe('config/local overlay', () => {
+  for (const keymap of ['de', 'no-latin1', 'us'] as const) {
+    test(`headers for keymap ${keymap} match their golden files`, () => {
+      const overlay = renderOverlay(keymap);
+      for (const header of OVERLAY_HEADERS) assertGolden(`ipxe/overlay-${keymap}/${header.replace('config/local/', '')}`, overlay[header]);
+    });
+  }
+
+  test('the overlay committed in ipxe-src/ is the rendering for the default keymap us', () => {
+    const overlay = renderOverlay('us');
+    for (const header of OVERLAY_HEADERS) assertGolden(`../../ipxe-src/${header}`, overlay[header]);
+  });
+
+  test('KEYBOARD_MAP and the branding strings are #undef\'d before they are given a value', () => {
+    const overlay = renderOverlay('sr-latin');
+    const headers = Object.values(overlay).join('\n');
+    for (const match of headers.matchAll(/^\s*#define (\w+) (\S.*)$/gm)) {
+      const [line, name, value] = match;
+      if (value?.startsWith('/*')) continue; // a flag with a comment, no value
+      assert.ok(headers.includes(`#undef ${name}\n${line}`), `${name} gets a value, so "#undef ${name}" must come right before it`);
+    }
+    assert.match(overlay['config/local/console.h'], /^#define KEYBOARD_MAP sr_latin$/m);
+  });
+
+  test('what the issue asks for is enabled, and the BIOS build leaves out only unused protocols', () => {
+    const general = renderOverlay('us')['config/local/general.h'];
+    for (const flag of ['DOWNLOAD_PROTO_HTTPS', 'PING_CMD', 'NSLOOKUP_CMD', 'REBOOT_CMD', 'POWEROFF_CMD', 'CONSOLE_CMD', 'PARAM_CMD', 'FORM_CMD', 'IMAGE_TRUST_CMD', 'IMAGE_PNG']) {
+      assert.match(general, new RegExp(`^#define ${flag}\\s`, 'm'), `${flag} must be defined on every platform`);
+    }
+    const bios = general.slice(general.indexOf('#if defined ( PLATFORM_pcbios )'), general.indexOf('#endif'));
+    assert.doesNotMatch(bios, /HTTPS|CONSOLE_CMD|PARAM_CMD/, 'the BIOS block must not take back a requested feature');
+  });
+});
+
+describe('embedded script', () => {
+  test('port 80 and port 8080 renderings match their golden files', () => {
+    assertGolden('ipxe/embed-port-80.ipxe', renderEmbedScript(80));
+    assertGolden('ipxe/embed-port-8080.ipxe', renderEmbedScript(8080));
+  });
+
+  test('user-class is set before the first dhcp, so it goes out in option 77 of every request', () => {
+    const lines = renderEmbedScript(80).split('\n');
+    const userClass = lines.indexOf('set user-class bootstation');
+    const firstDhcp = lines.findIndex((line) => /^dhcp\b/.test(line));
+    assert.ok(userClass >= 0 && firstDhcp > userClass, `set user-class (line ${userClass + 1}) must come before dhcp (line ${firstDhcp + 1})`);
+  });
+
+  test('chains boot.ipxe with the baked-in port from next-server, then ProxyDHCP next-server, then a shell', () => {
+    const script = renderEmbedScript(8080);
+    const chains = script.split('\n').filter((line) => line.includes('chain --autofree'));
+    assert.deepEqual(chains, [
+      'isset ${next-server} && chain --autofree http://${next-server}:8080/boot.ipxe?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch} ||',
+      'isset ${proxydhcp/next-server} && chain --autofree http://${proxydhcp/next-server}:8080/boot.ipxe?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch} ||',
+    ]);
+    assert.match(script, new RegExp(`iseq \\$\\{dhcp-tries\\} ${DHCP_TRIES} && goto no-network`));
+    assert.match(script, /^shell$/m);
+  });
+
+  test("no command line contains a token iPXE's tokenizer would split or drop", () => {
+    for (const line of renderEmbedScript(80).split('\n')) {
+      if (line.startsWith('#') || line.startsWith(':') || line === '') continue;
+      const tokens = line.split(/\s+/);
+      for (const [index, token] of tokens.entries()) {
+        assert.ok(!token.startsWith('#'), `"${token}" in "${line}" would start a comment`);
+        assert.ok(token !== ';', `a lone ";" in "${line}" would separate commands`);
+        if (token === '||' || token === '&&') assert.ok(index > 0, `"${line}" must not start with ${token}`);
+      }
+      assert.ok(!/[;#]/.test(line.replace(/\s(\|\||&&)(\s|$)/g, ' ')), `"${line}" must carry no ; or #`);
+    }
+  });
+
+  test('a port outside 1–65535 is refused', () => {
+    for (const port of [0, 65536, 1.5, Number.NaN]) assert.throws(() => renderEmbedScript(port), RangeError);
+  });
+});
+
+describe('targets', () => {
+  test('each target builds the make goals the issue names, under the names ProxyDHCP serves', () => {
+    const table = Object.values(IPXE_TARGETS).map((target) => [target.name, target.outputs.map((o) => `${o.make} → ${o.file}`).join(', '), target.cross]);
+    assert.deepEqual(table, [
+      ['bios', 'bin/undionly.kpxe → undionly.kpxe', ''],
+      ['efi64', 'bin-x86_64-efi/ipxe.efi → ipxe.efi, bin-x86_64-efi/snponly.efi → snponly.efi', ''],
+      ['efi32', 'bin-i386-efi/ipxe.efi → ipxe32.efi', ''],
+      ['arm64', 'bin-arm64-efi/snp.efi → snp-arm64.efi', 'aarch64-linux-gnu-'],
+    ]);
+    assert.deepEqual(DEFAULT_TARGETS, ['bios', 'efi64', 'efi32']);
+  });
+
+  test('--targets is parsed in table order without repeats; unknown names are refused with the list', () => {
+    assert.deepEqual(parseTargets('efi32, bios,efi32'), ['bios', 'efi32']);
+    assert.throws(() => parseTargets('bios,efi'), (error: unknown) => error instanceof TargetsError && /"efi".*bios,efi64,efi32,arm64/.test(error.message));
+    assert.throws(() => parseTargets(','), TargetsError);
+  });
+});
+
+describe('pin', () => {
+  const pinText = (sha256: string | null): string => JSON.stringify({ version: 'v2.0.0', url: 'https://example.invalid/ipxe-2.0.0.tar.gz', sha256 });
+
+  test('a pin without a digest parses, but a download from it is refused with how to proceed', () => {
+    const pin = parsePin(pinText(null), 'pin.json');
+    assert.throws(() => pinnedDigest(pin, 'pin.json'), (error: unknown) => {
+      assert.ok(error instanceof PinError);
+      assert.equal(error.message, 'pin.json has no SHA-256 for the iPXE v2.0.0 tarball, so it cannot be downloaded and verified: give a local copy with --source DIR|TARBALL, or set "sha256" from the release');
+      return true;
+    });
+  });
+
+  test('a digest is returned as pinned; malformed pins name the field', () => {
+    const digest = 'ab'.repeat(32);
+    assert.equal(pinnedDigest(parsePin(pinText(digest), 'pin.json')), digest);
+    assert.throws(() => parsePin(pinText('ABC'), 'pin.json'), /pin.json: "sha256" must be/);
+    assert.throws(() => parsePin('{"version":"2.0","url":"x","sha256":null}', 'pin.json'), /"version" must be an iPXE release tag/);
+    assert.throws(() => parsePin('{', 'pin.json'), /pin.json is not valid JSON/);
+  });
+
+  test('the committed pin names v2.0.0 and carries no invented digest', async () => {
+    const { loadPin } = await import('../../src/ipxe/pin.ts');
+    const pin = await loadPin();
+    assert.equal(pin.version, 'v2.0.0');
+    assert.match(pin.url, /v2\.0\.0\.tar\.gz$/);
+    assert.equal(pin.sha256, null, 'the digest must come from the release, not from this repository');
+  });
+});

@@ -92,7 +92,9 @@ async function describePlan(image: ImageConfig, dataDir: string, force: boolean)
   const lines: string[] = [];
   const checksum = spec.checksum;
   const verify = !checksum
-    ? 'NOT verified (insecure: true)'
+    ? spec.from.kind === 'url'
+      ? 'NOT verified (insecure: true)'
+      : 'not verified (no checksum given)'
     : 'algorithm' in checksum
       ? `verified against ${checksum.algorithm} ${checksum.value}`
       : `verified against the digest that ${checksum.listUrl} gives`;

@@ -2,7 +2,7 @@
 // checks that the boot files are there. The folder is a staging folder: nothing here is served yet.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -102,6 +102,7 @@ export async function extractArchive(reader: ArchiveReader, dir: string, plan: E
     else {
       await rename(join(dir, move.source), join(dir, move.target));
       files.delete(move.source);
+      await removeEmptyParents(dir, move.source);
     }
     files.set(move.target, { ...from, path: move.target });
   }
@@ -110,6 +111,7 @@ export async function extractArchive(reader: ArchiveReader, dir: string, plan: E
     if (!wanted.matches(path) && !(path in plan.renames)) {
       await rm(join(dir, path), { force: true });
       files.delete(path);
+      await removeEmptyParents(dir, path);
     }
   }
 
@@ -131,6 +133,19 @@ export async function extractArchive(reader: ArchiveReader, dir: string, plan: E
     }
   }
   return { files: [...files.values()].sort((a, b) => a.path.localeCompare(b.path)), archivePaths };
+}
+
+// Folders that only held a renamed or dropped file are not installed either.
+async function removeEmptyParents(dir: string, path: string): Promise<void> {
+  const segments = path.split('/').slice(0, -1);
+  while (segments.length > 0) {
+    try {
+      await rmdir(join(dir, ...segments));
+    } catch {
+      return;
+    }
+    segments.pop();
+  }
 }
 
 async function writeEntry(dir: string, path: string, open: () => NodeJS.ReadableStream, replace: boolean): Promise<ManifestFile> {

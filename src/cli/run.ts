@@ -1,9 +1,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { ConfigError } from '../config/parse.ts';
+import { KeymapError, parseKeymap, type IpxeKeymap } from '../ipxe/keymap.ts';
+import { parseTargets, TargetsError, type IpxeTargetName } from '../ipxe/targets.ts';
 import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
 import { runImages } from './images.ts';
 import { runIngest, UnknownImageError } from './ingest.ts';
+import { runIpxeBuild } from './ipxe.ts';
 import { runLab } from './lab.ts';
 import { runServe } from './serve.ts';
 import { runValidate } from './validate.ts';
@@ -17,6 +20,7 @@ Commands:
   serve      Serve ProxyDHCP, TFTP and HTTP (iPXE scripts, menu, boot files)
   validate   Check images.yaml and print a summary
   lab        Boot a VM through bootstation in a private virtual network (root, QEMU)
+  ipxe build Build iPXE with the keymap and embedded script into <data>/ipxe (Docker, or --local)
   ingest     Download, verify and extract the images with url or path sources: ingest [ID...]
   images     List every image with its state, version, size and last ingest
 
@@ -44,6 +48,13 @@ images options:
 lab options:
   --firmware KIND   bios (default), efi (x64 UEFI) or efi32 (32-bit UEFI)
   --config FILE     serve this images.yaml in the lab (default: a test kernel and initrd)
+
+ipxe build options:
+  --keymap NAME     keyboard layout (default: ipxe.keymap, else us)
+  --targets LIST    comma-separated bios,efi64,efi32,arm64 (default bios,efi64,efi32)
+  --source PATH     iPXE source folder or release tarball (default: the pinned release, see ipxe-src/pin.json)
+  --local           build on this host (gcc, make, perl, liblzma-dev) instead of in Docker
+  --http-port N     port baked into the embedded script (default: server.http_port, else 80)
 `;
 
 const OPTIONS = {
@@ -60,6 +71,10 @@ const OPTIONS = {
   force: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  keymap: { type: 'string' },
+  targets: { type: 'string' },
+  source: { type: 'string' },
+  local: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -82,6 +97,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(USAGE);
     return EXIT.ok;
   }
+  // "ipxe" is the one command with a subcommand.
+  const subcommand = command === 'ipxe' ? rest.shift() : undefined;
   if (rest.length > 0 && command !== 'ingest') return usageFailure(`unexpected argument "${rest[0]}"`);
   const common = {
     configPath: values.config ?? env['BOOTSTATION_CONFIG'] ?? 'images.yaml',
@@ -112,6 +129,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           configPath: values.config ?? env['BOOTSTATION_CONFIG'],
           dataDir: common.dataDir,
         });
+      case 'ipxe':
+        if (subcommand !== 'build') return usageFailure(subcommand === undefined ? 'ipxe needs a subcommand: ipxe build' : `unknown ipxe subcommand "${subcommand}"; the one there is: ipxe build`);
+        return await runIpxeBuild({
+          ...common,
+          keymap: keymapOption(values.keymap),
+          targets: targetsOption(values.targets),
+          source: values.source,
+          local: values.local === true,
+          httpPort: portOption('--http-port', values['http-port']),
+        }, env);
       case undefined:
         return usageFailure('no command given');
       default:
@@ -149,6 +176,22 @@ function firmwareOption(value: string | undefined): LabFirmware {
   const firmware = LAB_FIRMWARE.find((kind) => kind === value);
   if (!firmware) throw new UsageError(`--firmware must be one of ${LAB_FIRMWARE.join(', ')}, not "${value}"`);
   return firmware;
+}
+
+function keymapOption(value: string | undefined): IpxeKeymap | undefined {
+  try {
+    return value === undefined ? undefined : parseKeymap(value);
+  } catch (error) {
+    throw error instanceof KeymapError ? new UsageError(error.message) : error;
+  }
+}
+
+function targetsOption(value: string | undefined): IpxeTargetName[] | undefined {
+  try {
+    return value === undefined ? undefined : parseTargets(value);
+  } catch (error) {
+    throw error instanceof TargetsError ? new UsageError(error.message) : error;
+  }
 }
 
 function usageFailure(message: string): number {

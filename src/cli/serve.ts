@@ -4,6 +4,7 @@ import { createLiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { findIpxeBinaries, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { watchIpxeManifest } from '../ipxe/watch-binaries.ts';
 import { BindError } from '../net/bind-error.ts';
 import { interfaceMtu, resolveServingAddress } from '../net/interfaces.ts';
 import { findBootFile, openForReading } from '../files/boot-files.ts';
@@ -40,20 +41,24 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
 
   let ipxe = await findIpxeBinaries(join(dataDir, 'ipxe'));
   logIpxeBinaries(log, ipxe);
-  const live = createLiveConfig(configPath, initial, log, {
-    dataDir,
-    onChange: () => {
-      void findIpxeBinaries(join(dataDir, 'ipxe')).then((found) => {
-        if (found.dir !== ipxe.dir) logIpxeBinaries(log, found);
-        ipxe = found;
-      });
-    },
-  });
+  // Re-scanned on a config reload and when a build finishes (its manifest changes); one scan at a time,
+  // so an older result never replaces a newer one.
+  let scan = Promise.resolve();
+  const rescanIpxe = (): void => {
+    scan = scan.then(async () => {
+      const found = await findIpxeBinaries(join(dataDir, 'ipxe'));
+      if (ipxeSummary(found) !== ipxeSummary(ipxe)) logIpxeBinaries(log, found);
+      ipxe = found;
+    });
+  };
+  const live = createLiveConfig(configPath, initial, log, { dataDir, onChange: rescanIpxe });
+  const stopWatchingIpxe = watchIpxeManifest(join(dataDir, 'ipxe'), rescanIpxe);
 
   const app = buildHttpApp({ config: live.current, serverUrl: () => serverUrl, ipxe: () => ipxe, log });
   const closers: Array<() => Promise<unknown>> = [() => app.close()];
   const closeAll = async (): Promise<void> => {
     live.close();
+    stopWatchingIpxe();
     await Promise.allSettled(closers.map((close) => close()));
   };
 
@@ -127,7 +132,13 @@ async function tftpMaxBlockSize(interfaceName: string | undefined): Promise<numb
 }
 
 function logIpxeBinaries(log: Logger, ipxe: IpxeBinaries): void {
-  const files = [...ipxe.files].join(', ') || 'none';
-  if (ipxe.custom) log.info({ dir: ipxe.dir, files }, 'serving iPXE binaries from the data directory');
+  const files = [...ipxe.files.keys()].join(', ') || 'none';
+  if (ipxe.build) log.info({ dir: ipxe.dir, files, ...ipxe.build }, "serving bootstation's own iPXE build from the data directory");
+  else if (ipxe.custom) log.info({ dir: ipxe.dir, files }, 'serving custom iPXE binaries from the data directory (no manifest.json of a bootstation build, so other iPXE clients are not sent to them)');
   else log.warn({ dir: ipxe.dir, files }, 'data/ipxe has no iPXE binaries: serving the stock ones, so the custom keymap and embedded script are not in effect');
+}
+
+// What the log line says about a scan; a rescan that finds the same is not logged again.
+function ipxeSummary(ipxe: IpxeBinaries): string {
+  return JSON.stringify([ipxe.dir, [...ipxe.files.keys()], ipxe.build ?? null]);
 }

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MANIFEST_FILE, parseManifest } from './manifest.ts';
 
 /** First-stage iPXE binaries bootstation hands to firmware, by the names clients ask for. */
 export const FIRST_STAGE_FILES = ['undionly.kpxe', 'ipxe.efi', 'ipxe32.efi', 'snp-arm64.efi'] as const;
@@ -15,31 +16,23 @@ export interface IpxeBinaries {
   /** First-stage file name → absolute path, for the files present. */
   files: ReadonlyMap<string, string>;
   /**
-   * The binaries are bootstation's own build (build.json written by the build pipeline): their
+   * The binaries are bootstation's own build (manifest.json written by the build pipeline): their
    * embedded script sets user-class "bootstation", so ProxyDHCP may send other iPXE clients to them
    * without a loop. User-supplied or stock binaries never qualify.
    */
   ownBuild: boolean;
+  /** From the manifest of our own build: what the log says about it. */
+  build?: { version: string; keymap: string; builtAt: string };
 }
-
-/** The manifest the iPXE build pipeline writes next to the binaries it built. */
-export const BUILD_MANIFEST = 'build.json';
 
 /** Picks data/ipxe when it holds any first-stage binary, else Debian's stock binaries. */
 export async function findIpxeBinaries(dataIpxeDir: string, stockDir: string = STOCK_IPXE_DIR): Promise<IpxeBinaries> {
   const own = await firstStageFilesIn(dataIpxeDir);
-  if (own.size > 0) return { dir: dataIpxeDir, custom: true, files: own, ownBuild: await isOwnBuild(dataIpxeDir) };
-  return { dir: stockDir, custom: false, files: await firstStageFilesIn(stockDir), ownBuild: false };
-}
-
-async function isOwnBuild(dir: string): Promise<boolean> {
-  const text = await readFile(join(dir, BUILD_MANIFEST), 'utf8').catch(() => undefined);
-  if (text === undefined) return false;
-  try {
-    return (JSON.parse(text) as { builder?: unknown }).builder === 'bootstation';
-  } catch {
-    return false;
-  }
+  if (own.size === 0) return { dir: stockDir, custom: false, files: await firstStageFilesIn(stockDir), ownBuild: false };
+  const text = await readFile(join(dataIpxeDir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+  const manifest = text === undefined ? undefined : parseManifest(text);
+  if (!manifest) return { dir: dataIpxeDir, custom: true, files: own, ownBuild: false };
+  return { dir: dataIpxeDir, custom: true, files: own, ownBuild: true, build: { version: manifest.version, keymap: manifest.keymap, builtAt: manifest.builtAt } };
 }
 
 async function firstStageFilesIn(dir: string): Promise<Map<string, string>> {

@@ -78,3 +78,23 @@ test('an empty data/ipxe falls back to the stock folder and says so', async () =
   assert.equal(fallback.dir, stock);
   assert.deepEqual([...fallback.files.keys()], ['undionly.kpxe']);
 });
+
+test('only a manifest.json written by bootstation marks data/ipxe as its own build', async () => {
+  const own = join(dir, 'own-build');
+  await mkdir(own);
+  await writeFile(join(own, 'undionly.kpxe'), 'bios binary');
+  const stock = join(dir, 'no-stock');
+  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'no manifest: user-supplied binaries');
+  // The name the build pipeline used before the issue settled on manifest.json does not count.
+  await writeFile(join(own, 'build.json'), JSON.stringify({ builder: 'bootstation' }));
+  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'build.json is not the manifest');
+  const manifest = { builder: 'bootstation', version: 'v2.0.0', commit: null, keymap: 'de', httpPort: 80, features: { enabled: [], leftOutOfBios: [] }, targets: ['bios'], outputs: [{ target: 'bios', file: 'undionly.kpxe', sha256: 'a'.repeat(64), inputs: 'b'.repeat(64) }], identity: 'c'.repeat(64), builtAt: '2026-03-06T00:00:00.000Z' };
+  await writeFile(join(own, 'manifest.json'), JSON.stringify({ ...manifest, builder: 'someone-else' }));
+  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'another builder');
+  await writeFile(join(own, 'manifest.json'), '{"builder": "bootstation"');
+  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'broken JSON');
+  await writeFile(join(own, 'manifest.json'), JSON.stringify(manifest));
+  const found = await findIpxeBinaries(own, stock);
+  assert.equal(found.ownBuild, true);
+  assert.deepEqual(found.build, { version: 'v2.0.0', keymap: 'de', builtAt: '2026-03-06T00:00:00.000Z' });
+});

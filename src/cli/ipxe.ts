@@ -1,0 +1,54 @@
+import { join, resolve } from 'node:path';
+import Docker from 'dockerode';
+import got from 'got';
+import { loadConfigFile } from '../config/load.ts';
+import { buildLocally, resolveSource, type IpxeBuildResult, type IpxeBuildSettings } from '../ipxe/build.ts';
+import { DEFAULT_BASE_IMAGE } from '../ipxe/docker-context.ts';
+import { buildInDocker } from '../ipxe/docker-build.ts';
+import { fetchPinnedSource } from '../ipxe/fetch-source.ts';
+import type { IpxeKeymap } from '../ipxe/keymap.ts';
+import { MANIFEST_FILE } from '../ipxe/manifest.ts';
+import { loadPin } from '../ipxe/pin.ts';
+import { DEFAULT_TARGETS, type IpxeTargetName } from '../ipxe/targets.ts';
+
+/** Options of `bootstation ipxe build`; undefined means "take it from images.yaml" (keymap, port) or the default. */
+export interface IpxeBuildOptions {
+  configPath: string;
+  dataDir: string;
+  keymap?: IpxeKeymap;
+  targets?: readonly IpxeTargetName[];
+  source?: string;
+  local: boolean;
+  httpPort?: number;
+}
+
+/** `bootstation ipxe build`: builds iPXE with the keymap and embedded script into <data>/ipxe, on this host or in Docker. */
+export async function runIpxeBuild(options: IpxeBuildOptions, env: NodeJS.ProcessEnv): Promise<number> {
+  const dataDir = resolve(options.dataDir);
+  const config = await loadConfigFile(options.configPath, { dataDir });
+  const log = (line: string): void => void process.stdout.write(`bootstation: ${line}\n`);
+  const source = options.source !== undefined
+    ? await resolveSource(resolve(options.source))
+    : await fetchPinnedSource({ pin: await loadPin(), dataDir, http: got, log });
+  const settings: IpxeBuildSettings = {
+    keymap: options.keymap ?? config.ipxe.keymap,
+    targets: options.targets ?? DEFAULT_TARGETS,
+    httpPort: options.httpPort ?? config.server.httpPort,
+    source,
+    ipxeDir: join(dataDir, 'ipxe'),
+    log,
+  };
+  log(`building iPXE for ${settings.targets.join(', ')} with keymap ${settings.keymap} and /boot.ipxe on HTTP port ${settings.httpPort}, from ${source.path}`);
+  const result = options.local
+    ? await buildLocally(settings)
+    : await buildInDocker({ ...settings, docker: new Docker(), baseImage: env['BOOTSTATION_IPXE_BASE_IMAGE'] ?? DEFAULT_BASE_IMAGE, progress: (text) => void process.stdout.write(text) });
+  report(result, settings, log);
+  return 0;
+}
+
+function report(result: IpxeBuildResult, settings: IpxeBuildSettings, log: (line: string) => void): void {
+  if (result.built.length > 0) log(`built ${result.built.join(', ')}`);
+  if (result.reused.length > 0) log(`unchanged, kept ${result.reused.join(', ')}`);
+  if (result.removed.length > 0) log(`removed ${result.removed.join(', ')}: they came from a build with another keymap, port or source`);
+  log(`wrote ${join(settings.ipxeDir, MANIFEST_FILE)} (iPXE ${result.manifest.version}, keymap ${result.manifest.keymap}); a running bootstation serve picks the binaries up within a second`);
+}

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderEmbedScript } from './embed-script.ts';
+import type { IpxeKeymap } from './keymap.ts';
+import { buildManifest, MANIFEST_FILE, parseBuildRecord, parseManifest, renderManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeManifest } from './manifest.ts';
+import { renderOverlay } from './overlay.ts';
+import type { IpxeTargetName } from './targets.ts';
+
+/** scripts/build-ipxe.sh, next to src/ in the checkout. */
+export const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/build-ipxe.sh', import.meta.url));
+
+/** The iPXE source to build from: a folder holding src/, or a release tarball. */
+export interface IpxeSource {
+  path: string;
+  kind: 'dir' | 'tarball';
+}
+
+/** What one build makes and where it puts it. */
+export interface IpxeBuildSettings {
+  keymap: IpxeKeymap;
+  targets: readonly IpxeTargetName[];
+  /** Baked into the embedded script: the port /boot.ipxe is served on. */
+  httpPort: number;
+  source: IpxeSource;
+  /** data/ipxe: binaries and manifest.json go here. */
+  ipxeDir: string;
+  log: (line: string) => void;
+  now?: () => Date;
+}
+
+/** What a finished build left in data/ipxe. */
+export interface IpxeBuildResult {
+  manifest: IpxeManifest;
+  built: string[];
+  reused: string[];
+  /** Binaries of an earlier build with another keymap, port or source, removed so they are not served. */
+  removed: string[];
+}
+
+/** A build that did not finish; the message says which step failed and what to do. */
+export class IpxeBuildError extends Error {
+  readonly code = 'BOOTSTATION_IPXE_BUILD';
+}
+
+/** Tells a source folder from a tarball, or throws naming the path when it is neither. */
+export async function resolveSource(path: string): Promise<IpxeSource> {
+  const found = await stat(path).catch(() => undefined);
+  if (!found) throw new IpxeBuildError(`--source ${path} does not exist; give an iPXE source folder (the one holding src/) or a release tarball`);
+  return { path, kind: found.isDirectory() ? 'dir' : 'tarball' };
+}
+
+/** Reads data/ipxe/manifest.json when bootstation wrote it. */
+export async function readManifest(ipxeDir: string): Promise<IpxeManifest | undefined> {
+  const text = await readFile(join(ipxeDir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseManifest(text);
+}
+
+/** Builds on this host with scripts/build-ipxe.sh (gcc, make, perl, liblzma-dev), reusing unchanged targets. */
+export async function buildLocally(settings: IpxeBuildSettings): Promise<IpxeBuildResult> {
+  const work = await mkdtemp(join(tmpdir(), 'bootstation-ipxe-'));
+  try {
+    for (const [path, content] of Object.entries(renderOverlay(settings.keymap))) {
+      await mkdir(dirname(join(work, 'overlay', path)), { recursive: true });
+      await writeFile(join(work, 'overlay', path), content);
+    }
+    await writeFile(join(work, 'embed.ipxe'), renderEmbedScript(settings.httpPort));
+    await mkdir(settings.ipxeDir, { recursive: true });
+    const previous = await readManifest(settings.ipxeDir);
+    const args = [
+      BUILD_SCRIPT, '--source', settings.source.path, '--keymap', settings.keymap, '--targets', settings.targets.join(','),
+      '--overlay', join(work, 'overlay'), '--embed', join(work, 'embed.ipxe'), '--out', settings.ipxeDir, '--record', join(work, 'record.tsv'),
+    ];
+    if (previous) {
+      await writeFile(join(work, 'reuse.tsv'), reuseRecord(previous));
+      args.push('--reuse', join(work, 'reuse.tsv'));
+    }
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn('bash', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    if (code !== 0) throw new IpxeBuildError(`scripts/build-ipxe.sh failed (exit ${code}); the lines above say why`);
+    const record = parseBuildRecord(await readFile(join(work, 'record.tsv'), 'utf8'));
+    return await finishBuild(settings, record, previous);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Copies binaries a build left in `from` into data/ipxe after checking each against the record's SHA-256.
+ * Each is written under a temporary name and renamed, so a running server never serves half a file.
+ */
+export async function installOutputs(from: string, record: BuildRecord, ipxeDir: string): Promise<void> {
+  await mkdir(ipxeDir, { recursive: true });
+  for (const output of record.outputs) {
+    const source = join(from, output.file);
+    const digest = createHash('sha256').update(await readFile(source)).digest('hex');
+    if (digest !== output.sha256) throw new IpxeBuildError(`${output.file} from the build has SHA-256 ${digest}, not the ${output.sha256} its record says; run the build again`);
+    const temporary = join(ipxeDir, `.${output.file}.tmp`);
+    await copyFile(source, temporary);
+    await rename(temporary, join(ipxeDir, output.file));
+  }
+}
+
+/** Writes manifest.json for a finished build (last, so a server watching it sees complete binaries) and removes stale ones. */
+export async function finishBuild(settings: IpxeBuildSettings, record: BuildRecord, previous: IpxeManifest | undefined): Promise<IpxeBuildResult> {
+  const manifest = buildManifest({ record, keymap: settings.keymap, httpPort: settings.httpPort, builtAt: (settings.now ?? (() => new Date()))(), previous });
+  const removed = staleOutputs(previous, record);
+  for (const file of removed) await rm(join(settings.ipxeDir, file), { force: true });
+  const temporary = join(settings.ipxeDir, `.${MANIFEST_FILE}.tmp`);
+  await writeFile(temporary, renderManifest(manifest));
+  await rename(temporary, join(settings.ipxeDir, MANIFEST_FILE));
+  return {
+    manifest,
+    built: record.outputs.filter((output) => output.status === 'built').map((output) => output.file),
+    reused: record.outputs.filter((output) => output.status === 'reused').map((output) => output.file),
+    removed,
+  };
+}

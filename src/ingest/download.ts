@@ -47,6 +47,8 @@ export interface DownloadOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   progress?: ProgressSink;
+  /** Take a complete copy from the cache when its record matches (default true). */
+  reuse?: boolean;
   log: (message: string) => void;
 }
 
@@ -79,7 +81,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
   const partPath = `${finalPath}.part`;
   await mkdir(cacheDir, { recursive: true });
 
-  const cached = await reusableCopy(finalPath, recordPath, url, expected);
+  const cached = options.reuse === false ? undefined : await reusableCopy(finalPath, recordPath, url, expected);
   if (cached) return cached;
 
   const retries = options.retries ?? 5;

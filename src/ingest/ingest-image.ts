@@ -224,6 +224,8 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
     ...(context.retries !== undefined ? { retries: context.retries } : {}),
     ...(context.sleep ? { sleep: context.sleep } : {}),
     ...(context.progress ? { progress: context.progress(image.id) } : {}),
+    // Without a checksum nothing proves the cached copy is what the URL serves now: --force fetches it again.
+    reuse: expected !== undefined || !context.force,
     log: context.info,
   });
   if (downloaded.reused) context.info(`using the verified copy in ${downloaded.path}`);

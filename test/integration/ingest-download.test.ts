@@ -235,6 +235,19 @@ describe('downloads', () => {
     }
   });
 
+  test('redirects are followed', async () => {
+    const server = await startHttpFixture((request, response) => {
+      if (request.url === '/old.iso') return void response.writeHead(302, { location: '/new.iso' }).end();
+      sendBody(request, response, BODY);
+    });
+    try {
+      assert.equal((await downloadToCache(options(server.url('/old.iso')))).sha256, SHA256);
+      assert.deepEqual(server.requests.map((r) => r.path), ['/old.iso', '/new.iso']);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a completed, verified download is reused without any request', async () => {
     const server = await startHttpFixture((request, response) => sendBody(request, response, BODY));
     try {

@@ -122,6 +122,35 @@ describe('extraction by archive type (detected by content, whatever the name)', 
   });
 });
 
+describe('archives that cannot be read', () => {
+  test('xz without the xz command, and bzip2, are one sentence with the fix', async (t) => {
+    if (!(await hasCommand('xz'))) return t.skip('the xz command is absent (Debian package: xz-utils)');
+    const path = await packed('tar', (out) => ['-cJf', out, '.']);
+    const file = await openForReading(path);
+    try {
+      const error = await failure(openArchive({ name: 'live.tar.xz', random: file, stream: () => createReadStream(path) }, { xz: join(root, 'no-such-xz') }));
+      assert.equal(error.code, IngestErrorCode.MissingTool);
+      assert.equal(error.message, 'live.tar.xz is xz-compressed and the xz command is not installed; install it (apt-get install xz-utils) and run ingest again');
+    } finally {
+      await file.close();
+    }
+    const bzip = join(root, 'x.tar.bz2');
+    await writeFile(bzip, 'BZh91AY&SY');
+    const error = await failure(extractFile(bzip));
+    assert.equal(error.code, IngestErrorCode.BadArchive);
+    assert.match(error.message, /^test-archive is bzip2-compressed, which ingest does not read; use the distribution's/);
+  });
+
+  test('a truncated tar.gz is a BadArchive error naming the archive', async () => {
+    const path = join(root, `cut-${++counter}.tgz`);
+    const whole = gzipSync(await buildTar([{ name: 'casper/vmlinuz', content: 'k'.repeat(100_000) }, { name: 'casper/initrd', content: 'i' }]));
+    await writeFile(path, whole.subarray(0, 200));
+    const error = await failure(extractFile(path));
+    assert.equal(error.code, IngestErrorCode.BadArchive);
+    assert.match(error.message, /^test-archive cannot be read as tar\.gz \(.+\); check that the source is the right, complete file$/);
+  });
+});
+
 describe('hostile archives are refused before anything is written', () => {
   const hostileTars: Array<[string, Parameters<typeof buildTar>[0]]> = [
     ['a name that climbs out', [{ name: 'casper/vmlinuz', content: 'k' }, { name: '../../escaped', content: 'x' }]],

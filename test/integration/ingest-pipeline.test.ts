@@ -158,6 +158,9 @@ describe('ingest pipeline', () => {
       assert.equal((await ingestImage(insecure.image, ctx)).status, expected);
       assert.ok(ctx.lines.some((l) => /^warn: the source of demo is not verified \(insecure: true\)/.test(l)), ctx.lines.join('\n'));
     }
+    const requests = server.requests.length;
+    await ingestImage(insecure.image, { ...context(insecure.dataDir), force: true });
+    assert.equal(server.requests.length, requests + 1, '--force downloads an unchecked source again instead of trusting the cache');
   });
 
   test('${iso-url} keeps the archive in the image folder', async () => {

@@ -112,7 +112,9 @@ function decompress(type: 'gzip' | 'zstd' | 'xz', input: Readable, name: string,
   const child = spawn(tools.xz, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const output = child.stdout;
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()).slice(0, 2000));
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 2000) stderr += chunk.toString();
+  });
   child.once('error', (error: NodeJS.ErrnoException) => {
     input.destroy();
     output.destroy(

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import got from 'got';
 import { downloadToCache, type DownloadOptions } from '../../src/ingest/download.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
+import { openHttpRangeSource } from '../../src/ingest/http-range-source.ts';
 import { createProgressReporter } from '../../src/ingest/progress-reporter.ts';
 import { hasCommand, runIn } from '../support/ingest-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
@@ -257,6 +258,39 @@ describe('downloads', () => {
       assert.equal(server.requests.length, 1);
       const other = await downloadToCache({ ...opts, expected: { algorithm: 'sha256', value: '0'.repeat(64) } }).catch((e: unknown) => e);
       assert.ok(other instanceof IngestError && other.code === IngestErrorCode.ChecksumMismatch, 'a different expected digest does not reuse the copy');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('HTTP Range source (fetch: files)', () => {
+  test('small reads come from 64 KiB windows, large ones pass through; no Range support is undefined', async () => {
+    const server = await startHttpFixture((request, response) => sendBody(request, response, BODY, { ranges: !request.url?.startsWith('/plain') }));
+    try {
+      const source = await openHttpRangeSource(got, server.url('/image.iso'));
+      assert.ok(source);
+      assert.equal(source.size, BODY.length);
+      assert.deepEqual(Buffer.from(await source.read(100, 10)), BODY.subarray(100, 110));
+      assert.deepEqual(Buffer.from(await source.read(65530, 12)), BODY.subarray(65530, 65542), 'a read across two windows');
+      const before = server.requests.length;
+      assert.deepEqual(Buffer.from(await source.read(200, 50)), BODY.subarray(200, 250));
+      assert.equal(server.requests.length, before, 'a second small read in a cached window makes no request');
+      assert.deepEqual(Buffer.from(await source.read(1_000_000, 2_000_000)), BODY.subarray(1_000_000, 3_000_000));
+      assert.deepEqual(Buffer.from(await source.read(BODY.length - 5, 100)), BODY.subarray(BODY.length - 5), 'reads stop at the end');
+      assert.equal(await openHttpRangeSource(got, server.url('/plain/image.iso')), undefined);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a server that stops honouring Range after the probe is a clear error', async () => {
+    const server = await startHttpFixture((request, response) => sendBody(request, response, BODY, { ranges: request.headers.range === 'bytes=0-0' }));
+    try {
+      const source = await openHttpRangeSource(got, server.url('/image.iso'));
+      const error = await rejection(source!.read(100, 10));
+      assert.equal(error.code, IngestErrorCode.HttpStatus);
+      assert.equal(error.message, `${server.url('/image.iso')} answered a Range request for byte 0 with HTTP 200 and other bytes; set fetch: all on this source to download it whole`);
     } finally {
       await server.close();
     }

@@ -213,14 +213,16 @@ export const RECIPES = {
     renames: { 'memtest64.bin': 'boot/floppy.img', 'memtest64.efi': 'EFI/BOOT/bootx64.efi' },
     // Memtest86+ README: memtest.bin boots through the Linux 16-bit boot protocol (what iPXE's bzImage
     // loader uses on BIOS); memtest.efi is a UEFI application (iPXE starts it with LoadImage/StartImage).
-    // Neither takes an initrd; no option is needed.
+    // Neither takes an initrd; no option is needed. Checked with Debian's memtest86+ 6.10 and iPXE
+    // under QEMU: SeaBIOS runs memtest64.bin and the padded floppy.img alike, OVMF runs the .efi.
+    // On UEFI it draws on the GOP framebuffer and stops with "efi_setup() failed" without one.
     boot: { kernel: 'memtest64.bin', initrds: [], args: '' },
     firmwareBoot: {
       bios: { kernel: 'memtest64.bin', initrds: [], args: '' },
       efi: { kernel: 'memtest64.efi', initrds: [], args: '' },
     },
     notes:
-      'Archive: mt86plus_<version>.binaries.zip from memtest.org (preferred), or mt86plus_<version>_64.iso (its BIOS file is the padded floppy image). Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned).',
+      'Archive: mt86plus_<version>.binaries.zip from memtest.org (preferred), or mt86plus_<version>_64.iso (its BIOS file is the padded floppy image). Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned); on UEFI it needs a graphics adapter (it draws on the UEFI framebuffer).',
   },
 
   'kali-live': {

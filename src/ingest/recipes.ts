@@ -101,12 +101,14 @@ export const RECIPES = {
     boot: {
       kernel: 'casper/vmlinuz',
       initrds: ['casper/initrd'],
-      // Ubuntu Server docs "Netboot the server installer": ip=dhcp is required for casper to bring up
-      // the network, url= names the ISO that casper downloads into RAM and loop-mounts (casper 1.445+,
-      // Ubuntu 20.04 and later). cloud-init reads url= as a legacy alias of cloud-config-url= (it takes
-      // the first of cloud-config-url, url: cmd/main.py parse_cmdline_url) and would download the ISO
-      // a second time as its configuration; naming /dev/null stops that.
-      args: `ip=dhcp url=\${iso-url} cloud-config-url=/dev/null ${BOOTIF}`,
+      // Ubuntu Server docs "Netboot the server installer" and casper(7): ip=dhcp is required for casper
+      // to bring up the network; netboot=url with url= names the ISO that casper downloads into RAM and
+      // loop-mounts (casper 1.445+, Ubuntu 20.04 and later); boot=casper picks casper's initramfs
+      // scripts (already the ISO's default, said for clarity as netboot.xyz does). cloud-init reads url=
+      // as a legacy alias of cloud-config-url= (it takes the first of cloud-config-url, url:
+      // cmd/main.py parse_cmdline_url) and would download the ISO a second time as its configuration;
+      // naming /dev/null stops that.
+      args: `boot=casper ip=dhcp netboot=url url=\${iso-url} cloud-config-url=/dev/null ${BOOTIF}`,
     },
     notes:
       'Archive: ubuntu-<version>-desktop-amd64.iso or ubuntu-<version>-live-server-amd64.iso (20.04 or later) from releases.ubuntu.com. The whole ISO is downloaded into RAM: RAM of the ISO size plus 1-2 GB (about 4 GB for the server ISO, 8 GB for the desktop ISO). BIOS and UEFI.',

@@ -426,7 +426,7 @@ describe('built-in recipes in images.yaml', () => {
       'imgfree',
       'set base-url http://10.77.0.2/images/ubuntu/',
       'set iso-url ${base-url}ubuntu-24.04.1-live-server-amd64.iso',
-      'kernel ${base-url}casper/vmlinuz initrd=initrd ip=dhcp url=${iso-url} cloud-config-url=/dev/null BOOTIF=01-${netX/mac:hexhyp} || goto bs-failed',
+      'kernel ${base-url}casper/vmlinuz initrd=initrd boot=casper ip=dhcp netboot=url url=${iso-url} cloud-config-url=/dev/null BOOTIF=01-${netX/mac:hexhyp} || goto bs-failed',
       'initrd --name initrd ${base-url}casper/initrd || goto bs-failed',
       'boot || goto bs-failed',
     ]);

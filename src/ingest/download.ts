@@ -70,6 +70,9 @@ interface CacheRecord {
   digests: Record<string, string>;
 }
 
+// Bytes one attempt must deliver before its failure stops counting against the retries.
+const PROGRESS_RESETS_RETRIES = 8 * 1024 * 1024;
+
 /** A request that must start again from byte 0 (the server ignored or garbled Range); not a failure. */
 class RestartFromZero extends Error {}
 
@@ -96,10 +99,14 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
       hashes = await hashExisting(partPath, partSize, expected);
       if (partSize > 0) options.log(`resuming ${url} at byte ${partSize}`);
     }
+    const startedAt = hashes.bytes;
     try {
       await fetchOnce(options, partPath, hashes);
       break;
     } catch (error) {
+      // A connection that delivered a good part before it broke is progress, not a failing server: the
+      // retry budget starts over, so a long download over a flaky link still finishes.
+      if (hashes.bytes - startedAt >= PROGRESS_RESETS_RETRIES) failures = 0;
       if (error instanceof RestartFromZero) {
         options.log(`${url}: the server answered a different range than byte ${hashes.bytes} onwards; downloading it again from the start`);
         await truncate(partPath, 0);

@@ -187,6 +187,20 @@ describe('downloads', () => {
     }
   });
 
+  test('cuts after real progress do not use up the retries', async () => {
+    const big = Buffer.concat([BODY, BODY, BODY, BODY, BODY, BODY, BODY, BODY, BODY, BODY, BODY]);
+    const digest = createHash('sha256').update(big).digest('hex');
+    // Every answer is cut 9 MiB after where it starts: four cuts in a row with one retry allowed.
+    const server = await startHttpFixture((request, response) => sendBody(request, response, big, { ranges: true, cutAfter: 9 * 1024 * 1024 }));
+    try {
+      const result = await downloadToCache(options(server.url('/big.iso'), { expected: { algorithm: 'sha256', value: digest }, retries: 1 }));
+      assert.equal(result.sha256, digest);
+      assert.ok(server.requests.length >= 4, `${server.requests.length} requests`);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a server that stalls mid-body hits the idle timeout, is retried, then gives up with a sentence', { timeout: 20_000 }, async () => {
     // Sends 1000 bytes of whatever was asked for, then nothing.
     const server = await startHttpFixture((request, response) => {

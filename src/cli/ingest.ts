@@ -51,7 +51,9 @@ export async function runIngest(options: IngestCommandOptions, output: CommandOu
   }
   const results: Array<{ id: string; status: string; detail?: string }> = [];
   for (const image of images) {
-    const say = (prefix: string) => (line: string) => output.stderr(`${image.id}: ${prefix}${line}\n`);
+    // On a terminal a line may interrupt the progress line: clear it first.
+    const clear = output.stderrIsTty ? '\r\x1b[K' : '';
+    const say = (prefix: string) => (line: string) => output.stderr(`${clear}${image.id}: ${prefix}${line}\n`);
     try {
       const outcome = await ingestImage(image, {
         dataDir,

@@ -117,6 +117,12 @@ export async function extractArchive(reader: ArchiveReader, dir: string, plan: E
 
   const present = await Promise.all(plan.required.map((file) => stat(join(dir, file)).then((s) => s.isFile(), () => false)));
   const missing = plan.required.filter((_, i) => !present[i]);
+  if (missing.length > 0 && reader.type === 'single') {
+    throw new IngestError(
+      IngestErrorCode.MissingFiles,
+      `${plan.archiveName} is a single file, not an archive, so it is installed under its own name; use ${plan.archiveName} in boot instead of ${missing.join(', ')}`,
+    );
+  }
   if (missing.length > 0) {
     const described = missing.map((file) => {
       const similar = similarPaths(file, archivePaths);

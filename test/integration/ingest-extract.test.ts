@@ -119,6 +119,7 @@ describe('extraction by archive type (detected by content, whatever the name)', 
     assert.deepEqual(ok.files.map((f) => f.path), ['vmlinuz']);
     const error = await failure(extractFile(path, { archiveName: 'vmlinuz', extract: ['linux'], renames: {}, required: ['linux'] }));
     assert.equal(error.code, IngestErrorCode.MissingFiles);
+    assert.equal(error.message, 'vmlinuz is a single file, not an archive, so it is installed under its own name; use vmlinuz in boot instead of linux');
   });
 });
 

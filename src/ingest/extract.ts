@@ -25,10 +25,9 @@ export interface ExtractPlan {
   required: readonly string[];
 }
 
-/** The files written (regular files, hashed) and every file path the archive holds. */
+/** The files written (regular files, hashed). */
 export interface ExtractResult {
   files: ManifestFile[];
-  archivePaths: Set<string>;
 }
 
 /** Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is hostile or lacks a boot file. */
@@ -138,7 +137,7 @@ export async function extractArchive(reader: ArchiveReader, dir: string, plan: E
       warn(`extract pattern ${pattern} matches nothing in ${plan.archiveName}`);
     }
   }
-  return { files: [...files.values()].sort((a, b) => a.path.localeCompare(b.path)), archivePaths };
+  return { files: [...files.values()].sort((a, b) => a.path.localeCompare(b.path)) };
 }
 
 // Folders that only held a renamed or dropped file are not installed either.

@@ -6,8 +6,8 @@ export interface PathMatcher {
   matches(path: string): boolean;
 }
 
-/** Whether a pattern has wildcards; a plain pattern may also name a directory (everything below it). */
-export function isLiteralPattern(pattern: string): boolean {
+// Whether a pattern has no wildcards: such a pattern may also name a directory (everything below it).
+function isLiteralPattern(pattern: string): boolean {
   return !/[*?]/.test(pattern);
 }
 

@@ -50,6 +50,30 @@ export async function runIngest(options: IngestCommandOptions, output: CommandOu
     return 0;
   }
   const results: Array<{ id: string; status: string; detail?: string }> = [];
+  // Ctrl-C: nothing half-written is ever served, and the next run cleans up and resumes, so just say so.
+  const interrupted = (): void => {
+    output.stderr(`${output.stderrIsTty ? '\r\x1b[K' : ''}ingest interrupted: installed versions keep serving; run bootstation ingest again to resume\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    await ingestAll(images, dataDir, options.force, output, results);
+  } finally {
+    process.off('SIGINT', interrupted);
+  }
+  const count = (status: string): number => results.filter((r) => r.status === status).length;
+  output.stdout(`ingest: ${count('installed')} installed, ${count('up to date')} up to date, ${count('failed')} failed\n`);
+  for (const failed of results.filter((r) => r.status === 'failed')) output.stdout(`  ${failed.id}: ${failed.detail}\n`);
+  return count('failed') > 0 ? 1 : 0;
+}
+
+async function ingestAll(
+  images: readonly ImageConfig[],
+  dataDir: string,
+  force: boolean,
+  output: CommandOutput,
+  results: Array<{ id: string; status: string; detail?: string }>,
+): Promise<void> {
   for (const image of images) {
     // On a terminal a line may interrupt the progress line: clear it first.
     const clear = output.stderrIsTty ? '\r\x1b[K' : '';
@@ -58,7 +82,7 @@ export async function runIngest(options: IngestCommandOptions, output: CommandOu
       const outcome = await ingestImage(image, {
         dataDir,
         http: got,
-        force: options.force,
+        force,
         info: say(''),
         warn: say('warning: '),
         progress: (id) => createProgressReporter({ label: id, tty: output.stderrIsTty, write: output.stderr, now: Date.now }),
@@ -71,10 +95,6 @@ export async function runIngest(options: IngestCommandOptions, output: CommandOu
       results.push({ id: image.id, status: 'failed', detail: message });
     }
   }
-  const count = (status: string): number => results.filter((r) => r.status === status).length;
-  output.stdout(`ingest: ${count('installed')} installed, ${count('up to date')} up to date, ${count('failed')} failed\n`);
-  for (const failed of results.filter((r) => r.status === 'failed')) output.stdout(`  ${failed.id}: ${failed.detail}\n`);
-  return count('failed') > 0 ? 1 : 0;
 }
 
 function selectImages(all: readonly ImageConfig[], ids: readonly string[]): ImageConfig[] {

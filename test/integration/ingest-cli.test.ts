@@ -135,6 +135,17 @@ describe('bootstation ingest and images', () => {
     assert.equal(server.requests.length, requests, 'no request');
   });
 
+  test('Ctrl-C during a download says how to go on and exits 130', { timeout: 30_000 }, async () => {
+    const data = join(root, 'data-sigint');
+    const config = await writeConfig('sigint.yaml', liveImage('live', server.url('/big.tar'), BIG_SHA));
+    stall = true;
+    const ingest = startCli(['ingest', '--config', config, '--data', data]);
+    await waitFor('a partial download', async () => (await readdir(join(data, 'cache'))).some((n) => n.endsWith('.part')));
+    ingest.child.kill('SIGINT');
+    assert.equal(await ingest.exited, 130);
+    assert.match(ingest.output(), /^ingest interrupted: installed versions keep serving; run bootstation ingest again to resume$/m);
+  });
+
   test('an ingest killed mid-download leaves the old version serving; the next run cleans up and resumes', { timeout: 60_000 }, async () => {
     const data = join(root, 'data-kill');
     const config = await writeConfig('kill-v1.yaml', liveImage('live', server.url('/live.tar'), SHA));

@@ -178,7 +178,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
     let sha256: string | undefined;
     if (expected) {
       context.info(`checking ${spec.from.path} against its ${expected.algorithm}`);
-      const digests = await hashFile(spec.from.path, expected.algorithm);
+      const digests = await hashFile(spec.from.path, expected.algorithm, context.progress?.(image.id));
       if (digests.expected !== expected.value) {
         throw new IngestError(
           IngestErrorCode.ChecksumMismatch,
@@ -252,14 +252,20 @@ async function localArchive(path: string, name: string, cacheFile: string | unde
   };
 }
 
-async function hashFile(path: string, algorithm: Digest['algorithm']): Promise<{ sha256: string; expected: string }> {
+async function hashFile(path: string, algorithm: Digest['algorithm'], progress?: ProgressSink): Promise<{ sha256: string; expected: string }> {
   const sha256 = createHash('sha256');
   const other = algorithm === 'sha256' ? undefined : createHash(algorithm);
   try {
+    const total = (await stat(path)).size;
+    const started = Date.now();
+    let received = 0;
     for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
       sha256.update(chunk as Buffer);
       other?.update(chunk as Buffer);
+      received += (chunk as Buffer).length;
+      progress?.update({ received, total, resumedFrom: 0, elapsedMs: Date.now() - started });
     }
+    progress?.done();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new IngestError(IngestErrorCode.SourceUnreadable, `the archive ${path} cannot be read (${code}); check source.path in images.yaml and the file's permissions`);

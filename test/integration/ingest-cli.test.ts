@@ -94,6 +94,8 @@ describe('bootstation ingest and images', () => {
   test('one failing image does not stop the others; exit 1 with a summary', async () => {
     const data = join(root, 'data-fail');
     const config = await writeConfig('fail.yaml', liveImage('gone', server.url('/gone.tar'), SHA) + liveImage('live', server.url('/live.tar'), SHA));
+    const before = JSON.parse((await runCli(['images', '--json', '--config', config, '--data', data])).stdout);
+    assert.deepEqual(before.map((s: { state: string }) => s.state), ['not ingested', 'not ingested']);
     const result = await runCli(['ingest', '--config', config, '--data', data]);
     assert.equal(result.code, 1);
     assert.equal(

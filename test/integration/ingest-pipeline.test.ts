@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -131,6 +132,24 @@ describe('ingest pipeline', () => {
     assert.ok(left.includes('demo-other-20260101T000000000Z-1'), 'another image\'s versions are not touched');
     assert.ok(!(await readdir(join(dataDir, 'images'))).some((n) => n.startsWith('.demo.link-')));
     assert.ok(ctx.lines.some((l) => /removed leftovers of an interrupted ingest/.test(l)));
+  });
+
+  test('a second ingest of the same image while one runs is refused; a lock left by a dead process is taken over', async () => {
+    const { image, dataDir } = config(`{url: "${server.url('/v1.tar')}", sha256: ${sha(V1)}}`);
+    await mkdir(join(dataDir, 'images'), { recursive: true });
+    const lock = join(dataDir, 'images', '.demo.lock');
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      await writeFile(lock, String(sleeper.pid));
+      const error = await failure(ingestImage(image, context(dataDir)));
+      assert.equal(error.code, IngestErrorCode.Busy);
+      assert.equal(error.message, `another ingest of demo is running (pid ${sleeper.pid}); wait for it, or delete ${lock} if that process is not bootstation`);
+    } finally {
+      sleeper.kill();
+    }
+    await new Promise((resolve) => sleeper.once('exit', resolve));
+    assert.equal((await ingestImage(image, context(dataDir))).status, 'installed');
+    await assert.rejects(readFile(lock), 'the lock is released');
   });
 
   test('a checksum list names the archive; a list that does not is a clear error', async () => {

@@ -2,7 +2,7 @@
 // after an interruption, retried with backoff on transient failures only, verified before it counts.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import type { Digest } from './checksum-list.ts';
 import { continuesAt, parseContentRange, parseUnsatisfiedRange } from './content-range.ts';
 import { failureError, isTransient, type FailureFacts } from './download-failure.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import type { ProgressSnapshot } from './progress.ts';
+import { formatBytes, type ProgressSnapshot } from './progress.ts';
 
 /** Connection, first-byte and idle limits of one request, in milliseconds. */
 export interface DownloadTimeouts {
@@ -47,6 +47,8 @@ export interface DownloadOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   progress?: ProgressSink;
+  /** Free bytes on the cache's file system (statfs by default); a download larger than that stops before it starts. */
+  freeBytes?: (dir: string) => Promise<number>;
   /** Take a complete copy from the cache when its record matches (default true). */
   reuse?: boolean;
   log: (message: string) => void;
@@ -229,6 +231,17 @@ async function fetchOnce(options: DownloadOptions, partPath: string, hashes: Has
     throw new RestartFromZero();
   }
   const total = status === 206 ? parseContentRange(header('content-range'))?.complete : optionalNumber(header('content-length'));
+  if (total !== undefined) {
+    const needed = total - resumedFrom;
+    const free = await (options.freeBytes ?? freeBytesOf)(options.cacheDir);
+    if (needed > free) {
+      request.destroy();
+      throw new IngestError(
+        IngestErrorCode.NoSpace,
+        `${options.url} needs ${formatBytes(needed)} more in ${options.cacheDir}, but only ${formatBytes(free)} is free; free some space or use a --data directory on a larger disk`,
+      );
+    }
+  }
   const now = options.now ?? Date.now;
   const started = now();
   const handle = await open(partPath, resumedFrom > 0 ? 'a' : 'w');
@@ -281,6 +294,11 @@ function factsOf(url: string, error: unknown): FailureFacts {
 function retryAfterMs(error: unknown): number | undefined {
   if (!(error instanceof HttpStatusFailure) || error.retryAfter === undefined || !/^\d+$/.test(error.retryAfter)) return undefined;
   return Math.min(Number(error.retryAfter) * 1000, 120_000);
+}
+
+async function freeBytesOf(dir: string): Promise<number> {
+  const stats = await statfs(dir);
+  return stats.bavail * stats.bsize;
 }
 
 function optionalNumber(text: string | undefined): number | undefined {

@@ -30,6 +30,8 @@ export const IngestErrorCode = {
   MissingFiles: 'INGEST_MISSING_FILES',
   /** A rename glob matches several files, so the target is ambiguous. */
   AmbiguousRename: 'INGEST_AMBIGUOUS_RENAME',
+  /** The download does not fit on the disk of the cache. */
+  NoSpace: 'INGEST_NO_SPACE',
   /** Another ingest of the same image is running. */
   Busy: 'INGEST_BUSY',
 } as const;

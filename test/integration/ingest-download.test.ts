@@ -107,6 +107,19 @@ describe('downloads', () => {
     }
   });
 
+  test('a download larger than the free space stops before any byte is written', async () => {
+    const server = await startHttpFixture((request, response) => sendBody(request, response, BODY));
+    try {
+      const opts = options(server.url('/image.iso'), { freeBytes: async () => 1024 * 1024 });
+      const error = await rejection(downloadToCache(opts));
+      assert.equal(error.code, IngestErrorCode.NoSpace);
+      assert.equal(error.message, `${server.url('/image.iso')} needs 3.00 MiB more in ${opts.cacheDir}, but only 1.00 MiB is free; free some space or use a --data directory on a larger disk`);
+      assert.deepEqual(await readdir(opts.cacheDir), [], 'not even an empty .part');
+    } finally {
+      await server.close();
+    }
+  });
+
   test('md5 and sha512 are checked too', async () => {
     const server = await startHttpFixture((request, response) => sendBody(request, response, BODY));
     try {

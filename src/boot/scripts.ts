@@ -111,9 +111,11 @@ export function imageBaseUrl(serverUrl: string, image: ImageConfig): string {
 // the names match whatever folders the files sit in. On BIOS, iPXE passes all initrds anyway.
 function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string, family: FirmwareFamily | undefined): string[] {
   const boot = bootSpecFor(image, family);
-  const names = initrdNames(boot.initrds);
-  const args = [...names.map((name) => `initrd=${name}`), ipxeWords(boot.args)].filter(Boolean).join(' ');
   const archive = image.ingest?.keepArchiveAs;
+  // The archive as an initrd only exists when ingest kept it.
+  const archiveInitrd = archive && boot.archiveInitrdAt ? { file: archive, at: boot.archiveInitrdAt } : undefined;
+  const names = initrdNames([...boot.initrds, ...(archiveInitrd ? [archiveInitrd.file] : [])]);
+  const args = [...names.map((name) => `initrd=${name}`), ipxeWords(boot.args)].filter(Boolean).join(' ');
   return [
     `echo Booting ${ipxeWords(image.label)}`,
     'imgfree',
@@ -122,6 +124,10 @@ function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string
     ...(archive ? [`set iso-url \${base-url}${urlPath(archive)}`] : []),
     `kernel \${base-url}${urlPath(boot.kernel)}${args ? ` ${args}` : ''} || goto ${failLabel}`,
     ...boot.initrds.map((file, i) => `initrd --name ${names[i]} \${base-url}${urlPath(file)} || goto ${failLabel}`),
+    // iPXE wraps an initrd in a cpio header named by the words after its URL (core/cpio.c: cpio_name is the image's command line).
+    ...(archiveInitrd
+      ? [`initrd --name ${names[names.length - 1]} \${base-url}${urlPath(archiveInitrd.file)} ${ipxeWords(archiveInitrd.at)} || goto ${failLabel}`]
+      : []),
     `boot || goto ${failLabel}`,
   ];
 }

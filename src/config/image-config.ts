@@ -20,6 +20,7 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
     kernel: image.boot?.kernel ?? recipe?.boot.kernel ?? '',
     initrds: image.boot?.initrd ?? recipe?.boot.initrds ?? [],
     args: image.boot?.args ?? recipe?.boot.args ?? '',
+    ...(recipe?.boot.archiveInitrdAt && image.boot?.kernel === undefined ? { archiveInitrdAt: recipe.boot.archiveInitrdAt } : {}),
   };
   // A recipe's per-firmware files only apply while the entry does not name its own kernel.
   const firmwareBoot = image.boot?.kernel === undefined ? recipe?.firmwareBoot : undefined;
@@ -47,7 +48,8 @@ function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonl
   if (!from) return undefined;
   const bootFiles = boots.flatMap((spec) => [spec.kernel, ...spec.initrds]);
   const extract = [...new Set([...bootFiles, ...(recipe?.extract ?? []), ...(image.extract ?? [])])];
-  const wantsArchive = recipe?.keepArchive === true || boots.some((spec) => spec.args.includes('${iso-url}'));
+  const wantsArchive =
+    recipe?.keepArchive === true || boots.some((spec) => spec.args.includes('${iso-url}') || spec.archiveInitrdAt !== undefined);
   const spec: IngestSpec = { from, insecure: source.insecure === true, extract };
   const checksum = checksumOf(source);
   if (checksum) spec.checksum = checksum;

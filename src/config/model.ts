@@ -8,6 +8,11 @@ export interface BootSpec {
   kernel: string;
   initrds: readonly string[];
   args: string;
+  /**
+   * Load the kept archive as one more initrd, placed at this path inside the initramfs (iPXE wraps an
+   * initrd in a cpio header named by its argument): Proxmox's installer looks for /proxmox.iso there.
+   */
+  archiveInitrdAt?: string;
 }
 
 /** A digest an archive must match, or the URL of a SHA256SUMS-style list that names it. */

@@ -47,3 +47,21 @@ test('an image that keeps its archive sets ${iso-url} next to ${base-url}, befor
   assert.match(lines[base + 2] ?? '', /^kernel \$\{base-url\}casper\/vmlinuz initrd=initrd ip=dhcp url=\$\{iso-url\} \|\| goto bs-failed$/);
   assert.doesNotMatch(menuFor('efi').split(':bs-image-ubuntu')[0] ?? '', /iso-url/, 'only images that keep an archive set it');
 });
+
+test('an archive placed inside the initramfs is loaded last, named on the kernel line, with its path after the URL', () => {
+  const proxmox: ImageConfig = {
+    id: 'proxmox',
+    label: 'Proxmox VE',
+    dir: '/data/images/proxmox',
+    kernel: 'boot/linux26',
+    initrds: ['boot/initrd.img'],
+    args: 'ramdisk_size=16777216 rw',
+    archiveInitrdAt: '/proxmox.iso',
+    ingest: { from: { kind: 'path', path: '/isos/proxmox-ve_8.2-1.iso' }, insecure: false, extract: [], keepArchiveAs: 'proxmox-ve_8.2-1.iso' },
+  };
+  const menu = renderMenu({ config: { ...config, images: [proxmox] }, serverUrl: 'http://10.77.0.2', client: { platform: 'efi' }, missingFiles: new Map() });
+  assert.match(menu, /^kernel \$\{base-url\}boot\/linux26 initrd=initrd\.img initrd=proxmox-ve_8\.2-1\.iso ramdisk_size=16777216 rw \|\| goto bs-failed$/m);
+  assert.match(menu, /^initrd --name initrd\.img \$\{base-url\}boot\/initrd\.img \|\| goto bs-failed\ninitrd --name proxmox-ve_8\.2-1\.iso \$\{base-url\}proxmox-ve_8\.2-1\.iso \/proxmox\.iso \|\| goto bs-failed\nboot/m);
+  const withoutArchive = renderMenu({ config: { ...config, images: [{ ...proxmox, ingest: undefined }] }, serverUrl: 'http://10.77.0.2', client: {}, missingFiles: new Map() });
+  assert.doesNotMatch(withoutArchive, /proxmox\.iso/, 'no archive kept: no archive initrd');
+});

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArchiveReader } from './archives.ts';
+import type { ProgressSink } from './download.ts';
 import { linkStaysInside, normalizeEntryPath, similarPaths } from './entry-names.ts';
 import { compileMatcher } from './globs.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
@@ -31,7 +32,13 @@ export interface ExtractResult {
 }
 
 /** Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is hostile or lacks a boot file. */
-export async function extractArchive(reader: ArchiveReader, dir: string, plan: ExtractPlan, warn: (message: string) => void): Promise<ExtractResult> {
+export async function extractArchive(
+  reader: ArchiveReader,
+  dir: string,
+  plan: ExtractPlan,
+  warn: (message: string) => void,
+  progress?: ProgressSink,
+): Promise<ExtractResult> {
   const wanted = compileMatcher([...plan.extract, ...plan.required]);
   const renameGlobs = compileMatcher([...Object.values(plan.renames), ...Object.keys(plan.renames)]);
   const files = new Map<string, ManifestFile>();
@@ -65,7 +72,7 @@ export async function extractArchive(reader: ArchiveReader, dir: string, plan: E
       links.push({ path, target, hard: entry.kind === 'hardlink' });
       return;
     }
-    files.set(path, await writeEntry(dir, path, open, files.has(path)));
+    files.set(path, await writeEntry(dir, path, open, files.has(path), entry.size, progress));
   });
 
   // Links last: no entry is ever written through a link, so none can redirect a later write.
@@ -153,20 +160,24 @@ async function removeEmptyParents(dir: string, path: string): Promise<void> {
   }
 }
 
-async function writeEntry(dir: string, path: string, open: () => NodeJS.ReadableStream, replace: boolean): Promise<ManifestFile> {
+// Progress per file: the sink's throttle keeps small files silent and shows multi-GB root images moving.
+async function writeEntry(dir: string, path: string, open: () => NodeJS.ReadableStream, replace: boolean, total: number, progress: ProgressSink | undefined): Promise<ManifestFile> {
   const at = join(dir, path);
   await mkdir(dirname(at), { recursive: true });
   // tar lets a later entry of the same name win; 'wx' otherwise guarantees we never write through a link.
   if (replace) await rm(at, { force: true });
   const hash = createHash('sha256');
+  const started = Date.now();
   let size = 0;
   const hasher = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       size += chunk.length;
+      progress?.update({ received: size, total, resumedFrom: 0, elapsedMs: Date.now() - started });
       callback(null, chunk);
     },
   });
   await pipeline(open(), hasher, createWriteStream(at, { flags: 'wx', flush: true }));
+  progress?.done();
   return { path, size, sha256: hash.digest('hex') };
 }

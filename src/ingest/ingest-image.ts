@@ -100,6 +100,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
       staging.dir,
       { archiveName: fetched.source.name, extract: spec.extract, renames: spec.renames ?? {}, required: requiredFiles(image) },
       context.warn,
+      context.progress?.(image.id),
     );
     const files = [...result.files];
     if (spec.keepArchiveAs) {

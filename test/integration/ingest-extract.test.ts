@@ -239,6 +239,27 @@ describe('renames and missing files', () => {
     );
   });
 
+  test('large files report their progress while they are written', async () => {
+    const path = join(root, `progress-${++counter}.tar`);
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    await writeFile(path, await buildTar([{ name: 'casper/vmlinuz', content: big }, { name: 'casper/initrd', content: 'i' }]));
+    const file = await openForReading(path);
+    const seen: Array<{ received: number; total: number | undefined }> = [];
+    let finished = 0;
+    try {
+      const reader = await openArchive({ name: 'p.tar', random: file, stream: () => createReadStream(path) });
+      const dir = join(root, `out-${++counter}`);
+      await mkdir(dir);
+      await extractArchive(reader, dir, PLAN, () => {}, { update: (s) => void seen.push({ received: s.received, total: s.total }), done: () => void finished++ });
+    } finally {
+      await file.close();
+    }
+    const kernel = seen.filter((s) => s.total === big.length);
+    assert.ok(kernel.length > 1, 'several updates while the kernel is written');
+    assert.equal(kernel.at(-1)?.received, big.length);
+    assert.equal(finished, 2, 'done once per file');
+  });
+
   test('an extract pattern that matches nothing is a warning, not an error', async () => {
     const path = join(root, `warn-${++counter}.tar`);
     await writeFile(path, await buildTar([{ name: 'casper/vmlinuz', content: 'k' }, { name: 'casper/initrd', content: 'i' }]));

@@ -12,7 +12,7 @@ import { parseConfigText } from '../../src/config/parse.ts';
 import { ingestImage, type IngestContext } from '../../src/ingest/ingest-image.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { readFailure, imageLayout } from '../../src/ingest/install.ts';
-import { buildTar, writeArchiveTree } from '../support/ingest-archives.ts';
+import { buildStoredZip, buildTar, writeArchiveTree } from '../support/ingest-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { masterIso, xorrisoMissing } from '../support/iso-fixtures.ts';
 
@@ -187,6 +187,29 @@ describe('ingest pipeline', () => {
     const outcome = await ingestImage(image, context(dataDir));
     assert.deepEqual(await readFile(join(dataDir, 'images', 'demo', 'v1.tar')), V1);
     assert.ok(outcome.manifest.files.some((f) => f.path === 'v1.tar' && f.sha256 === sha(V1)));
+  });
+
+  test('fetch: files reads a remote zip through its central directory', async () => {
+    const zip = buildStoredZip([
+      { name: 'boot/vmlinuz', content: 'zip kernel' },
+      { name: 'boot/initrd.img', content: 'zip initrd' },
+      { name: 'filler.bin', content: 'f'.repeat(2 * 1024 * 1024) },
+    ]);
+    let bodyBytes = 0;
+    const ranged = await startHttpFixture((request, response) => {
+      const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? '');
+      bodyBytes += range ? Math.min(Number(range[2] || zip.length - 1), zip.length - 1) - Number(range[1]) + 1 : zip.length;
+      sendBody(request, response, zip, { ranges: true });
+    });
+    try {
+      const { image, dataDir } = config(`{url: "${ranged.url('/remote.zip')}", sha256: ${sha(zip)}, fetch: files}`);
+      const outcome = await ingestImage(image, context(dataDir));
+      assert.equal(outcome.manifest.archive.type, 'zip');
+      assert.equal(await served(dataDir, 'boot/initrd.img'), 'zip initrd');
+      assert.ok(bodyBytes < zip.length / 2, `only a fraction of the ${zip.length}-byte zip may be fetched, got ${bodyBytes}`);
+    } finally {
+      await ranged.close();
+    }
   });
 
   test('fetch: files reads only the wanted files of a remote ISO; without Range support it downloads the whole', async (t) => {

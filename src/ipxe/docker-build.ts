@@ -31,8 +31,11 @@ export async function buildInDocker(settings: IpxeBuildSettings & { docker: Dock
   });
   const context = packBuildContext(contextFiles({ keymap: settings.keymap, httpPort: settings.httpPort, buildScript: await readFile(BUILD_SCRIPT, 'utf8') }), settings.source);
   settings.log(`building the ${IPXE_STAGE} stage in Docker (base image ${settings.baseImage}, keymap ${settings.keymap}, targets ${settings.targets.join(',')})`);
-  // tar-stream's pack is a streamx stream; docker-modem pipes a Node stream into the request.
-  const stream = await docker.buildImage(Readable.from(context), {
+  // tar-stream's pack is a streamx stream; docker-modem pipes a Node stream into the request. A source
+  // that fails to read mid-way cuts the upload short; its error is the one reported.
+  let failure: string | undefined;
+  const body = Readable.from(context).on('error', (error: Error) => void (failure ??= `the build context could not be read (${error.message})`));
+  const stream = await docker.buildImage(body, {
     t: IPXE_IMAGE_TAG,
     target: IPXE_STAGE,
     buildargs: buildArgs({ keymap: settings.keymap, targets: settings.targets, sourceName: contextSourceName(settings.source), baseImage: settings.baseImage }),
@@ -40,7 +43,6 @@ export async function buildInDocker(settings: IpxeBuildSettings & { docker: Dock
     forcerm: true,
   });
   // A failed RUN arrives as an event with `error`; followProgress itself only fails on a broken stream.
-  let failure: string | undefined;
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,

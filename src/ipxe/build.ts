@@ -92,19 +92,32 @@ export async function buildLocally(settings: IpxeBuildSettings): Promise<IpxeBui
 }
 
 /**
- * Copies binaries a build left in `from` into data/ipxe after checking each against the record's SHA-256.
- * Each is written under a temporary name and renamed, so a running server never serves half a file.
+ * Copies binaries a build left in `from` into data/ipxe after checking each against the record's SHA-256;
+ * one already there with the same bytes is left alone and reported as reused. Each copy is written under a
+ * temporary name and renamed, so a running server never serves half a file.
  */
-export async function installOutputs(from: string, record: BuildRecord, ipxeDir: string): Promise<void> {
+export async function installOutputs(from: string, record: BuildRecord, ipxeDir: string): Promise<BuildRecord> {
   await mkdir(ipxeDir, { recursive: true });
+  const outputs: BuildRecord['outputs'] = [];
   for (const output of record.outputs) {
     const source = join(from, output.file);
-    const digest = createHash('sha256').update(await readFile(source)).digest('hex');
+    const digest = await sha256File(source);
     if (digest !== output.sha256) throw new IpxeBuildError(`${output.file} from the build has SHA-256 ${digest}, not the ${output.sha256} its record says; run the build again`);
+    const target = join(ipxeDir, output.file);
+    if ((await sha256File(target).catch(() => undefined)) === digest) {
+      outputs.push({ ...output, status: 'reused' });
+      continue;
+    }
     const temporary = join(ipxeDir, `.${output.file}.tmp`);
     await copyFile(source, temporary);
-    await rename(temporary, join(ipxeDir, output.file));
+    await rename(temporary, target);
+    outputs.push({ ...output, status: 'built' });
   }
+  return { ...record, outputs };
+}
+
+async function sha256File(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
 /** Writes manifest.json for a finished build (last, so a server watching it sees complete binaries) and removes stale ones. */

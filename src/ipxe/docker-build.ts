@@ -59,15 +59,16 @@ export async function buildInDocker(settings: IpxeBuildSettings & { docker: Dock
   if (failure !== undefined) throw new IpxeBuildError(`the Docker build of the iPXE stage failed: ${failure.trim().split('\n')[0]}; the build output above says why`);
 
   const staging = await mkdtemp(join(tmpdir(), 'bootstation-ipxe-out-'));
-  const container = await docker.createContainer({ Image: IPXE_IMAGE_TAG });
+  // Never started: the files are read from its filesystem. The engine wants a command even so, and an
+  // image imported from debootstrap has none.
+  const container = await docker.createContainer({ Image: IPXE_IMAGE_TAG, Cmd: ['true'] });
   try {
     await extractOutputs(await container.getArchive({ path: STAGE_OUTPUT_DIR }), staging);
     const record = parseBuildRecord(await readFile(join(staging, STAGE_RECORD), 'utf8').catch(() => {
       throw new IpxeBuildError(`the image ${IPXE_IMAGE_TAG} has no ${STAGE_OUTPUT_DIR}/${STAGE_RECORD}; its ${IPXE_STAGE} stage did not run scripts/build-ipxe.sh --record`);
     }));
     const previous = await readManifest(settings.ipxeDir);
-    await installOutputs(staging, record, settings.ipxeDir);
-    return await finishBuild(settings, record, previous);
+    return await finishBuild(settings, await installOutputs(staging, record, settings.ipxeDir), previous);
   } finally {
     await container.remove({ force: true }).catch(() => {});
     await rm(staging, { recursive: true, force: true });

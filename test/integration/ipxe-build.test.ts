@@ -210,6 +210,29 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
   });
 });
 
+describe('bootstation ipxe build command line', () => {
+  test('without --source, the pin without a digest stops the build with how to proceed (exit 1)', async () => {
+    const result = await runCli(['ipxe', 'build', '--local', '--config', config, '--data', join(dir, 'data-pin')]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^bootstation: .*ipxe-src\/pin\.json has no SHA-256 for the iPXE v2\.0\.0 tarball, so it cannot be downloaded and verified: give a local copy with --source DIR\|TARBALL, or set "sha256" from the release\n$/);
+  });
+
+  test('an unknown target, keymap or subcommand is a usage error (exit 2) naming what is allowed', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['ipxe', 'build', '--targets', 'bios,ppc'], /--targets names "ppc", which is not a target; use a comma-separated list of bios,efi64,efi32,arm64/],
+      [['ipxe', 'build', '--keymap', 'qwertz'], /--keymap "qwertz" is not a keyboard layout of iPXE v2\.0\.0; use one of al by/],
+      [['ipxe', 'compile'], /unknown ipxe subcommand "compile"; the one there is: ipxe build/],
+      [['ipxe'], /ipxe needs a subcommand: ipxe build/],
+      [['ipxe', 'build', 'extra'], /unexpected argument "extra"/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli([...args, '--config', config, '--data', join(dir, 'data-usage')]);
+      assert.equal(result.code, 2, `${args.join(' ')} must exit 2`);
+      assert.match(result.stderr, message);
+    }
+  });
+});
+
 describe('bootstation serve with a build arriving while it runs', { skip: needsTools }, () => {
   test('serves the new binaries over HTTP without a restart and logs them as its own build', async () => {
     const data = join(dir, 'data-serve');

@@ -9,8 +9,8 @@ export interface IpxePin {
   sha256: string | null;
 }
 
-/** ipxe-src/, bootstation's overlay and pin, next to src/ in the checkout or package. */
-export const IPXE_SRC_DIR = fileURLToPath(new URL('../../ipxe-src/', import.meta.url));
+// ipxe-src/, bootstation's overlay and pin, next to src/ in the checkout or package.
+const IPXE_SRC_DIR = fileURLToPath(new URL('../../ipxe-src/', import.meta.url));
 
 /** ipxe-src/pin.json. */
 export const PIN_FILE = `${IPXE_SRC_DIR}pin.json`;

@@ -11,7 +11,6 @@ export interface IpxeTarget {
   outputs: readonly TargetOutput[];
   /** CROSS= for make; empty for the host gcc, which builds all x86 targets without multilib. */
   cross: string;
-  description: string;
 }
 
 /** Target names as --targets takes them. */
@@ -25,16 +24,15 @@ export const DEFAULT_TARGETS: readonly IpxeTargetName[] = ['bios', 'efi64', 'efi
 
 /** Every target with its make goals and output names (the names ProxyDHCP hands to firmware). */
 export const IPXE_TARGETS: Readonly<Record<IpxeTargetName, IpxeTarget>> = {
-  bios: { name: 'bios', outputs: [{ make: 'bin/undionly.kpxe', file: 'undionly.kpxe' }], cross: '', description: 'BIOS PXE (chainloaded through the NIC\'s UNDI)' },
+  bios: { name: 'bios', outputs: [{ make: 'bin/undionly.kpxe', file: 'undionly.kpxe' }], cross: '' },
   efi64: {
     name: 'efi64',
     // snponly.efi drives the NIC through the firmware's own SNP driver, for NICs whose iPXE driver misbehaves.
     outputs: [{ make: 'bin-x86_64-efi/ipxe.efi', file: 'ipxe.efi' }, { make: 'bin-x86_64-efi/snponly.efi', file: 'snponly.efi' }],
     cross: '',
-    description: 'x64 UEFI',
   },
-  efi32: { name: 'efi32', outputs: [{ make: 'bin-i386-efi/ipxe.efi', file: 'ipxe32.efi' }], cross: '', description: '32-bit UEFI' },
-  arm64: { name: 'arm64', outputs: [{ make: 'bin-arm64-efi/snp.efi', file: 'snp-arm64.efi' }], cross: 'aarch64-linux-gnu-', description: 'arm64 UEFI' },
+  efi32: { name: 'efi32', outputs: [{ make: 'bin-i386-efi/ipxe.efi', file: 'ipxe32.efi' }], cross: '' },
+  arm64: { name: 'arm64', outputs: [{ make: 'bin-arm64-efi/snp.efi', file: 'snp-arm64.efi' }], cross: 'aarch64-linux-gnu-' },
 };
 
 /** A --targets value that names no known target. */

@@ -29,7 +29,9 @@ const BOOTIF = 'BOOTIF=01-${netX/mac:hexhyp}';
 
 // live-boot (Debian live-boot(7), lib/live/boot/9990-mount-http.sh): boot=live runs live-boot,
 // fetch=<url>.squashfs makes its initramfs bring up the network itself (DHCP) and wget the root image
-// into a ramfs; components runs live-config (user, locale, hostname) once the root is up.
+// into a ramfs; components runs live-config (user, locale, hostname) once the root is up. Checked in
+// `bootstation lab` (SeaBIOS and OVMF) with Debian 12's live-boot initramfs: BOOTIF picked the NIC,
+// the squashfs came from ${base-url} and the overlay root's init ran.
 const LIVE_BOOT_FETCH = 'boot=live components fetch=${base-url}live/filesystem.squashfs';
 
 /** The built-in recipes by name, as images.yaml's `recipe:` names them. */
@@ -126,8 +128,11 @@ export const RECIPES = {
       // dracut.cmdline(7): root=live:<url> makes the livenet module download the image (into RAM)
       // and hand it to dmsquash-live; rd.live.image selects the live root; ip=dhcp brings up the
       // network in the initramfs. Fedora's live initrds include livenet (dracut-live; kiwi's
-      // flags="dmsquash" adds dmsquash-live and livenet).
-      args: `root=live:\${base-url}LiveOS/squashfs.img rd.live.image ip=dhcp ${BOOTIF}`,
+      // flags="dmsquash" adds dmsquash-live and livenet). Since Fedora 35 squashfs.img holds the root
+      // itself, which dmsquash-live can only run writable under OverlayFS: a systemd initramfs infers
+      // that, dracut's shell init needs rd.live.overlay.overlayfs=1 said (seen with Debian's dracut 059
+      // in the lab, where the root was fetched and then not mounted without it).
+      args: `root=live:\${base-url}LiveOS/squashfs.img rd.live.image rd.live.overlay.overlayfs=1 ip=dhcp ${BOOTIF}`,
     },
     notes:
       'Archive: Fedora-Workstation-Live-<version>.x86_64.iso (or a spin) from fedoraproject.org. LiveOS/squashfs.img (about 2-3 GB) is downloaded into RAM: 4 GB of RAM or more. BIOS and UEFI.',

@@ -22,8 +22,9 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
     args: image.boot?.args ?? recipe?.boot.args ?? '',
     ...(recipe?.boot.archiveInitrdAt && image.boot?.kernel === undefined ? { archiveInitrdAt: recipe.boot.archiveInitrdAt } : {}),
   };
-  // A recipe's per-firmware files only apply while the entry does not name its own kernel.
-  const firmwareBoot = image.boot?.kernel === undefined ? recipe?.firmwareBoot : undefined;
+  // A recipe's per-firmware files only apply while the entry does not name its own kernel; the entry's
+  // own args replace theirs too (memtest's console=ttyS0 on both firmware).
+  const firmwareBoot = image.boot?.kernel === undefined ? withArgs(recipe?.firmwareBoot, image.boot?.args) : undefined;
   const firmware = image.boot?.firmware ?? recipe?.firmware;
   const config: ImageConfig = {
     id: image.id,
@@ -35,6 +36,11 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
   };
   const ingest = ingestSpec(image, recipe, [boot, ...Object.values(firmwareBoot ?? {})]);
   return ingest ? { ...config, ingest } : config;
+}
+
+function withArgs(firmwareBoot: Recipe['firmwareBoot'], args: string | undefined): Recipe['firmwareBoot'] {
+  if (!firmwareBoot || args === undefined) return firmwareBoot;
+  return Object.fromEntries(Object.entries(firmwareBoot).map(([family, spec]) => [family, { ...spec, args }]));
 }
 
 function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[]): IngestSpec | undefined {

@@ -232,6 +232,24 @@ export const RECIPES = {
       'Archive: mt86plus_<version>.binaries.zip from memtest.org (preferred), or mt86plus_<version>_64.iso (its BIOS file is the padded floppy image). Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned); on UEFI it needs a graphics adapter (it draws on the UEFI framebuffer).',
   },
 
+  proxmox: {
+    title: 'Proxmox VE installer (whole ISO inside the initramfs)',
+    // The installer's init looks for /proxmox.iso inside the initramfs (it has no network code of its
+    // own to fetch it), so the ISO is kept and loaded as a last initrd that iPXE wraps in a cpio header
+    // named /proxmox.iso (iPXE core/cpio.c: the cpio name is the initrd's argument).
+    extract: ['boot/linux26', 'boot/initrd.img'],
+    keepArchive: true,
+    boot: {
+      kernel: 'boot/linux26',
+      initrds: ['boot/initrd.img'],
+      archiveInitrdAt: '/proxmox.iso',
+      // ramdisk_size: the ISO (1-1.5 GB) unpacked into the initial ramdisk must fit (in KiB, 16 GiB
+      // upper bound, as the ISO's own grub.cfg sets it); splash=silent as the ISO's menu boots.
+      args: 'ramdisk_size=16777216 rw quiet splash=silent',
+    },
+    notes:
+      'Archive: proxmox-ve_<version>.iso from proxmox.com/downloads. The whole ISO is loaded into RAM as part of the initramfs: 4 GB of RAM or more. BIOS and UEFI. Not booted here from a real ISO.',
+  },
   'kali-live': {
     title: 'Kali Linux Live (live-boot)',
     extract: ['live/filesystem.squashfs'],

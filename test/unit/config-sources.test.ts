@@ -129,3 +129,21 @@ describe('recipes', () => {
     assert.deepEqual(problems(`  - id: a\n    source: {path: /a.iso}\n    boot: {args: quiet}\n`), ['images.yaml:4:11: images[0].boot.kernel: required']);
   });
 });
+
+describe('recipes with per-firmware files', () => {
+  test("the entry's own args apply to every firmware's files", () => {
+    const [memtest] = parse(`  - id: memtest
+    recipe: memtest86plus
+    source: {path: /isos/mt86plus_7.20.binaries.zip}
+    boot: {args: console=ttyS0}
+`).images;
+    assert.ok(memtest?.firmwareBoot, 'the recipe gives per-firmware files');
+    for (const [family, spec] of Object.entries(memtest.firmwareBoot)) assert.equal(spec.args, 'console=ttyS0', `${family} args`);
+  });
+
+  test('proxmox keeps its ISO and loads it as /proxmox.iso inside the initramfs', () => {
+    const [proxmox] = parse(`  - id: pve\n    recipe: proxmox\n    source: {path: /isos/proxmox-ve_8.2-1.iso}\n`).images;
+    assert.equal(proxmox?.archiveInitrdAt, '/proxmox.iso');
+    assert.equal(proxmox?.ingest?.keepArchiveAs, 'proxmox-ve_8.2-1.iso');
+  });
+});

@@ -48,6 +48,8 @@ const ROOT_ARGUMENT: Record<RecipeName, string | null> = {
   clonezilla: 'fetch=${base-url}live/filesystem.squashfs',
   gparted: 'fetch=${base-url}live/filesystem.squashfs',
   memtest86plus: null,
+  // The ISO travels inside the initramfs, not over HTTP from the initramfs.
+  proxmox: null,
   'kali-live': 'fetch=${base-url}live/filesystem.squashfs',
 };
 
@@ -199,6 +201,12 @@ const ARCHIVES: Record<RecipeName, ReadonlyArray<{ name: string; paths: readonly
     // Exactly what xorriso lists in Debian's memtest86+x64.iso (memtest86+ 6.10).
     { name: 'mt86plus_7.20_64.iso', paths: ['EFI/BOOT/bootx64.efi', 'boot/floppy.img', 'boot.catalog'] },
   ],
+  proxmox: [
+    {
+      name: 'proxmox-ve_8.2-1.iso',
+      paths: ['boot/linux26', 'boot/initrd.img', 'boot/grub/grub.cfg', 'pve-base.squashfs', 'pve-installer.squashfs', 'proxmox/packages/Packages'],
+    },
+  ],
   'kali-live': [
     {
       name: 'kali-linux-2024.4-live-amd64.iso',
@@ -289,9 +297,9 @@ describe('built-in recipes: consistency', () => {
         assert.equal(new Set(recipe.extract).size, recipe.extract.length, 'no pattern twice');
       });
 
-      test('${iso-url} is used exactly when the archive is kept', () => {
-        const usesIsoUrl = bootSpecs(recipe).some((spec) => spec.args.includes('${iso-url}'));
-        assert.equal(usesIsoUrl, recipe.keepArchive === true);
+      test('the archive is kept exactly when ${iso-url} or an archive initrd uses it', () => {
+        const usesArchive = bootSpecs(recipe).some((spec) => spec.args.includes('${iso-url}') || spec.archiveInitrdAt !== undefined);
+        assert.equal(usesArchive, recipe.keepArchive === true);
       });
 
       test('the argument that finds the root over HTTP is there, and only known ${...} variables', () => {

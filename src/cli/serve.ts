@@ -1,8 +1,13 @@
 import { join, resolve } from 'node:path';
+import got from 'got';
 import type { Logger } from 'pino';
 import { createLiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
+import { createIngestJobs } from '../events/ingest-jobs.ts';
+import { createBootMetrics, fanOut } from '../events/metrics.ts';
+import { createEventStore } from '../events/store.ts';
 import { buildHttpApp } from '../http/app.ts';
+import { ingestImage } from '../ingest/ingest-image.ts';
 import { findIpxeBinaries, type IpxeBinaries } from '../ipxe/binaries.ts';
 import { watchIpxeManifest } from '../ipxe/watch-binaries.ts';
 import { BindError } from '../net/bind-error.ts';
@@ -11,6 +16,7 @@ import { findBootFile, openForReading } from '../files/boot-files.ts';
 import { createTftpService } from '../tftp/service.ts';
 import { createProxyDhcpService } from '../dhcp/service.ts';
 import type { ProxyDhcpPolicy } from '../dhcp/proxy-answer.ts';
+import { imageStatuses } from './images.ts';
 
 /** Options of `bootstation serve`; undefined means "take it from images.yaml". */
 export interface ServeOptions {
@@ -51,10 +57,53 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
       ipxe = found;
     });
   };
-  const live = createLiveConfig(configPath, initial, log, { dataDir, onChange: rescanIpxe });
+  // The boot history and metrics every service reports to; TFTP's live count is read at scrape time.
+  const history = createEventStore({ now: Date.now, maxClients: initial.server.historyClients });
+  let tftpActive = (): number => 0;
+  const metrics = createBootMetrics({ tftpActive: () => tftpActive() });
+  const events = fanOut(history, metrics);
+  const live = createLiveConfig(configPath, initial, log, {
+    dataDir,
+    onChange: (config) => {
+      rescanIpxe();
+      history.setMaxClients(config.server.historyClients ?? 100);
+      events.emit({ kind: 'config-reload', applied: true });
+    },
+    onReject: () => events.emit({ kind: 'config-reload', applied: false }),
+  });
   const stopWatchingIpxe = watchIpxeManifest(join(dataDir, 'ipxe'), rescanIpxe);
+  const ingestLog = log.child({ service: 'ingest' });
+  const ingest = createIngestJobs({
+    images: () => live.current().images,
+    events,
+    now: Date.now,
+    run: (image, progress) =>
+      ingestImage(image, {
+        dataDir,
+        http: got,
+        info: (message) => ingestLog.info({ image: image.id }, message),
+        warn: (message) => ingestLog.warn({ image: image.id }, message),
+        progress: () => progress,
+      }),
+  });
 
-  const app = buildHttpApp({ config: live.current, serverUrl: () => serverUrl, ipxe: () => ipxe, log });
+  const app = buildHttpApp({
+    config: live.current,
+    serverUrl: () => serverUrl,
+    ipxe: () => ipxe,
+    log,
+    events,
+    activeTransfers: metrics.httpActive,
+    dashboard: {
+      store: history,
+      metrics,
+      images: () => imageStatuses(configPath, dataDir),
+      ipxe: () => ipxe,
+      ingest,
+      adminToken: () => live.current().server.adminToken,
+      title: () => live.current().menu.title,
+    },
+  });
   const closers: Array<() => Promise<unknown>> = [() => app.close()];
   const closeAll = async (): Promise<void> => {
     live.close();
@@ -78,6 +127,7 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
       port: options.tftpPort,
       log: log.child({ service: 'tftp' }),
       maxBlockSize: await tftpMaxBlockSize(serving.interface),
+      events,
       files: async (path, client) => {
         const found = await findBootFile(path, ipxe, live.current());
         if (found.ok) return openForReading(found.path);
@@ -86,12 +136,14 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
       },
     });
     closers.push(() => tftp.close());
+    tftpActive = tftp.activeTransfers;
     if (proxyDhcp) {
       const dhcp = await createProxyDhcpService({
         address: serving.address,
         dhcpPort: options.dhcpPort,
         pxePort: options.pxePort,
         log: log.child({ service: 'proxydhcp' }),
+        events,
         policy: (): ProxyDhcpPolicy => ({
           serverAddress: serving.address,
           httpPort,

@@ -19,7 +19,7 @@ export function createLiveConfig(
   path: string,
   initial: BootstationConfig,
   log: Logger,
-  options: { dataDir?: string; onChange?: (config: BootstationConfig) => void } = {},
+  options: { dataDir?: string; onChange?: (config: BootstationConfig) => void; onReject?: (error: Error) => void } = {},
 ): LiveConfig {
   let config = initial;
   let watcher: FSWatcher | undefined;
@@ -35,6 +35,7 @@ export function createLiveConfig(
       return true;
     } catch (error) {
       log.error({ config: path, reason, err: { message: (error as Error).message } }, 'configuration rejected; the previous one stays in force');
+      options.onReject?.(error as Error);
       return false;
     }
   };

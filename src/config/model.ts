@@ -57,6 +57,10 @@ export interface BootstationConfig {
     address?: string;
     httpPort: number;
     proxyDhcp: boolean;
+    /** Bearer token that unlocks the dashboard's mutating endpoints (ingest); undefined keeps them off. */
+    adminToken?: string;
+    /** How many clients the boot event history keeps (the most recently seen); undefined: 100. */
+    historyClients?: number;
   };
   menu: { title: string; defaultImage?: string; timeoutSeconds: number };
   ipxe: { keymap: (typeof IPXE_KEYMAPS)[number] };

@@ -151,6 +151,9 @@ function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
       address: file.server.address,
       httpPort: file.server.http_port,
       proxyDhcp: file.server.proxy_dhcp,
+      // Only keys that are set: a config without them equals one written before they existed.
+      ...(file.server.admin_token === undefined ? {} : { adminToken: file.server.admin_token }),
+      ...(file.server.history_clients === undefined ? {} : { historyClients: file.server.history_clients }),
     },
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },
     ipxe: { keymap: file.ipxe.keymap },

@@ -48,6 +48,9 @@ const serverSchema = z.strictObject({
   address: z.ipv4('must be an IPv4 address such as 10.77.0.2').optional(),
   http_port: port.default(80),
   proxy_dhcp: z.boolean().default(true),
+  // A short token can be guessed over the LAN; `openssl rand -hex 16` gives 32 characters.
+  admin_token: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 16`)').max(256, 'at most 256 characters').regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, as it travels in an Authorization header').optional(),
+  history_clients: z.number().int('must be a whole number').min(1, 'must be 1-10000').max(10000, 'must be 1-10000').optional(),
 });
 
 const menuSchema = z.strictObject({

@@ -1,8 +1,9 @@
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
+import type { BootEventSink } from '../events/model.ts';
 import { openUdpSocket } from '../net/udp.ts';
 import { classifyClient, type ClientClassification } from './classify.ts';
-import { decodeDhcpPacket, DhcpDecodeError, encodeDhcpPacket } from './codec.ts';
+import { decodeDhcpPacket, DhcpDecodeError, encodeDhcpPacket, ipv4FromOption, type DhcpPacket } from './codec.ts';
 import { describeDhcpPacket } from './describe.ts';
 import { dhcpMessageTypeName, DhcpOption } from './options.ts';
 import { decideProxyDhcpAnswer, type ProxyDhcpPolicy, type ProxyDhcpPort } from './proxy-answer.ts';
@@ -22,6 +23,8 @@ export interface ProxyDhcpServiceOptions {
   log: Logger;
   /** Where port-67 replies go: 68 (RFC 2131 §4.1), or a free port in tests that cannot bind 68. */
   dhcpClientPort?: number;
+  /** Where every decision is reported as a boot event (the dashboard, metrics); optional. */
+  events?: BootEventSink;
 }
 
 /** A running ProxyDHCP service and the ports it is bound to. */
@@ -103,6 +106,7 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
       policy,
     );
     const fields = { ...clientFields(client), port, from };
+    const ip = clientAddress(packet, remote.address);
 
     if (decision.action === 'ignore') {
       const missing = decision.missingBinary;
@@ -114,6 +118,9 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
       } else {
         log.debug({ ...fields, reasons: decision.reasons }, 'ProxyDHCP ignored');
       }
+      const vendorClass = limit(client.vendorClass);
+      const netbootVendor = vendorClass !== undefined && /^(PXEClient|HTTPClient)/.test(vendorClass);
+      options.events?.emit({ kind: 'dhcp-ignored', mac: client.mac, reasons: decision.reasons, netbootVendor, ip, vendorClass });
       return;
     }
 
@@ -124,6 +131,7 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
       `ProxyDHCP ${replyType}`,
     );
     if (log.isLevelEnabled('trace')) log.trace({ reply: describeDhcpPacket(reply) }, 'ProxyDHCP reply');
+    options.events?.emit({ kind: 'dhcp-offer', mac: client.mac, firmware: client.netboot ? client.kind : 'unknown', file: decision.bootFile, port, ip, vendorClass: limit(client.vendorClass) });
     replyFrom.send(encodeDhcpPacket(reply), destination.port, destination.address, (error) => {
       if (error) log.warn({ ...fields, err: error, to: `${destination.address}:${destination.port}` }, 'ProxyDHCP could not send its reply');
     });
@@ -141,6 +149,18 @@ function clientFields(client: ClientClassification): Record<string, unknown> {
     vendorClass: limit(client.vendorClass),
     userClass: limit(client.userClass),
   };
+}
+
+/**
+ * The client's IPv4 address when the packet reveals it: ciaddr, else the sender's address (clients with an
+ * address ask port 4011 from it), else option 50 of the DHCPREQUEST it sends the router. TFTP and HTTP only
+ * see addresses; this is how their events find the client's MAC.
+ */
+function clientAddress(packet: DhcpPacket, sender: string): string | undefined {
+  if (packet.ciaddr !== '0.0.0.0') return packet.ciaddr;
+  // A relay (giaddr) sends from its own address, not the client's.
+  if (sender !== '0.0.0.0' && packet.giaddr === '0.0.0.0') return sender;
+  return ipv4FromOption(packet.options.get(DhcpOption.requestedAddress));
 }
 
 function limit(text: string | undefined): string | undefined {

@@ -3,8 +3,11 @@ import { parseBootClient } from '../boot/client.ts';
 import { findMissingBootFiles } from '../boot/image-files.ts';
 import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
 import type { BootstationConfig } from '../config/model.ts';
+import type { BootEventSink } from '../events/model.ts';
 import type { IpxeBinaries } from '../ipxe/binaries.ts';
 import { splitUrlPath } from '../files/safe-path.ts';
+import { addBootEventHooks } from './boot-events.ts';
+import { dashboardPlugin, type DashboardOptions } from './dashboard.ts';
 import { refuseFile, sendFile, sendFileFrom } from './files.ts';
 
 /** What the HTTP app reads on every request; getters, so a config reload applies at once. */
@@ -14,11 +17,17 @@ export interface HttpAppOptions {
   serverUrl: () => string;
   ipxe: () => IpxeBinaries;
   log: FastifyBaseLogger;
+  /** Where fetches of scripts, binaries and image files are reported as boot events; optional. */
+  events?: BootEventSink;
+  /** HTTP responses being streamed; counted up and down when given (the metrics' active transfers). */
+  activeTransfers?: { inc(): void; dec(): void };
+  /** The dashboard at /, its JSON API and /metrics; without it the app serves boot files only. */
+  dashboard?: DashboardOptions;
 }
 
 const IPXE_SCRIPT = 'text/plain; charset=utf-8';
 
-/** Builds the Fastify app (scripts, menu, files, health); it never listens by itself. */
+/** Builds the Fastify app (scripts, menu, files, health, and the dashboard when given); it never listens by itself. */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.log,
@@ -38,6 +47,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // One log line per request, with what was sent.
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
+  addBootEventHooks(app, { images: () => options.config().images, events: options.events, activeTransfers: options.activeTransfers });
+  if (options.dashboard) app.register(dashboardPlugin, options.dashboard);
 
   const scriptContext = async (query: unknown): Promise<ScriptContext> => {
     const config = options.config();

@@ -2,6 +2,7 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { BootEventSink, TftpOutcome } from '../events/model.ts';
 import { openUdpSocket } from '../net/udp.ts';
 import {
   decodeTftpPacket,
@@ -59,6 +60,8 @@ export interface TftpServiceOptions {
   retransmitTimeoutMs?: number;
   /** Retransmissions before a silent client's transfer is dropped; default 5. */
   maxRetries?: number;
+  /** Where every transfer's end is reported as a boot event (the dashboard, metrics); optional. */
+  events?: BootEventSink;
 }
 
 /** A running TFTP service. */
@@ -91,6 +94,8 @@ interface Transfer {
   pendingSends: number;
   onSent: (error: Error | null) => void;
   ended: boolean;
+  /** performance.now() when the request arrived, for the duration of transfers that never started. */
+  requestedAt: number;
 }
 
 // Read ahead in one file read: at least this much, at least one window.
@@ -176,6 +181,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
         if (transfer.ended && transfer.pendingSends === 0) transfer.socket?.close();
       },
       ended: false,
+      requestedAt: performance.now(),
     };
     transfers.set(key, transfer);
     const loggedOptions = packet.options.slice(0, 8).map((option) => `${option.name.slice(0, 32)}=${option.value.slice(0, 32)}`);
@@ -204,6 +210,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       transfers.delete(key);
       // Answer at once: iPXE 2.0 EFI asks for autoexec.ipxe and would wait 30 s for an answer that never comes.
       log.info({ client: key, file: transfer.path, outcome: 'file-not-found' }, 'TFTP file not found');
+      report(transfer, 'file-not-found', { bytesAcknowledged: 0, durationMs: performance.now() - transfer.requestedAt, retransmissions: 0 });
       refuse(transfer.client, TftpErrorCode.FileNotFound, 'File not found');
       return;
     }
@@ -337,6 +344,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
 
   function failOnServer(transfer: Transfer, error: unknown): void {
     log.error({ err: error, client: clientName(transfer.client), file: transfer.path }, 'TFTP transfer failed on the server');
+    if (!transfer.ended) report(transfer, 'server-error', { bytesAcknowledged: 0, durationMs: performance.now() - transfer.requestedAt, retransmissions: 0 });
     const socket = transfer.socket;
     if (socket && !transfer.ended) {
       const { address, port } = transfer.client;
@@ -389,8 +397,24 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     socket.send(packet, port, address, transfer.onSent);
   }
 
+  /** Reports the end of a transfer to the event sink, if there is one. */
+  function report(transfer: Transfer, outcome: TftpOutcome, summary: Pick<TftpTransferSummary, 'bytesAcknowledged' | 'durationMs' | 'retransmissions'>): void {
+    options.events?.emit({
+      kind: 'tftp-transfer',
+      ip: transfer.client.address,
+      file: transfer.path.slice(0, loggedNameLength),
+      blockSize: transfer.blockSize,
+      windowSize: transfer.windowSize,
+      bytes: summary.bytesAcknowledged,
+      durationMs: Math.round(summary.durationMs),
+      retransmissions: summary.retransmissions,
+      outcome,
+    });
+  }
+
   function logEnd(transfer: Transfer, summary: TftpTransferSummary): void {
     const { outcome } = summary;
+    report(transfer, outcome.kind, summary);
     const fields = {
       client: clientName(transfer.client),
       file: transfer.path,

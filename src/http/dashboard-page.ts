@@ -1,0 +1,148 @@
+// The dashboard's HTML, rendered on the server from plain values. Pure. Every string that came from a
+// client, a file name or images.yaml goes through escapeHtml; the script updates the page with textContent.
+import type { ImageStatus } from '../cli/images.ts';
+import { BOOT_STEPS, type BootStep, type ClientView, type StepView } from '../events/store.ts';
+import { formatBytes } from '../ingest/progress.ts';
+import { FIRST_STAGE_FILES, type IpxeBinaries } from '../ipxe/binaries.ts';
+
+/** What the dashboard says about the iPXE binaries being served. */
+export interface IpxeDescription {
+  kind: 'bootstation build' | 'custom' | 'stock';
+  dir: string;
+  files: string[];
+  /** First-stage files no binary is present for. */
+  missing: string[];
+  version: string | null;
+  keymap: string | null;
+  builtAt: string | null;
+}
+
+/** Everything the page shows. */
+export interface DashboardPage {
+  title: string;
+  clients: readonly ClientView[];
+  lastEventId: number;
+  images: readonly ImageStatus[];
+  ipxe: IpxeDescription;
+  ingestEnabled: boolean;
+  ingestRunning: string | undefined;
+}
+
+const STEP_LABELS: Readonly<Record<BootStep, string>> = {
+  dhcp: 'DHCP',
+  tftp: 'TFTP',
+  script: 'script',
+  menu: 'menu',
+  kernel: 'kernel',
+  initrd: 'initrd',
+  files: 'files',
+};
+
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** Summarises the binaries being served for the dashboard and /api/ipxe. */
+export function describeIpxe(ipxe: IpxeBinaries): IpxeDescription {
+  const files = [...ipxe.files.keys()];
+  return {
+    kind: ipxe.ownBuild ? 'bootstation build' : ipxe.custom ? 'custom' : 'stock',
+    dir: ipxe.dir,
+    files,
+    missing: FIRST_STAGE_FILES.filter((name) => !ipxe.files.has(name)),
+    version: ipxe.build?.version ?? null,
+    keymap: ipxe.build?.keymap ?? null,
+    builtAt: ipxe.build?.builtAt ?? null,
+  };
+}
+
+/** "1.5 MiB at 12.0 MiB/s" for a step, or its detail when it moved no bytes. */
+export function describeStep(step: StepView): string {
+  if (step.bytes === undefined || step.bytes === 0) return step.detail;
+  const count = step.count > 1 ? ` (${step.count} files)` : '';
+  const rate = step.rate === undefined ? '' : ` at ${formatBytes(step.rate)}/s`;
+  return `${formatBytes(step.bytes)}${count}${rate}`;
+}
+
+/** The whole page. */
+export function renderDashboardPage(page: DashboardPage): string {
+  const title = escapeHtml(page.title);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · bootstation</title>
+<link rel="stylesheet" href="/dashboard.css">
+<script src="/dashboard.js" defer></script>
+</head>
+<body data-last-event-id="${page.lastEventId}" data-ingest="${page.ingestEnabled ? 'on' : 'off'}">
+<header><h1>${title}</h1><span id="live" class="live">connecting…</span></header>
+<main>
+<section>
+<h2>Clients</h2>
+<div class="scroll"><table id="clients">
+<thead><tr><th>Machine</th><th>Firmware</th><th>IP</th><th>Step</th><th>Timeline</th></tr></thead>
+<tbody>
+${page.clients.map(renderClientRow).join('\n')}
+</tbody>
+</table></div>
+<p id="no-clients" class="empty"${page.clients.length > 0 ? ' hidden' : ''}>No machine has asked to boot yet.</p>
+</section>
+<section>
+<h2>Images</h2>
+<div class="scroll"><table id="images">
+<thead><tr><th>Image</th><th>State</th><th>Version</th><th>Size</th><th>Last ingest</th><th></th></tr></thead>
+<tbody>
+${page.images.map((image) => renderImageRow(image, page)).join('\n')}
+</tbody>
+</table></div>
+${page.ingestEnabled ? '<p class="token"><label>Admin token <input id="token" type="password" autocomplete="current-password"></label></p>' : ''}
+</section>
+<section>
+<h2>iPXE binaries</h2>
+${renderIpxe(page.ipxe)}
+</section>
+</main>
+</body>
+</html>
+`;
+}
+
+/** One client's table row; the script renders the same cells from the JSON it streams. */
+export function renderClientRow(client: ClientView): string {
+  const machine = client.mac ?? client.key.replace(/^ip:/, '');
+  const step = client.step === undefined ? '' : `${STEP_LABELS[client.step]}${client.stepOk ? '' : ' failed'}`;
+  const timeline = BOOT_STEPS.filter((name) => client.timeline[name] !== undefined)
+    .map((name) => {
+      const view = client.timeline[name]!;
+      return `<li class="${view.ok ? 'ok' : 'bad'}" title="${escapeHtml(view.detail)}"><b>${STEP_LABELS[name]}</b> ${escapeHtml(describeStep(view))}</li>`;
+    })
+    .join('');
+  return `<tr data-key="${escapeHtml(client.key)}"><td class="mac">${escapeHtml(machine)}</td><td>${escapeHtml(client.firmware ?? client.vendorClass ?? '')}</td><td>${escapeHtml(client.ip ?? '')}</td><td class="step ${client.stepOk ? 'ok' : 'bad'}">${step}</td><td><ol class="timeline">${timeline}</ol></td></tr>`;
+}
+
+function renderImageRow(image: ImageStatus, page: DashboardPage): string {
+  const size = image.size === null ? '' : formatBytes(image.size);
+  const last = image.lastIngest === null ? '' : image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const state = image.failure ? `failed: ${image.failure.message}` : image.state === 'missing files' ? `missing ${image.missingFiles.join(', ')}` : image.state;
+  const button =
+    page.ingestEnabled && image.source !== 'dir'
+      ? `<button type="button" data-ingest="${escapeHtml(image.id)}"${page.ingestRunning === undefined ? '' : ' disabled'}>${image.lastIngest === null ? 'Ingest' : 'Re-ingest'}</button>`
+      : '';
+  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(image.state.replace(' ', '-'))}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td>${size}</td><td>${escapeHtml(last)}</td><td>${button}<span class="progress"></span></td></tr>`;
+}
+
+function renderIpxe(ipxe: IpxeDescription): string {
+  const rows: Array<[string, string]> = [
+    ['Kind', ipxe.kind === 'stock' ? "stock (Debian's ipxe package: no custom keymap, no embedded script)" : ipxe.kind],
+    ['Folder', ipxe.dir],
+    ['Binaries', ipxe.files.join(', ') || 'none'],
+    ['Missing', ipxe.missing.join(', ') || 'none'],
+  ];
+  if (ipxe.version !== null) rows.push(['Version', ipxe.version]);
+  if (ipxe.keymap !== null) rows.push(['Keymap', ipxe.keymap]);
+  if (ipxe.builtAt !== null) rows.push(['Built', ipxe.builtAt]);
+  return `<dl id="ipxe">${rows.map(([key, value]) => `<dt>${key}</dt><dd>${escapeHtml(value)}</dd>`).join('')}</dl>`;
+}

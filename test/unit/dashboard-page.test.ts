@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ImageStatus } from '../../src/cli/images.ts';
+import { createEventStore } from '../../src/events/store.ts';
+import { describeIpxe, escapeHtml, renderDashboardPage } from '../../src/http/dashboard-page.ts';
+
+const HOSTILE = '<script>alert("x")</script>&\'';
+
+const stockIpxe = describeIpxe({ dir: '/usr/lib/ipxe', custom: false, ownBuild: false, files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
+
+function image(overrides: Partial<ImageStatus> = {}): ImageStatus {
+  return { id: 'debian', label: 'Debian', source: 'url', state: 'ready', version: '12', size: 1024, lastIngest: '2026-01-02T03:04:05.678Z', verification: null, missingFiles: [], failure: null, ...overrides };
+}
+
+describe('escapeHtml', () => {
+  it('escapes the five characters that can end text or an attribute', () => {
+    assert.equal(escapeHtml(`a<b>&"c"'d`), 'a&#60;b&#62;&#38;&#34;c&#34;&#39;d');
+  });
+});
+
+describe('the dashboard page', () => {
+  it('escapes what clients send (vendor class, requested file names) and what images.yaml and failures say', () => {
+    const store = createEventStore({ now: () => 0 });
+    store.record({ kind: 'dhcp-ignored', mac: '52:54:00:00:00:01', reasons: [HOSTILE], netbootVendor: true, vendorClass: `PXEClient${HOSTILE}`, ip: '10.0.0.9' });
+    store.record({ kind: 'tftp-transfer', ip: '10.0.0.9', file: `pxelinux.0${HOSTILE}`, blockSize: 512, windowSize: 1, bytes: 0, durationMs: 2, retransmissions: 0, outcome: 'file-not-found' });
+    const html = renderDashboardPage({
+      title: `Lab ${HOSTILE}`,
+      clients: store.clients(),
+      lastEventId: store.lastId(),
+      images: [image({ label: `Debian ${HOSTILE}`, state: 'failed', failure: { at: 'now', code: 'X', message: HOSTILE } })],
+      ipxe: stockIpxe,
+      ingestEnabled: true,
+      ingestRunning: undefined,
+    });
+    assert.doesNotMatch(html, /<script>alert/, 'no markup from untrusted text survives');
+    assert.doesNotMatch(html, /"x"\)/, 'quotes inside untrusted text are escaped');
+    assert.match(html, /PXEClient&#60;script&#62;/);
+    assert.match(html, /pxelinux\.0&#60;script&#62;alert\(&#34;x&#34;\)&#60;\/script&#62;&#38;&#39;: file-not-found/);
+    assert.equal((html.match(/<script/g) ?? []).length, 1, 'the only script element is /dashboard.js');
+  });
+
+  it('offers the ingest button only with an admin token, and only for ingested sources', () => {
+    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined };
+    const images = [image({ id: 'debian', source: 'url' }), image({ id: 'local', source: 'dir', lastIngest: null })];
+    const on = renderDashboardPage({ ...page, images, ingestEnabled: true });
+    assert.match(on, /data-ingest="debian"[^>]*>Re-ingest</);
+    assert.doesNotMatch(on, /data-ingest="local"/);
+    assert.match(on, /id="token"/);
+    const off = renderDashboardPage({ ...page, images, ingestEnabled: false });
+    assert.doesNotMatch(off, /<button|id="token"/);
+  });
+
+  it('says which iPXE binaries are served: stock, with what is missing, or our build with keymap and version', () => {
+    const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
+    assert.match(stock, /<dt>Kind<\/dt><dd>stock/);
+    assert.match(stock, /<dt>Missing<\/dt><dd>ipxe\.efi, ipxe32\.efi, snp-arm64\.efi<\/dd>/);
+    const own = describeIpxe({
+      dir: '/data/ipxe', custom: true, ownBuild: true, files: new Map([['ipxe.efi', '/data/ipxe/ipxe.efi']]),
+      build: { version: 'v2.0.0', keymap: 'de', builtAt: '2026-01-01T00:00:00Z' },
+    });
+    assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0' });
+  });
+});

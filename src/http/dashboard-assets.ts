@@ -147,10 +147,13 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .35em .5em; border-bottom: 1px solid #8883; }
 th { font-weight: 600; font-size: .85em; color: var(--muted); }
 td.mac { font-family: ui-monospace, monospace; white-space: nowrap; }
+/* Vendor classes can be long and have no spaces; addresses and steps must stay whole. */
+#clients td:nth-child(2) { overflow-wrap: anywhere; min-width: 8em; }
+#clients td:nth-child(3), td.step { white-space: nowrap; }
 .ok { color: var(--ok); }
 .bad { color: var(--bad); }
 ol.timeline { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: .3em; }
-ol.timeline li { border: 1px solid currentColor; border-radius: .3em; padding: 0 .4em; font-size: .85em; white-space: nowrap; }
+ol.timeline li { border: 1px solid currentColor; border-radius: .3em; padding: 0 .4em; font-size: .85em; max-width: 100%; overflow-wrap: anywhere; }
 ol.timeline li b { font-weight: 600; }
 .state-failed, .state-missing-files { color: var(--bad); }
 .state-ready { color: var(--ok); }
@@ -160,5 +163,13 @@ dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; }
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 .empty { color: var(--muted); }
-@media (max-width: 40em) { body { font-size: 14px; } th, td { padding: .3em; } }
+@media (max-width: 40em) {
+  body { font-size: 14px; }
+  th, td { padding: .3em; }
+  /* A phone shows each client as a card: machine and firmware, address and step, then the whole timeline. */
+  #clients thead { display: none; }
+  #clients tr { display: grid; grid-template-columns: 1fr auto; gap: .15em .8em; padding: .5em 0; border-bottom: 1px solid #8883; }
+  #clients td { border: 0; padding: 0; }
+  #clients td:nth-child(5) { grid-column: 1 / -1; margin-top: .2em; }
+}
 `;

@@ -1,0 +1,143 @@
+// The dashboard in a real browser: headless Chromium (Debian package chromium) driven by playwright-core opens
+// it on a running `bootstation serve`, while a fake client's DHCP, TFTP and HTTP steps are replayed on
+// loopback; its row must appear and move through the steps. Screenshots go to test-artifacts/.
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { encodeDhcpPacket } from '../../src/dhcp/codec.ts';
+import { freeTcpPort, startCli, waitFor } from '../support/cli.ts';
+import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
+import { tftpGet } from '../support/tftp-test-client.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : 'chromium is not installed (Debian package chromium)';
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const MAC = '52:54:00:d5:b0:01';
+// A vendor class with markup in it: the page must show it as text.
+const VENDOR = 'PXEClient:Arch:00000:UNDI:002001<b>';
+
+describe('the dashboard in headless Chromium', { skip }, () => {
+  let dir: string;
+  let server: ReturnType<typeof startCli>;
+  let ports: { http: number; tftp: number; dhcp: number; pxe: number };
+  let context: BrowserContext;
+  let page: Page;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bootstation-browser-'));
+    await mkdir(join(dir, 'data', 'ipxe'), { recursive: true });
+    await mkdir(join(dir, 'debian'), { recursive: true });
+    await writeFile(join(dir, 'data', 'ipxe', 'undionly.kpxe'), Buffer.alloc(70_000, 1));
+    await writeFile(join(dir, 'debian', 'linux'), Buffer.alloc(6_000_000, 2));
+    await writeFile(join(dir, 'debian', 'initrd.gz'), Buffer.alloc(3_000_000, 3));
+    await writeFile(
+      join(dir, 'images.yaml'),
+      `menu:\n  title: Browser lab\nimages:\n  - id: debian\n    label: Debian 12 installer\n    source: {dir: ${join(dir, 'debian')}}\n    boot: {kernel: linux, initrd: [initrd.gz]}\n`,
+    );
+    ports = { http: await freeTcpPort(), tftp: await freeUdpPort(), dhcp: await freeUdpPort(), pxe: await freeUdpPort() };
+    server = startCli([
+      'serve', '--config', join(dir, 'images.yaml'), '--data', join(dir, 'data'), '--address', '127.0.0.1',
+      '--http-port', String(ports.http), '--tftp-port', String(ports.tftp), '--dhcp-port', String(ports.dhcp), '--pxe-port', String(ports.pxe),
+    ]);
+    await waitFor('bootstation to serve', async () => server.output().includes('bootstation serving'));
+    context = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  after(async () => {
+    await context?.close();
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows a client row that appears on its DHCP request and follows it through TFTP, menu, kernel and initrd', async () => {
+    await page.goto(`http://127.0.0.1:${ports.http}/`);
+    assert.equal(await page.locator('h1').textContent(), 'Browser lab');
+    await page.locator('#live.on').waitFor();
+    assert.ok(await page.locator('#no-clients').isVisible(), 'no client yet');
+    const row = page.locator(`#clients tbody tr[data-key="${MAC}"]`);
+
+    await dhcpRequest();
+    await row.waitFor();
+    await waitForText(row.locator('td.step'), 'DHCP');
+    assert.equal(await row.locator('td').nth(1).textContent(), 'bios-pxe');
+    assert.equal(await row.locator('td').nth(2).textContent(), '127.0.0.1');
+    assert.equal(await page.locator('#no-clients').isVisible(), false);
+
+    await tftpGet({ port: ports.tftp, file: 'undionly.kpxe', options: [{ name: 'blksize', value: '1408' }] });
+    await waitForText(row.locator('td.step'), 'TFTP');
+    assert.match((await row.locator('ol.timeline li', { hasText: 'TFTP' }).textContent()) ?? '', /^TFTP 68\.4 KiB/);
+
+    const base = `http://127.0.0.1:${ports.http}`;
+    await (await fetch(`${base}/boot.ipxe?mac=${MAC}&platform=pcbios&buildarch=i386`)).text();
+    await (await fetch(`${base}/menu.ipxe?mac=${MAC}&platform=pcbios&buildarch=i386`)).text();
+    await waitForText(row.locator('td.step'), 'menu');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-menu.png'), fullPage: true });
+
+    await (await fetch(`${base}/images/debian/linux`)).arrayBuffer();
+    await (await fetch(`${base}/images/debian/initrd.gz`)).arrayBuffer();
+    await waitForText(row.locator('td.step'), 'initrd');
+    const steps = await row.locator('ol.timeline li b').allTextContents();
+    assert.deepEqual(steps, ['DHCP', 'TFTP', 'script', 'menu', 'kernel', 'initrd']);
+    assert.match((await row.locator('ol.timeline li', { hasText: 'kernel' }).textContent()) ?? '', /^kernel 5\.72 MiB/);
+    assert.equal(await page.locator('#clients tbody tr').count(), 1, 'one machine, one row');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
+  });
+
+  it('shows the vendor class of a turned-away PXE client as text, not markup', async () => {
+    await dhcpRequest({ mac: '52:54:00:d5:b0:02', architecture: 11, vendorClass: VENDOR });
+    const row = page.locator('#clients tbody tr[data-key="52:54:00:d5:b0:02"]');
+    await waitForText(row.locator('td.step'), 'DHCP failed');
+    assert.equal(await row.locator('td').nth(1).textContent(), VENDOR);
+    assert.equal(await row.locator('td b').count(), 1, 'only the timeline label is bold; the vendor class made no element');
+  });
+
+  it('lists the images and the iPXE binaries', async () => {
+    await page.reload();
+    assert.equal(await page.locator('#images tr[data-image="debian"] td.state').textContent(), 'ready');
+    assert.match((await page.locator('#ipxe').textContent()) ?? '', /Kindcustom/);
+    assert.equal(await page.locator('#clients tbody tr').count(), 2, 'the server renders the rows the stream built');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop.png'), fullPage: true });
+  });
+
+  async function dhcpRequest(overrides: { mac?: string; architecture?: number; vendorClass?: string } = {}): Promise<void> {
+    // From 127.0.0.2 (bootstation ignores its own address) to the PXE port, with ciaddr the address the
+    // fake client fetches from later; the answer is unicast and stays on loopback.
+    const socket = createSocket('udp4');
+    socket.bind(0, '127.0.0.2');
+    await once(socket, 'listening');
+    const request = pxeClientRequest({ mac: overrides.mac ?? MAC, ciaddr: '127.0.0.1', messageType: 3, architecture: overrides.architecture, vendorClass: overrides.vendorClass });
+    await new Promise<void>((resolve, reject) => socket.send(encodeDhcpPacket(request), ports.pxe, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+    socket.close();
+  }
+});
+
+async function waitForText(locator: ReturnType<Page['locator']>, text: string): Promise<void> {
+  await waitFor(`"${text}" in the page`, async () => (await locator.textContent({ timeout: 1000 })) === text || undefined);
+}
+
+function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  return new Promise((resolve) =>
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    }),
+  );
+}

@@ -4,6 +4,7 @@ import { ConfigError } from '../config/parse.ts';
 import { KeymapError, parseKeymap, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { parseTargets, TargetsError, type IpxeTargetName } from '../ipxe/targets.ts';
 import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
+import { runDoctor } from './doctor.ts';
 import { runImages } from './images.ts';
 import { runIngest, UnknownImageError } from './ingest.ts';
 import { runIpxeBuild } from './ipxe.ts';
@@ -23,13 +24,14 @@ Commands:
   ipxe build Build iPXE with the keymap and embedded script into <data>/ipxe (Docker, or --local)
   ingest     Download, verify and extract the images with url or path sources: ingest [ID...]
   images     List every image with its state, version, size and last ingest
+  doctor     Check ports, interface, other PXE servers, iPXE binaries, HTTP and images; one line each with the fix
 
 Common options:
   --config FILE     images.yaml to use (default ./images.yaml, env BOOTSTATION_CONFIG)
   --data DIR        data directory (default ./data, env BOOTSTATION_DATA)
   -h, --help        show this help
 
-serve options:
+serve and doctor options:
   --interface NAME  interface to serve on (default: server.interface, else the default route's)
   --address IP      IPv4 address advertised to clients (default: server.address, else the interface's)
   --http-port N     HTTP port (default: server.http_port, else 80)
@@ -123,6 +125,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         return await runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
       case 'images':
         return await runImages({ ...common, json: values.json === true });
+      case 'doctor':
+        return await runDoctor({
+          ...common,
+          interface: values.interface,
+          address: values.address,
+          httpPort: portOption('--http-port', values['http-port']),
+          tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
+          dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
+          pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
+          proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
+        });
       case 'lab':
         return await runLab({
           firmware: firmwareOption(values.firmware),

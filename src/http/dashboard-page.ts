@@ -23,6 +23,8 @@ export interface DashboardPage {
   clients: readonly ClientView[];
   lastEventId: number;
   images: readonly ImageStatus[];
+  /** Why the images could not be listed (images.yaml does not validate right now). */
+  imagesError?: string;
   ipxe: IpxeDescription;
   ingestEnabled: boolean;
   ingestRunning: string | undefined;
@@ -98,6 +100,7 @@ ${page.clients.map(renderClientRow).join('\n')}
 ${page.images.map((image) => renderImageRow(image, page)).join('\n')}
 </tbody>
 </table></div>
+${page.imagesError === undefined ? '' : `<p class="bad">${escapeHtml(page.imagesError)}</p>`}
 ${page.ingestEnabled ? '<p class="token"><label>Admin token <input id="token" type="password" autocomplete="current-password"></label></p>' : ''}
 </section>
 <section>

@@ -37,11 +37,14 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
   app.addHook('preClose', async () => stream.endAll());
 
   app.get('/', async (_request, reply) => {
+    // A broken images.yaml being edited must not take the whole page down: the boot history is still worth seeing.
+    const images = await options.images().catch((error: unknown) => error as Error);
     const page = renderDashboardPage({
       title: options.title(),
       clients: options.store.clients(),
       lastEventId: options.store.lastId(),
-      images: await options.images(),
+      images: images instanceof Error ? [] : images,
+      imagesError: images instanceof Error ? images.message : undefined,
       ipxe: describeIpxe(options.ipxe()),
       ingestEnabled: options.ingest !== undefined && options.adminToken() !== undefined,
       ingestRunning: options.ingest?.running(),

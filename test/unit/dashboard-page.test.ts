@@ -50,6 +50,11 @@ describe('the dashboard page', () => {
     assert.doesNotMatch(off, /<button|id="token"/);
   });
 
+  it('shows why the images cannot be listed, escaped, while images.yaml does not validate', () => {
+    const html = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], imagesError: `images.yaml:3:5: menu.title: ${HOSTILE}`, ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
+    assert.match(html, /<p class="bad">images\.yaml:3:5: menu\.title: &#60;script&#62;/);
+  });
+
   it('says which iPXE binaries are served: stock, with what is missing, or our build with keymap and version', () => {
     const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
     assert.match(stock, /<dt>Kind<\/dt><dd>stock/);

@@ -7,18 +7,10 @@ import { probePxeServers } from '../doctor/pxe-probe.ts';
 import { findIpxeBinaries } from '../ipxe/binaries.ts';
 import { interfaceOf, resolveServingAddress } from '../net/interfaces.ts';
 import { imageStatuses } from './images.ts';
+import type { ServeOptions } from './serve.ts';
 
 /** Options of `bootstation doctor`: the same network settings as serve, so it checks what serve would use. */
-export interface DoctorOptions {
-  configPath: string;
-  dataDir: string;
-  interface?: string;
-  address?: string;
-  httpPort?: number;
-  tftpPort: number;
-  dhcpPort: number;
-  pxePort: number;
-  proxyDhcp?: boolean;
+export interface DoctorOptions extends ServeOptions {
   /** How long to listen for answers to the PXE DISCOVER. */
   probeMs?: number;
 }

@@ -9,7 +9,7 @@ import { runImages } from './images.ts';
 import { runIngest, UnknownImageError } from './ingest.ts';
 import { runIpxeBuild } from './ipxe.ts';
 import { runLab } from './lab.ts';
-import { runServe } from './serve.ts';
+import { runServe, type ServeOptions } from './serve.ts';
 import { runValidate } from './validate.ts';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error. */
@@ -80,6 +80,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
+type ParsedValues = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
 /** An invalid command line; printed with the usage and exit code 2. */
 export class UsageError extends Error {
   readonly code = 'BOOTSTATION_USAGE';
@@ -111,31 +113,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       case 'validate':
         return await runValidate(common);
       case 'serve':
-        return await runServe({
-          ...common,
-          interface: values.interface,
-          address: values.address,
-          httpPort: portOption('--http-port', values['http-port']),
-          tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
-          dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
-          pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
-          proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
-        }, pino({ name: 'bootstation', level: logLevel(env) }));
+        return await runServe(networkOptions(values, common), pino({ name: 'bootstation', level: logLevel(env) }));
       case 'ingest':
         return await runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
       case 'images':
         return await runImages({ ...common, json: values.json === true });
       case 'doctor':
-        return await runDoctor({
-          ...common,
-          interface: values.interface,
-          address: values.address,
-          httpPort: portOption('--http-port', values['http-port']),
-          tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
-          dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
-          pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
-          proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
-        });
+        return await runDoctor(networkOptions(values, common));
       case 'lab':
         return await runLab({
           firmware: firmwareOption(values.firmware),
@@ -175,6 +159,20 @@ function logLevel(env: NodeJS.ProcessEnv): string {
   const level = env['BOOTSTATION_LOG_LEVEL'] ?? 'info';
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`BOOTSTATION_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
   return level;
+}
+
+// serve and doctor read the same network options, so doctor checks exactly what serve would use.
+function networkOptions(values: ParsedValues, common: { configPath: string; dataDir: string }): ServeOptions {
+  return {
+    ...common,
+    interface: values.interface,
+    address: values.address,
+    httpPort: portOption('--http-port', values['http-port']),
+    tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
+    dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
+    pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
+    proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
+  };
 }
 
 function portOption(name: string, value: string | undefined): number | undefined {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { encodeDhcpPacket } from '../../src/dhcp/codec.ts';
-import { freeTcpPort, startCli, waitFor } from '../support/cli.ts';
+import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
 import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
 import { tftpGet } from '../support/tftp-test-client.ts';
 
@@ -132,12 +132,3 @@ async function waitForText(locator: ReturnType<Page['locator']>, text: string): 
   await waitFor(`"${text}" in the page`, async () => (await locator.textContent({ timeout: 1000 })) === text || undefined);
 }
 
-function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  return new Promise((resolve) =>
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    }),
-  );
-}

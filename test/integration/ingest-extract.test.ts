@@ -12,6 +12,7 @@ import { extractArchive, type ExtractPlan } from '../../src/ingest/extract.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { buildStoredZip, buildTar, hasCommand, runIn, writeArchiveTree, type ArchiveTree } from '../support/ingest-archives.ts';
 import { masterIso, xorrisoMissing } from '../support/iso-fixtures.ts';
+import { rejectionOf } from '../support/assert-rejects.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-extract-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -42,15 +43,7 @@ async function extractFile(path: string, plan: ExtractPlan = PLAN): Promise<{ di
   }
 }
 
-async function failure(promise: Promise<unknown>): Promise<IngestError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof IngestError, `expected an IngestError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('extraction must fail');
-}
+const failure = (promise: Promise<unknown>): Promise<IngestError> => rejectionOf(promise, IngestError);
 
 async function packed(tool: string, args: (out: string) => string[], tree: ArchiveTree = TREE): Promise<string> {
   const src = join(root, `src-${++counter}`);

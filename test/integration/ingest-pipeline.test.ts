@@ -15,6 +15,7 @@ import { readFailure, imageLayout } from '../../src/ingest/install.ts';
 import { buildStoredZip, buildTar, writeArchiveTree } from '../support/ingest-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { masterIso, xorrisoMissing } from '../support/iso-fixtures.ts';
+import { rejectionOf } from '../support/assert-rejects.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-pipeline-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -47,15 +48,7 @@ function context(dataDir: string, extra: Partial<IngestContext> = {}): IngestCon
 
 const served = (dataDir: string, path: string): Promise<string> => readFile(join(dataDir, 'images', 'demo', path), 'utf8');
 
-async function failure(promise: Promise<unknown>): Promise<IngestError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof IngestError, `expected an IngestError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the ingest must fail');
-}
+const failure = (promise: Promise<unknown>): Promise<IngestError> => rejectionOf(promise, IngestError);
 
 describe('ingest pipeline', () => {
   test('installs behind a symlink with a manifest; a second run does nothing; --force redoes it', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { renderEmbedScript } from '../../src/ipxe/embed-script.ts';
 import { parseManifest, type IpxeManifest } from '../../src/ipxe/manifest.ts';
 import { renderOverlay } from '../../src/ipxe/overlay.ts';
 import { IPXE_TARGETS } from '../../src/ipxe/targets.ts';
-import { freeTcpPort, runCli, startCli, waitFor } from '../support/cli.ts';
+import { freeTcpPort, freeUdpPort, runCli, startCli, waitFor } from '../support/cli.ts';
 import { createStandInIpxeSource, seenFiles, standInCalls } from '../support/ipxe-stand-in-source.ts';
 
 // scripts/build-ipxe.sh and `bootstation ipxe build --local` against a STAND-IN iPXE source tree (the
@@ -262,12 +261,3 @@ describe('bootstation serve with a build arriving while it runs', { skip: needsT
   });
 });
 
-function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  return new Promise((resolve) =>
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    }),
-  );
-}

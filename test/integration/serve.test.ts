@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeDhcpPacket, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
-import { freeTcpPort, startCli, waitFor } from '../support/cli.ts';
+import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
 import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
 
 // The whole appliance as users run it: `bootstation serve` with ProxyDHCP, TFTP and HTTP on loopback ports.
@@ -61,16 +61,6 @@ test('HTTP serves boot.ipxe pointing back at the same server', async () => {
   const script = await (await fetch(`http://127.0.0.1:${ports.http}/boot.ipxe`)).text();
   assert.match(script, new RegExp(`chain --autofree http://127\\.0\\.0\\.1:${ports.http}/boot\\.ipxe\\?mac=\\$\\{net0/mac\\}`));
 });
-
-function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  return new Promise((resolve) =>
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    }),
-  );
-}
 
 // Sends one datagram as a client at 127.0.0.2 (bootstation ignores packets from its own address) and waits for the answer.
 function exchange(packet: Uint8Array, port: number): Promise<Buffer> {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -39,6 +40,17 @@ export function freeTcpPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A UDP port that was free a moment ago on 127.0.0.1. */
+export function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  return new Promise((resolve) =>
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    }),
+  );
 }
 
 /** Polls until fn resolves truthy, or fails after timeoutMs. */

@@ -121,7 +121,8 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
   }
   try {
     const tftp = await createTftpService({
-      // Requests may arrive as broadcasts or on any address; transfers leave from the next-server address.
+      // Listens on every address of the host (a router may name any of them as next-server);
+      // transfers leave from the advertised next-server address, which is what clients expect.
       address: '0.0.0.0',
       transferAddress: serving.address,
       port: options.tftpPort,

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
+import { prepareFirstStart } from '../appliance/first-start.ts';
 import { ConfigError } from '../config/parse.ts';
 import { KeymapError, parseKeymap, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { parseTargets, TargetsError, type IpxeTargetName } from '../ipxe/targets.ts';
@@ -39,6 +40,10 @@ serve and doctor options:
   --dhcp-port N     ProxyDHCP port (default 67)
   --pxe-port N      PXE boot server port (default 4011)
   --no-proxy-dhcp   do not answer DHCP; the router hands out next-server and filename
+  Environment (the command line wins, and both win over images.yaml): BOOTSTATION_INTERFACE,
+  BOOTSTATION_ADDRESS, BOOTSTATION_HTTP_PORT, BOOTSTATION_PROXY_DHCP (true or false),
+  BOOTSTATION_LOG_LEVEL; BOOTSTATION_IMAGE_IPXE (set by the container image) makes serve write a
+  starter config when there is none and copy the image's iPXE binaries into <data>/ipxe
 
 ingest options:
   --force           ingest again even when source and checksum did not change
@@ -112,14 +117,19 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     switch (command) {
       case 'validate':
         return await runValidate(common);
-      case 'serve':
-        return await runServe(networkOptions(values, common), pino({ name: 'bootstation', level: logLevel(env) }));
+      case 'serve': {
+        const options = networkOptions(values, common, env);
+        const log = pino({ name: 'bootstation', level: logLevel(env) });
+        const imageIpxeDir = env['BOOTSTATION_IMAGE_IPXE'];
+        if (imageIpxeDir) log.info({ ...(await prepareFirstStart({ ...common, imageIpxeDir })), config: common.configPath, imageIpxeDir }, 'prepared the container volumes');
+        return await runServe(options, log);
+      }
       case 'ingest':
         return await runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
       case 'images':
         return await runImages({ ...common, json: values.json === true });
       case 'doctor':
-        return await runDoctor(networkOptions(values, common));
+        return await runDoctor(networkOptions(values, common, env));
       case 'lab':
         return await runLab({
           firmware: firmwareOption(values.firmware),
@@ -161,18 +171,31 @@ function logLevel(env: NodeJS.ProcessEnv): string {
   return level;
 }
 
-// serve and doctor read the same network options, so doctor checks exactly what serve would use.
-function networkOptions(values: ParsedValues, common: { configPath: string; dataDir: string }): ServeOptions {
+// serve and doctor read the same network options, so doctor checks exactly what serve would use. The
+// environment variables are for containers (compose.yaml), where images.yaml is the user's file and the
+// command line is the image's.
+function networkOptions(values: ParsedValues, common: { configPath: string; dataDir: string }, env: NodeJS.ProcessEnv): ServeOptions {
   return {
     ...common,
-    interface: values.interface,
-    address: values.address,
-    httpPort: portOption('--http-port', values['http-port']),
+    interface: values.interface ?? nonEmpty(env['BOOTSTATION_INTERFACE']),
+    address: values.address ?? nonEmpty(env['BOOTSTATION_ADDRESS']),
+    httpPort: portOption('--http-port', values['http-port']) ?? portOption('BOOTSTATION_HTTP_PORT', nonEmpty(env['BOOTSTATION_HTTP_PORT'])),
     tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
     dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
     pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
-    proxyDhcp: values['no-proxy-dhcp'] ? false : undefined,
+    proxyDhcp: values['no-proxy-dhcp'] ? false : booleanOption('BOOTSTATION_PROXY_DHCP', nonEmpty(env['BOOTSTATION_PROXY_DHCP'])),
   };
+}
+
+// compose.yaml passes "${VAR:-}" for options the user left unset: an empty value means unset.
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function booleanOption(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new UsageError(`${name} must be true or false, not "${value}"`);
 }
 
 function portOption(name: string, value: string | undefined): number | undefined {

@@ -6,7 +6,7 @@ import { setupLabNetwork, teardownLabNetwork } from './network.ts';
 import { startProcess, tailFile, type LabProcess } from './processes.ts';
 import { OVMF_FILES, qemuCommand } from './qemu-args.ts';
 import { firmwareGaveUp, readSerialReport, type SerialReport } from './serial-report.ts';
-import { labTopology, type LabFirmware, type LabTopology } from './topology.ts';
+import { commandInHost, labTopology, type LabEntry, type LabFirmware, type LabTopology } from './topology.ts';
 
 /** Where a lab runs: its namespace prefix and a folder for its configs, logs and serial consoles. */
 export interface LabOptions {
@@ -51,8 +51,8 @@ export interface Lab {
   bootstationLog: string;
   /** Starts bootstation in the NAS namespace and resolves once it logs that it is serving. */
   startBootstation(options: LabBootstationOptions): Promise<LabProcess>;
-  /** Starts any command in one of the lab's hosts, its output in <workDir>/<name>.log. */
-  startIn(host: keyof LabTopology['namespaces'], name: string, argv: readonly string[]): Promise<LabProcess>;
+  /** Starts any command in one of the lab's hosts, its output in <workDir>/<name>.log (see LabEntry for `entry`). */
+  startIn(host: keyof LabTopology['namespaces'], name: string, argv: readonly string[], entry?: LabEntry): Promise<LabProcess>;
   /** Powers on a VM of the given firmware; its serial console goes to <workDir>/serial-<firmware>.log. */
   startVm(firmware: LabFirmware): Promise<LabVm>;
   /** Ends every process and removes the network. Idempotent. */
@@ -79,9 +79,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     await teardownLabNetwork(topology);
   };
 
-  const startIn = async (host: keyof LabTopology['namespaces'], name: string, argv: readonly string[]): Promise<LabProcess> => {
+  const startIn = async (host: keyof LabTopology['namespaces'], name: string, argv: readonly string[], entry?: LabEntry): Promise<LabProcess> => {
     if (closed) throw new Error('the lab is closed');
-    const started = await startProcess(name, ['ip', 'netns', 'exec', topology.namespaces[host], ...argv], logOf(name));
+    const started = await startProcess(name, commandInHost(topology, host, argv, entry), logOf(name));
     processes.push(started);
     return started;
   };

@@ -42,6 +42,20 @@ export function labTopology(prefix: string): LabTopology {
   };
 }
 
+/**
+ * How a command enters one of the lab's hosts. `netns-exec` (`ip netns exec`) also gives it a fresh /sys
+ * and the namespace's /etc/netns files; `network-only` (`nsenter --net`) joins just the network namespace
+ * and keeps the mounts, which dockerd needs: under `ip netns exec` it cannot see the cgroup mounts and
+ * fails with "Devices cgroup isn't mounted".
+ */
+export type LabEntry = 'netns-exec' | 'network-only';
+
+/** The argv that runs argv inside one of the lab's hosts. */
+export function commandInHost(lab: LabTopology, host: keyof LabTopology['namespaces'], argv: readonly string[], entry: LabEntry = 'netns-exec'): string[] {
+  const ns = lab.namespaces[host];
+  return entry === 'netns-exec' ? ['ip', 'netns', 'exec', ns, ...argv] : ['nsenter', `--net=/var/run/netns/${ns}`, '--', ...argv];
+}
+
 /** One command the network set-up runs, as an argv. */
 export type Command = readonly string[];
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,5 +91,44 @@ describe('bootstation serve', () => {
       server.child.kill('SIGTERM');
     }
     assert.equal(await server.exited, 0, server.output());
+  });
+
+  test('in a container: the environment sets address, HTTP port and ProxyDHCP, writes a starter config and seeds data/ipxe', async () => {
+    const root = join(dir, 'container');
+    const imageIpxe = join(root, 'image-ipxe');
+    await mkdir(imageIpxe, { recursive: true });
+    await writeFile(join(imageIpxe, 'undionly.kpxe'), 'stock bios');
+    const port = await freeTcpPort();
+    const config = join(root, 'config', 'images.yaml');
+    const env = {
+      BOOTSTATION_CONFIG: config,
+      BOOTSTATION_DATA: join(root, 'data'),
+      BOOTSTATION_IMAGE_IPXE: imageIpxe,
+      BOOTSTATION_ADDRESS: '127.0.0.1',
+      BOOTSTATION_HTTP_PORT: String(port),
+      BOOTSTATION_PROXY_DHCP: 'false',
+      BOOTSTATION_INTERFACE: '',
+    };
+    const server = startCli(['serve', '--tftp-port', '0'], env);
+    try {
+      const health = await waitFor('/healthz on the port from BOOTSTATION_HTTP_PORT', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
+      assert.ok(health);
+      assert.match(server.output(), /"wroteStarterConfig":true,"ipxe":"seeded"/);
+      assert.match(server.output(), /"proxyDhcp":false/);
+      assert.match(await readFile(config, 'utf8'), /^# bootstation configuration/);
+      assert.equal(await readFile(join(root, 'data', 'ipxe', 'undionly.kpxe'), 'utf8'), 'stock bios');
+      const { healthcheckUrl, isHealthy } = await import('../../src/appliance/healthcheck.ts');
+      assert.equal(await isHealthy(await healthcheckUrl(env)), true, 'the image HEALTHCHECK finds the server on the same port');
+      assert.equal(await isHealthy(await healthcheckUrl({ ...env, BOOTSTATION_HTTP_PORT: String(await freeTcpPort()) })), false, 'and fails where nothing answers');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    assert.equal(await server.exited, 0, server.output());
+    const bad = await runCli(['serve'], { ...env, BOOTSTATION_PROXY_DHCP: 'yes' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /BOOTSTATION_PROXY_DHCP must be true or false, not "yes"/);
+    const badPort = await runCli(['serve'], { ...env, BOOTSTATION_HTTP_PORT: 'eighty' });
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /BOOTSTATION_HTTP_PORT must be a port number/);
   });
 });

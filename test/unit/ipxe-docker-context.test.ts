@@ -46,14 +46,30 @@ const buildScript = await readFile(BUILD_SCRIPT, 'utf8');
 test('the Dockerfile defines the ipxe stage that runs scripts/build-ipxe.sh with the build arguments', () => {
   const dockerfile = renderIpxeDockerfile();
   assertGolden('ipxe/Dockerfile.ipxe-stage', dockerfile);
-  assert.match(dockerfile, new RegExp(`^FROM \\$\\{IPXE_BASE_IMAGE\\} AS ${IPXE_STAGE}$`, 'm'));
+  assert.match(dockerfile, new RegExp(`^FROM \\$\\{DEBIAN_IMAGE\\} AS ${IPXE_STAGE}$`, 'm'));
   for (const arg of Object.keys(buildArgs({ keymap: 'de', targets: ['bios'], sourceName: 'ipxe', baseImage: 'debian' }))) {
     assert.match(dockerfile, new RegExp(`^ARG ${arg}\\b`, 'm'), `the Dockerfile must declare ARG ${arg}`);
   }
   assert.doesNotMatch(dockerfile, /^# syntax=|--mount=/m, 'no syntax line or BuildKit mounts: the classic builder runs it, and no frontend image can be pulled here');
 });
 
-test('a source folder: generated files first, then the tree under source/ipxe without .git or earlier build products', async () => {
+test('the project Dockerfile carries the same ipxe stage, and the committed embed.ipxe is the script for port 80', async () => {
+  const project = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8');
+  assert.ok(
+    project.includes(renderIpxeDockerfile()),
+    'the ipxe stage in the project Dockerfile differs from renderIpxeDockerfile() in src/ipxe/docker-context.ts; replace the stage with its output:\n  node -e "import(\'./src/ipxe/docker-context.ts\').then((m) => process.stdout.write(m.renderIpxeDockerfile()))"',
+  );
+  assert.equal(await readFile(new URL('../../ipxe-src/embed.ipxe', import.meta.url), 'utf8'), renderEmbedScript(80), 'ipxe-src/embed.ipxe is renderEmbedScript(80); regenerate it from src/ipxe/embed-script.ts');
+  // The project's own stage names: build and runtime, with the base images as build arguments.
+  assert.match(project, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+  assert.match(project, /^FROM \$\{NODE_IMAGE\} AS build$/m);
+  assert.match(project, /^FROM \$\{NODE_IMAGE\} AS runtime$/m);
+  assert.doesNotMatch(project, /^# syntax=/m);
+  const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.match(project, new RegExp(`^ARG VERSION=${version.replaceAll('.', '\\.')}$`, 'm'), 'the Dockerfile\'s VERSION default must be package.json\'s version');
+});
+
+test('a source folder: generated files first, then the tree under ipxe-src/source/ipxe without .git or earlier build products', async () => {
   const source = join(dir, 'ipxe');
   await mkdir(join(source, 'src', 'bin-x86_64-efi'), { recursive: true });
   await mkdir(join(source, 'src', 'bin'), { recursive: true });
@@ -75,21 +91,21 @@ test('a source folder: generated files first, then the tree under source/ipxe wi
     'ipxe-src/config/local/console.h',
     'ipxe-src/config/local/general.h',
     'ipxe-src/config/local/branding.h',
-    'embed.ipxe',
-    'source/ipxe/src/Makefile',
-    'source/ipxe/src/Makefile.link',
-    'source/ipxe/src/binary-named-file',
-    'source/ipxe/src/util/genfsimg',
+    'ipxe-src/embed.ipxe',
+    'ipxe-src/source/ipxe/src/Makefile',
+    'ipxe-src/source/ipxe/src/Makefile.link',
+    'ipxe-src/source/ipxe/src/binary-named-file',
+    'ipxe-src/source/ipxe/src/util/genfsimg',
   ]);
   const byName = new Map(entries.map((entry) => [entry.name, entry]));
   assert.equal(byName.get('Dockerfile')?.body, renderIpxeDockerfile());
   assert.equal(byName.get('scripts/build-ipxe.sh')?.body, buildScript);
   assert.equal(byName.get('scripts/build-ipxe.sh')?.mode, 0o755, 'the script stays executable');
   assert.equal(byName.get('ipxe-src/config/local/console.h')?.body, renderOverlay('sr-latin')['config/local/console.h']);
-  assert.equal(byName.get('embed.ipxe')?.body, renderEmbedScript(8080));
-  assert.equal(byName.get('source/ipxe/src/util/genfsimg')?.mode, 0o755);
-  assert.equal(byName.get('source/ipxe/src/Makefile.link')?.type, 'symlink');
-  assert.equal(byName.get('source/ipxe/src/Makefile.link')?.linkname, 'Makefile');
+  assert.equal(byName.get('ipxe-src/embed.ipxe')?.body, renderEmbedScript(8080));
+  assert.equal(byName.get('ipxe-src/source/ipxe/src/util/genfsimg')?.mode, 0o755);
+  assert.equal(byName.get('ipxe-src/source/ipxe/src/Makefile.link')?.type, 'symlink');
+  assert.equal(byName.get('ipxe-src/source/ipxe/src/Makefile.link')?.linkname, 'Makefile');
 });
 
 test('a tarball goes in as it is, and the same inputs give the same bytes (so Docker can cache the layers)', async () => {
@@ -97,7 +113,7 @@ test('a tarball goes in as it is, and the same inputs give the same bytes (so Do
   await writeFile(tarball, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
   const files = contextFiles({ keymap: 'de', httpPort: 80, buildScript });
   const entries = await entriesOf(packBuildContext(files, { path: tarball, kind: 'tarball' }));
-  assert.equal(entries.at(-1)?.name, 'source/ipxe-2.0.0.tar.gz');
+  assert.equal(entries.at(-1)?.name, 'ipxe-src/source/ipxe-2.0.0.tar.gz');
   assert.equal(entries.at(-1)?.body, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]).toString());
   const bytes = async (): Promise<Buffer> => {
     const chunks: Buffer[] = [];
@@ -106,7 +122,7 @@ test('a tarball goes in as it is, and the same inputs give the same bytes (so Do
   };
   assert.ok((await bytes()).equals(await bytes()));
   assert.deepEqual(buildArgs({ keymap: 'de', targets: ['bios', 'efi64'], sourceName: 'ipxe-2.0.0.tar.gz', baseImage: 'debian:bookworm-slim' }), {
-    KEYMAP: 'de', TARGETS: 'bios,efi64', IPXE_SOURCE: 'ipxe-2.0.0.tar.gz', IPXE_BASE_IMAGE: 'debian:bookworm-slim',
+    KEYMAP: 'de', TARGETS: 'bios,efi64', IPXE_SOURCE: 'ipxe-2.0.0.tar.gz', DEBIAN_IMAGE: 'debian:bookworm-slim',
   });
 });
 

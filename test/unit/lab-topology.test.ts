@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderRouterDnsmasqConfig } from '../../src/lab/dnsmasq-config.ts';
 import { qemuCommand } from '../../src/lab/qemu-args.ts';
-import { LAB_FIRMWARE, labNetworkCommands, labTopology } from '../../src/lab/topology.ts';
+import { commandInHost, LAB_FIRMWARE, labNetworkCommands, labTopology } from '../../src/lab/topology.ts';
 
 const lab = labTopology('bse2e');
 const commands = labNetworkCommands(lab);
@@ -41,6 +41,16 @@ describe('lab network', () => {
     const firstUse = commands.findIndex((argv) => argv[1] === '-n');
     const lastAdd = commands.findLastIndex((argv) => argv[1] === 'netns' && argv[2] === 'add');
     assert.ok(lastAdd < firstUse);
+  });
+});
+
+describe('entering a lab host', () => {
+  const lab = labTopology('bsx');
+  it('runs ordinary commands under ip netns exec', () => {
+    assert.deepEqual(commandInHost(lab, 'router', ['dnsmasq', '-k']), ['ip', 'netns', 'exec', 'bsx-router', 'dnsmasq', '-k']);
+  });
+  it('joins only the network namespace for dockerd, which needs the host mounts (cgroups, /sys)', () => {
+    assert.deepEqual(commandInHost(lab, 'nas', ['dockerd', '--debug'], 'network-only'), ['nsenter', '--net=/var/run/netns/bsx-nas', '--', 'dockerd', '--debug']);
   });
 });
 

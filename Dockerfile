@@ -1,0 +1,95 @@
+# bootstation's container image: `docker compose up -d` with compose.yaml runs it (see README, "Docker").
+# Stages: ipxe (iPXE binaries), build (npm ci + TypeScript), runtime (Node, production dependencies, dist/).
+# Build arguments: NODE_IMAGE and DEBIAN_IMAGE (base images, for a mirror or an air-gapped site), KEYMAP,
+# TARGETS and IPXE_SOURCE (the ipxe stage), VERSION, REVISION and SOURCE_URL (OCI labels).
+# Works with the classic builder and BuildKit alike; no `# syntax=` line, which would pull a frontend image.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# bootstation's iPXE build stage, defined in src/ipxe/docker-context.ts (renderIpxeDockerfile); the project
+# Dockerfile holds the same lines, checked by test/unit/ipxe-docker-context.test.ts. The build context holds
+# scripts/build-ipxe.sh and ipxe-src/ (config/local overlay, pin.json, embed.ipxe, optional source/<name>).
+# IPXE_SOURCE: "pinned" downloads the release named in ipxe-src/pin.json and checks its sha256; "stock" copies
+# the binaries of Debian's ipxe package (no compiler, nothing downloaded but the package: offline builds and
+# CI; KEYMAP does not apply to them); any other value names a folder or tarball under ipxe-src/source/.
+ARG DEBIAN_IMAGE=debian:bookworm-slim
+FROM ${DEBIAN_IMAGE} AS ipxe
+ARG TARGETS=bios,efi64,efi32
+ARG IPXE_SOURCE=pinned
+# The x86 targets build with the plain gcc (no multilib); arm64 needs the cross compiler. git reads the
+# commit from a release tarball's header; curl fetches the pinned tarball.
+RUN apt-get update \
+ && case "${IPXE_SOURCE}" in \
+      stock) apt-get install -y --no-install-recommends ipxe ;; \
+      *) apt-get install -y --no-install-recommends gcc libc6-dev make perl liblzma-dev xz-utils git \
+         && case ",${TARGETS}," in *,arm64,*) apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu ;; esac \
+         && case "${IPXE_SOURCE}" in pinned) apt-get install -y --no-install-recommends curl ca-certificates ;; esac ;; \
+    esac \
+ && rm -rf /var/lib/apt/lists/*
+COPY scripts/build-ipxe.sh /build/build-ipxe.sh
+COPY ipxe-src/ /build/ipxe-src/
+ARG KEYMAP=us
+RUN set -eu; mkdir -p /out; \
+    case "${IPXE_SOURCE}" in \
+      stock) cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/lib/ipxe/snponly.efi /out/; exit 0 ;; \
+      pinned) url="$(perl -MJSON::PP -0777 -ne 'print decode_json($_)->{url}' /build/ipxe-src/pin.json)"; \
+        sha="$(perl -MJSON::PP -0777 -ne 'print decode_json($_)->{sha256} // q()' /build/ipxe-src/pin.json)"; \
+        [ -n "$sha" ] || { echo "ipxe-src/pin.json has no sha256, so the pinned iPXE tarball cannot be checked and is not downloaded; build with IPXE_SOURCE=stock, or put an iPXE v2.0.0 source under ipxe-src/source/ and pass its name as IPXE_SOURCE" >&2; exit 1; }; \
+        curl -fsSL --retry 3 -o /build/ipxe.tar.gz "$url"; echo "$sha  /build/ipxe.tar.gz" | sha256sum -c -; source=/build/ipxe.tar.gz ;; \
+      *) source="/build/ipxe-src/source/${IPXE_SOURCE}" ;; \
+    esac; \
+    printf '%s\n' "${KEYMAP}" > /out/keymap; \
+    /build/build-ipxe.sh --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \
+      --overlay /build/ipxe-src --embed /build/ipxe-src/embed.ipxe --out /out --record /out/build-record.tsv
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The prepare script builds dist/, which needs the sources: scripts wait until they are copied in.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src/ src/
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=
+ARG SOURCE_URL=
+LABEL org.opencontainers.image.title="bootstation" \
+      org.opencontainers.image.description="Network-boot appliance: ProxyDHCP, TFTP and HTTP in one process, with an iPXE menu generated from images.yaml" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="MIT"
+# Capabilities, all else dropped in compose.yaml:
+# - CAP_NET_BIND_SERVICE: ProxyDHCP binds UDP 67 and 4011, TFTP UDP 69, HTTP TCP 80 (all below 1024).
+#   A non-root process gets a capability from the container's bounding set only through the executable's
+#   file capabilities (Docker gives non-root users no ambient ones), hence setcap on node; the node binary
+#   then refuses to start where the container lacks the capability, with "operation not permitted".
+# - nothing else: ProxyDHCP answers with SO_BROADCAST on ordinary UDP sockets (no raw sockets, so no
+#   CAP_NET_RAW; no SO_BINDTODEVICE), and the container never changes the interface or routes (no
+#   CAP_NET_ADMIN). test/e2e/docker.test.ts boots BIOS and UEFI VMs with cap_drop ALL + NET_BIND_SERVICE.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcap2-bin \
+ && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")" \
+ && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 bootstation \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin bootstation \
+ && mkdir -p /config /data && chown bootstation:bootstation /config /data
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules/ node_modules/
+COPY --from=build /app/dist/ dist/
+COPY scripts/build-ipxe.sh scripts/build-ipxe.sh
+COPY ipxe-src/ ipxe-src/
+# What the ipxe stage built; serve copies it into /data/ipxe on start unless the user built their own there.
+COPY --from=ipxe /out/ /opt/bootstation/ipxe/
+RUN ln -s /app/dist/cli/main.js /usr/local/bin/bootstation && chmod 755 /app/dist/cli/main.js
+ENV NODE_ENV=production \
+    BOOTSTATION_CONFIG=/config/images.yaml \
+    BOOTSTATION_DATA=/data \
+    BOOTSTATION_IMAGE_IPXE=/opt/bootstation/ipxe
+USER bootstation
+VOLUME /data
+HEALTHCHECK --interval=15s --timeout=10s --start-period=20s --retries=3 CMD ["node", "/app/dist/appliance/healthcheck.js"]
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["serve"]

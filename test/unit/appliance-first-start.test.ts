@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { FirstStartError, prepareFirstStart, SEEDED_MARKER } from '../../src/appliance/first-start.ts';
+import { renderStarterConfig } from '../../src/appliance/starter-config.ts';
+import { parseConfigText } from '../../src/config/parse.ts';
+import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'bootstation-first-start-'));
+after(() => rm(dir, { recursive: true, force: true }));
+let case_ = 0;
+
+/** A fresh container: empty volumes and the image's iPXE outputs as the ipxe stage leaves them. */
+async function container(image: Record<string, string>): Promise<{ configPath: string; dataDir: string; imageIpxeDir: string }> {
+  const root = join(dir, String(++case_));
+  const imageIpxeDir = join(root, 'image-ipxe');
+  await mkdir(imageIpxeDir, { recursive: true });
+  for (const [name, content] of Object.entries(image)) await writeFile(join(imageIpxeDir, name), content);
+  return { configPath: join(root, 'config', 'images.yaml'), dataDir: join(root, 'data'), imageIpxeDir };
+}
+
+describe('the starter images.yaml', () => {
+  test('is valid as written, serves no images, and shows the keys commented out', () => {
+    const text = renderStarterConfig();
+    const config = parseConfigText(text, '/config/images.yaml', {});
+    assert.deepEqual(config.images, []);
+    assert.equal(config.server.httpPort, 80);
+    assert.match(text, /^# interface: eth0|^\s+# interface: eth0/m);
+    assert.match(text, /^# images:$/m);
+  });
+  test('the commented example images are valid once uncommented', () => {
+    const uncommented = renderStarterConfig()
+      .replace(/^images: \[\]\n/m, '')
+      .replace(/^# (images:|hosts:|  )/gm, '$1')
+      .replace('<the SHA-256 of netboot.tar.gz, from SHA256SUMS next to it>', 'a'.repeat(64));
+    const config = parseConfigText(uncommented, '/config/images.yaml', {});
+    assert.deepEqual(config.images.map((image) => image.id), ['debian-netboot', 'rescue']);
+  });
+});
+
+describe('first start', () => {
+  test('writes the starter config and copies stock binaries without a manifest (served as custom, not our build)', async () => {
+    const volumes = await container({ 'undionly.kpxe': 'bios', 'ipxe.efi': 'efi', 'snponly.efi': 'snp' });
+    const report = await prepareFirstStart(volumes);
+    assert.deepEqual(report, { wroteStarterConfig: true, ipxe: 'seeded' });
+    assert.equal(await readFile(volumes.configPath, 'utf8'), renderStarterConfig());
+    const ipxeDir = join(volumes.dataDir, 'ipxe');
+    assert.deepEqual((await readdir(ipxeDir)).sort(), [SEEDED_MARKER, 'ipxe.efi', 'snponly.efi', 'undionly.kpxe']);
+    const found = await findIpxeBinaries(ipxeDir);
+    assert.equal(found.custom, true);
+    assert.equal(found.ownBuild, false);
+    assert.deepEqual(await prepareFirstStart(volumes), { wroteStarterConfig: false, ipxe: 'up-to-date' }, 'a second start changes nothing');
+  });
+
+  test("never touches the user's config or the user's own iPXE build", async () => {
+    const volumes = await container({ 'undionly.kpxe': 'image bios' });
+    await mkdir(join(volumes.dataDir, 'ipxe'), { recursive: true });
+    await mkdir(join(volumes.configPath, '..'), { recursive: true });
+    await writeFile(volumes.configPath, 'images: []\n');
+    await writeFile(join(volumes.dataDir, 'ipxe', 'undionly.kpxe'), 'built with bootstation ipxe build');
+    assert.deepEqual(await prepareFirstStart(volumes), { wroteStarterConfig: false, ipxe: 'kept-user-build' });
+    assert.equal(await readFile(volumes.configPath, 'utf8'), 'images: []\n');
+    assert.equal(await readFile(join(volumes.dataDir, 'ipxe', 'undionly.kpxe'), 'utf8'), 'built with bootstation ipxe build');
+  });
+
+  test('a newer image replaces what an older image seeded, including files it no longer has', async () => {
+    const volumes = await container({ 'undionly.kpxe': 'old', 'snponly.efi': 'old snp' });
+    await prepareFirstStart(volumes);
+    await rm(join(volumes.imageIpxeDir, 'snponly.efi'));
+    await writeFile(join(volumes.imageIpxeDir, 'undionly.kpxe'), 'new');
+    assert.deepEqual(await prepareFirstStart(volumes), { wroteStarterConfig: false, ipxe: 'refreshed' });
+    assert.deepEqual((await readdir(join(volumes.dataDir, 'ipxe'))).sort(), [SEEDED_MARKER, 'undionly.kpxe']);
+    assert.equal(await readFile(join(volumes.dataDir, 'ipxe', 'undionly.kpxe'), 'utf8'), 'new');
+  });
+
+  test("bootstation's own build in the image gets the manifest `ipxe build` writes, so ProxyDHCP knows it", async () => {
+    const binary = 'compiled undionly';
+    const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+    const record = [`source\tv2.0.0\tabc123\t${sha('identity')}`, `output\tbios\tundionly.kpxe\t${sha(binary)}\t${sha('inputs')}\tbuilt`, ''].join('\n');
+    const volumes = await container({ 'undionly.kpxe': binary, 'build-record.tsv': record, keymap: 'fr\n' });
+    assert.equal((await prepareFirstStart(volumes)).ipxe, 'seeded');
+    const found = await findIpxeBinaries(join(volumes.dataDir, 'ipxe'));
+    assert.equal(found.ownBuild, true);
+    assert.equal(found.build?.keymap, 'fr');
+    assert.equal(found.build?.version, 'v2.0.0');
+  });
+
+  test('no iPXE outputs in the image: data/ipxe is left as it is', async () => {
+    const volumes = await container({});
+    assert.equal((await prepareFirstStart(volumes)).ipxe, 'no-image-binaries');
+  });
+
+  test('a config folder the container cannot write names the folder, the user and the fix', { skip: process.getuid?.() === 0 ? 'root writes anywhere' : false }, async () => {
+    const volumes = await container({});
+    await mkdir(join(volumes.configPath, '..'), { recursive: true });
+    await chmod(join(volumes.configPath, '..'), 0o555);
+    await assert.rejects(prepareFirstStart(volumes), (error: unknown) => {
+      assert.ok(error instanceof FirstStartError);
+      assert.match(error.message, /config is not writable for the container's user \d+:\d+ \(EACCES\); on the host, give the mounted folder to that user \(chown -R/);
+      return true;
+    });
+  });
+});

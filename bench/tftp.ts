@@ -1,6 +1,8 @@
 // Scenarios 1 and 2: TFTP single transfers with atftp (lock-step, windowsize 4 and 16) and a 64-client boot storm.
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { alternate, figure, inNetns, run, runChecked } from './lib.ts';
 import type { Row } from './report.ts';
@@ -80,6 +82,8 @@ async function udpOutDatagrams(ns: string): Promise<number> {
 export const STORM_CLIENTS = 64;
 // A client that waited longer than this was not served at once (atftp resends its request after 5 s).
 const DELAYED_MS = 2000;
+// Time for all clients to be spawned and parked on the start line (64 process starts on 2 cores take well under 1 s).
+const PARK_MS = 1500;
 
 /** Scenario 2: 64 atftp clients fetch ipxe.efi at once (lock-step, blksize 1468) from bootstation and from dnsmasq. */
 export async function tftpStorm(servers: Servers, fixtures: Fixtures, scratch: string, rounds: number): Promise<Row[]> {
@@ -94,17 +98,26 @@ export async function tftpStorm(servers: Servers, fixtures: Fixtures, scratch: s
   const delayed = new Map<string, number[]>();
   const times = await alternate(rounds, ['bootstation', 'dnsmasq'] as const, async (contender) => {
     const target = all[contender];
+    // Every client waits on a FIFO until all have started, so the 64 requests really arrive together rather than
+    // at the pace processes can be spawned. Held open read-write here, the FIFO never hits end-of-file early.
+    const startLine = join(scratch, 'storm.fifo');
+    await rm(startLine, { force: true });
+    await runChecked(['mkfifo', startLine]);
+    const gate = openSync(startLine, 'r+');
     const before = await udpOutDatagrams(target.ns);
-    const started = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: STORM_CLIENTS }, async (_, index) => {
-        const out = join(scratch, `storm-${index}.bin`);
-        await rm(out, { force: true });
-        const result = await run(atftp(target, file, out, 1), { timeoutMs: 120_000 });
-        const intact = result.code === 0 && (await sha256(out).catch(() => '')) === expected;
-        return { intact, ms: result.ms };
-      }),
-    );
+    let started = 0;
+    const clients = Array.from({ length: STORM_CLIENTS }, async (_, index) => {
+      const out = join(scratch, `storm-${index}.bin`);
+      await rm(out, { force: true });
+      const result = await run(['sh', '-c', 'read line < "$0" && exec "$@"', startLine, ...atftp(target, file, out, 1)], { timeoutMs: 120_000 });
+      const intact = result.code === 0 && (await sha256(out).catch(() => '')) === expected;
+      return { intact, ms: performance.now() - started };
+    });
+    await sleep(PARK_MS);
+    started = performance.now();
+    writeSync(gate, '\n'.repeat(STORM_CLIENTS));
+    const results = await Promise.all(clients);
+    closeSync(gate);
     const seconds = (performance.now() - started) / 1000;
     const sent = (await udpOutDatagrams(target.ns)) - before;
     failures.set(contender, [...(failures.get(contender) ?? []), results.filter((result) => !result.intact).length]);

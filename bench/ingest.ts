@@ -9,8 +9,8 @@ import { HTTP_FILE, randomFile, type Fixtures } from './servers.ts';
 
 const FILES = ['live/vmlinuz', 'live/initrd.img', 'live/filesystem.squashfs'] as const;
 
-/** Scenario 6 rows: extraction MB/s of the three files. */
-export async function ingestExtraction(fixtures: Fixtures, scratch: string, rounds: number): Promise<Row[]> {
+/** Scenario 6 rows: extraction MB/s of the three files; bootstation's side runs the compiled build in `buildDir`. */
+export async function ingestExtraction(fixtures: Fixtures, scratch: string, rounds: number, buildDir: string): Promise<Row[]> {
   const tree = join(fixtures.work, 'iso-tree');
   await mkdir(join(tree, 'live'), { recursive: true });
   await randomFile(join(tree, 'live/vmlinuz'), 8 << 20);
@@ -22,7 +22,7 @@ export async function ingestExtraction(fixtures: Fixtures, scratch: string, roun
   const bytes = sizes.reduce((sum, size) => sum + size, 0);
 
   const commands = {
-    bootstation: (out: string) => [process.execPath, resolve('bench/ingest-extract.ts'), iso, out, ...FILES],
+    bootstation: (out: string) => [process.execPath, resolve('bench/ingest-extract.ts'), buildDir, iso, out, ...FILES],
     xorriso: (out: string) => ['xorriso', '-osirrox', 'on', '-indev', iso, '-extract', '/live', join(out, 'live')],
     bsdtar: (out: string) => ['bsdtar', '-x', '-f', iso, '-C', out, ...FILES],
   };

@@ -63,9 +63,9 @@ try {
   step('creating fixtures (1 GiB and 32 MiB random files)');
   const fixtures = await createFixtures(work);
   step('building bootstation (tsconfig.build.json, as npm start does)');
-  const main = await buildBootstation();
+  const build = await buildBootstation();
   step('starting bootstation, dnsmasq, tftpd-hpa, nginx in namespaces bsbench-bs and bsbench-peer');
-  servers = await startServers(fixtures, main);
+  servers = await startServers(fixtures, build);
   const pid = servers.bootstation.child.pid!;
   if (only.has('tftp')) {
     step('scenario 1: TFTP single transfers');
@@ -101,7 +101,7 @@ try {
   servers = undefined;
   if (only.has('ingest')) {
     step('scenario 6: ingest');
-    rows.push(...(await ingestExtraction(fixtures, scratch, Math.min(rounds, 3))));
+    rows.push(...(await ingestExtraction(fixtures, scratch, Math.min(rounds, 3), build)));
   }
   const table = renderTable(rows);
   const finished = { ...machine, finished: new Date().toISOString(), loadAfter: await load(), rounds };

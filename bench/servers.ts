@@ -63,20 +63,18 @@ export interface Servers {
   close(): Promise<void>;
 }
 
-/** Where buildBootstation puts the compiled sources. */
-const BUILD_DIR = 'bench/.build';
-
 /**
- * Compiles src/ as `npm start` does (tsconfig.build.json), into bench/.build so that dist/ is left alone; returns
- * the CLI's entry point. Users run the compiled JavaScript, which also spares the serve process Node's type stripper.
+ * Compiles src/ as `npm start` does (tsconfig.build.json), into bench/.build so that dist/ is left alone; returns that
+ * folder. Users run the compiled JavaScript, which also spares bootstation Node's type stripper.
  */
 export async function buildBootstation(): Promise<string> {
-  await runChecked([process.execPath, resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { timeoutMs: 300_000 });
-  return resolve(BUILD_DIR, 'cli/main.js');
+  const dir = resolve('bench/.build');
+  await runChecked([process.execPath, resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dir], { timeoutMs: 300_000 });
+  return dir;
 }
 
-/** Creates both namespace pairs and starts every server; BENCH_CPU_PROF=<dir> runs bootstation under `node --cpu-prof`. */
-export async function startServers(fixtures: Fixtures, bootstationMain: string): Promise<Servers> {
+/** Creates both namespace pairs and starts every server (bootstation from the build in `buildDir`); BENCH_CPU_PROF=<dir> runs bootstation under `node --cpu-prof`. */
+export async function startServers(fixtures: Fixtures, buildDir: string): Promise<Servers> {
   const bs = await createNetnsPair('bsbench-bs', 0);
   const peer = await createNetnsPair('bsbench-peer', 1);
   const started: ServerProcess[] = [];
@@ -90,7 +88,7 @@ export async function startServers(fixtures: Fixtures, bootstationMain: string):
     const bootstation = startServer(
       'bootstation',
       inNetns(bs.server, [
-        process.execPath, ...profile, bootstationMain, 'serve',
+        process.execPath, ...profile, join(buildDir, 'cli/main.js'), 'serve',
         '--config', fixtures.config, '--data', fixtures.data,
         '--interface', bs.serverInterface, '--address', bs.serverAddress,
         '--http-port', String(PORTS.http), '--tftp-port', String(PORTS.tftp), '--dhcp-port', String(PORTS.dhcp), '--pxe-port', String(PORTS.pxe),

@@ -41,7 +41,7 @@ const BUILD_TIMEOUT_MS = 600_000;
 const HEALTHY_TIMEOUT_MS = 90_000;
 const BOOT_TIMEOUT_MS = 240_000;
 
-const skipReason = (await dockerSkipReason()) ?? (await labSkipReason());
+const skipReason = (await dockerSkipReason('the Docker test', [['docker-compose', 'docker-compose'], ['nsenter', 'util-linux']])) ?? (await labSkipReason());
 
 /** Everything the test started, so that `after` can end it whatever failed. */
 interface Setup {

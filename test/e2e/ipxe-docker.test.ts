@@ -1,61 +1,120 @@
+// `bootstation ipxe build` through a real Docker engine, with a STAND-IN iPXE source tree (the real
+// source cannot be downloaded here). The engine is the test's own (test/support/docker-engine.ts: own
+// data root, exec root, pid file and socket, stopped by pid), so the test runs wherever the Docker test
+// runs and never depends on, or touches, an engine the machine may have.
+//
+// No registry is reachable, so the stage's base image is made locally: the Debian root from
+// debootstrap (cached in /var/cache/bootstation-docker, shared with the Docker test) plus the packages
+// the stage installs. The test's engines have no bridge, so the stage's own RUN steps have no network:
+// its `apt-get update` fails offline and its `apt-get install` finds everything already there, which
+// is how a site's offline mirror image behaves. The package list is read from the stage's Dockerfile.
+// Needs root, docker.io and debootstrap; skipped with the reason otherwise, and failed instead when
+// BOOTSTATION_E2E=required.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import Docker from 'dockerode';
-import { DEFAULT_BASE_IMAGE } from '../../src/ipxe/docker-context.ts';
+import { after, before, describe, it } from 'node:test';
+import { renderIpxeDockerfile } from '../../src/ipxe/docker-context.ts';
 import { parseManifest } from '../../src/ipxe/manifest.ts';
+import { startProcess } from '../../src/lab/processes.ts';
 import { runCli } from '../support/cli.ts';
+import { BASE_IMAGES, dockerSkipReason, ensureBaseImageFiles, importDebianImage, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
 import { createStandInIpxeSource } from '../support/ipxe-stand-in-source.ts';
 
-// `bootstation ipxe build` through a real Docker engine, with a STAND-IN iPXE source tree (the real
-// source cannot be downloaded here). Needs an engine at /var/run/docker.sock (or DOCKER_HOST) holding
-// the base image, whose containers reach Debian's package mirrors; skipped with the reason otherwise.
-const docker = new Docker();
-const baseImage = process.env['BOOTSTATION_IPXE_BASE_IMAGE'] ?? DEFAULT_BASE_IMAGE;
-const skip = await whyNoDocker();
+const required = process.env['BOOTSTATION_E2E'] === 'required';
+const skipReason = await dockerSkipReason('the iPXE Docker build test');
+const baseImage = 'bootstation-test/ipxe-tools:bookworm';
+const progress = (line: string): void => void process.stderr.write(`ipxe docker e2e: ${line}\n`);
 
-async function whyNoDocker(): Promise<string | false> {
-  const answers = await Promise.race([docker.ping().then(() => true, () => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000))]);
-  if (!answers) return 'no Docker engine answers at /var/run/docker.sock (CI starts one with the Docker issue)';
-  // No registry is reachable here, so the base image must already be in the engine.
-  const present = await docker.getImage(baseImage).inspect().then(() => true, () => false);
-  return present ? false : `the engine has no ${baseImage} image; load one or set BOOTSTATION_IPXE_BASE_IMAGE to a Debian image it has`;
+/** Everything the test started, so that `after` can end it whatever failed. */
+const setup: { dir: string; engine?: TestDockerd; env: NodeJS.ProcessEnv } = { dir: '', env: {} };
+let failed = false;
+
+/** The packages the stage installs to compile a source tree (its non-stock branch). */
+function stagePackages(): string {
+  const packages = /\*\) apt-get install -y --no-install-recommends ([^\\&]+?) \\/.exec(renderIpxeDockerfile())?.[1];
+  if (!packages) throw new Error('the iPXE stage no longer installs its compiler with one `*) apt-get install` line; update this test');
+  return packages;
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'bootstation-ipxe-docker-'));
-after(() => rm(dir, { recursive: true, force: true }));
+if (skipReason && required) {
+  describe('ipxe build in Docker', () => {
+    it('can run on this machine (BOOTSTATION_E2E=required)', () => assert.fail(`BOOTSTATION_E2E=required, but ${skipReason}`));
+  });
+} else {
+  describe('ipxe build in Docker (a test dockerd, a stand-in iPXE source)', { skip: skipReason ?? false }, () => {
+    before(async () => {
+      const started = Date.now();
+      const seconds = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+      try {
+        setup.dir = await mkdtemp(join(tmpdir(), 'bootstation-ipxe-docker-'));
+        const files = await ensureBaseImageFiles(progress);
+        progress(`base image files ${files.made ? 'made' : 'taken from the cache'} (${files.dir}) after ${seconds()}`);
+        setup.engine = await startDockerd(join(setup.dir, 'engine'), (argv, log) => startProcess('dockerd-ipxe', argv, log));
+        // bootstation talks to the engine through dockerode, which reads DOCKER_HOST like the docker client.
+        setup.env = { DOCKER_HOST: setup.engine.env['DOCKER_HOST'], BOOTSTATION_IPXE_BASE_IMAGE: baseImage };
+        await importDebianImage(setup.engine, files);
+        const context = join(setup.dir, 'tools-context');
+        await mkdir(context);
+        await writeFile(join(context, 'Dockerfile'), `FROM ${BASE_IMAGES.debian}\nRUN apt-get update && apt-get install -y --no-install-recommends ${stagePackages()} && rm -rf /var/lib/apt/lists/*\n`);
+        // This build reaches Debian's mirror through the host's network; a mirror hiccup gets one more try.
+        const build = (): Promise<string> => setup.engine!.docker(['build', '--network', 'host', '--tag', baseImage, context], { timeoutMs: 300_000 });
+        await build().catch((error: Error) => {
+          progress(`building ${baseImage} failed once, building again: ${error.message.split('\n').slice(-3).join(' / ')}`);
+          return build();
+        });
+        progress(`${baseImage} built after ${seconds()}`);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }, { timeout: 15 * 60_000 });
 
-test('builds the ipxe stage, shows its output and copies the binaries with a manifest into data/ipxe', { skip, timeout: 15 * 60_000 }, async () => {
-  const source = join(dir, 'stand-in-ipxe-source');
-  await createStandInIpxeSource(source, join(dir, 'stand-in-record-in-the-container'));
-  await writeFile(join(dir, 'images.yaml'), 'ipxe:\n  keymap: de\n');
-  const data = join(dir, 'data');
-  const result = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--targets', 'bios,efi64'], { BOOTSTATION_IPXE_BASE_IMAGE: baseImage });
-  assert.equal(result.code, 0, `the Docker build must succeed:\n${result.stdout.slice(-4000)}${result.stderr}`);
-  assert.match(result.stdout, /build-ipxe: building efi64 \(bin-x86_64-efi\/ipxe\.efi bin-x86_64-efi\/snponly\.efi\)/, 'the build output is shown');
-  assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe.efi', 'manifest.json', 'snponly.efi', 'undionly.kpxe']);
-  assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n#define KEYBOARD_MAP de\n/);
-  const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
-  assert.ok(manifest, 'a manifest bootstation wrote');
-  assert.equal(manifest.keymap, 'de');
-  assert.deepEqual(manifest.targets, ['bios', 'efi64']);
-  for (const output of manifest.outputs) {
-    assert.equal(output.sha256, createHash('sha256').update(await readFile(join(data, 'ipxe', output.file))).digest('hex'), `SHA-256 of ${output.file}`);
-  }
+    after(async () => {
+      await setup.engine?.stop();
+      // The engine's log lies in the folder too (startDockerd writes it beside its own folder).
+      if (failed) progress(`kept ${setup.dir} and the engine's log in it`);
+      else if (setup.dir) await rm(setup.dir, { recursive: true, force: true });
+    });
 
-  const again = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--targets', 'bios,efi64'], { BOOTSTATION_IPXE_BASE_IMAGE: baseImage });
-  assert.equal(again.code, 0, again.stderr);
-  assert.match(again.stdout, /Using cache/, "Docker's layer cache serves unchanged inputs");
-  assert.match(again.stdout, /unchanged, kept undionly\.kpxe, ipxe\.efi, snponly\.efi/);
+    it('builds the ipxe stage, shows its output and copies the binaries with a manifest into data/ipxe', { timeout: 15 * 60_000 }, async () => {
+      try {
+        const { dir, env } = setup;
+        const source = join(dir, 'stand-in-ipxe-source');
+        await createStandInIpxeSource(source, join(dir, 'stand-in-record-in-the-container'));
+        await writeFile(join(dir, 'images.yaml'), 'ipxe:\n  keymap: de\n');
+        const data = join(dir, 'data');
+        const result = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--targets', 'bios,efi64'], env);
+        assert.equal(result.code, 0, `the Docker build must succeed:\n${result.stdout.slice(-4000)}${result.stderr}`);
+        assert.match(result.stdout, /build-ipxe: building efi64 \(bin-x86_64-efi\/ipxe\.efi bin-x86_64-efi\/snponly\.efi\)/, 'the build output is shown');
+        assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe.efi', 'manifest.json', 'snponly.efi', 'undionly.kpxe']);
+        assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n#define KEYBOARD_MAP de\n/);
+        const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
+        assert.ok(manifest, 'a manifest bootstation wrote');
+        assert.equal(manifest.keymap, 'de');
+        assert.deepEqual(manifest.targets, ['bios', 'efi64']);
+        for (const output of manifest.outputs) {
+          assert.equal(output.sha256, createHash('sha256').update(await readFile(join(data, 'ipxe', output.file))).digest('hex'), `SHA-256 of ${output.file}`);
+        }
 
-  // A failing RUN (the source lacks the keymap) is reported with the engine's reason, and data/ipxe stays as it was.
-  await rm(join(source, 'src', 'hci', 'keymap', 'keymap_fr.c'));
-  const failed = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--keymap', 'fr'], { BOOTSTATION_IPXE_BASE_IMAGE: baseImage });
-  assert.equal(failed.code, 1);
-  assert.match(failed.stdout, /build-ipxe: keymap "fr" is not in this iPXE source/);
-  assert.match(failed.stderr, /^bootstation: the Docker build of the iPXE stage failed: .*non-zero code: 1; the build output above says why\n$/);
-  assert.equal(parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.keymap, 'de');
-});
+        const again = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--targets', 'bios,efi64'], env);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /Using cache/, "Docker's layer cache serves unchanged inputs");
+        assert.match(again.stdout, /unchanged, kept undionly\.kpxe, ipxe\.efi, snponly\.efi/);
+
+        // A failing RUN (the source lacks the keymap) is reported with the engine's reason, and data/ipxe stays as it was.
+        await rm(join(source, 'src', 'hci', 'keymap', 'keymap_fr.c'));
+        const failedBuild = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--keymap', 'fr'], env);
+        assert.equal(failedBuild.code, 1);
+        assert.match(failedBuild.stdout, /build-ipxe: keymap "fr" is not in this iPXE source/);
+        assert.match(failedBuild.stderr, /^bootstation: the Docker build of the iPXE stage failed: .*non-zero code: 1; the build output above says why\n$/);
+        assert.equal(parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.keymap, 'de');
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+  });
+}

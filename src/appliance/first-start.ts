@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
 import { FIRST_STAGE_FILES } from '../ipxe/binaries.ts';
 import { installOutputs } from '../ipxe/build.ts';
 import { STAGE_KEYMAP_FILE, STAGE_RECORD } from '../ipxe/docker-context.ts';
@@ -83,7 +84,7 @@ async function seedIpxe(from: string, to: string): Promise<FirstStartReport['ipx
   if (recordText === undefined) {
     // Debian's stock binaries (IPXE_SOURCE=stock): copied as they are, without a manifest, so they are
     // served as custom binaries and never taken for bootstation's own build.
-    for (const name of offered.filter(isBinary)) await copyAtomically(join(from, name), join(to, name));
+    for (const name of offered.filter(isBinary)) await copyFileAtomically(join(from, name), join(to, name));
   } else {
     // bootstation's own build: the same install and manifest as `bootstation ipxe build`, so ProxyDHCP
     // knows its embedded script (user class "bootstation").
@@ -91,7 +92,7 @@ async function seedIpxe(from: string, to: string): Promise<FirstStartReport['ipx
     const keymap = parseKeymap((await readFile(join(from, STAGE_KEYMAP_FILE), 'utf8')).trim());
     // The project Dockerfile compiles the committed ipxe-src/embed.ipxe, which is rendered for port 80.
     const manifest = buildManifest({ record, keymap, httpPort: 80, builtAt: new Date() });
-    await writeAtomically(join(to, MANIFEST_FILE), renderManifest(manifest));
+    await writeFileAtomically(join(to, MANIFEST_FILE), renderManifest(manifest));
   }
   await writeFile(join(to, SEEDED_MARKER), fingerprint);
   return marker === undefined ? 'seeded' : 'refreshed';
@@ -115,14 +116,3 @@ async function fingerprintOf(dir: string, names: readonly string[]): Promise<str
   return `${hash.digest('hex')}\n`;
 }
 
-async function copyAtomically(source: string, target: string): Promise<void> {
-  const temporary = join(dirname(target), `.${basename(target)}.tmp`);
-  await copyFile(source, temporary);
-  await rename(temporary, target);
-}
-
-async function writeAtomically(target: string, content: string): Promise<void> {
-  const temporary = join(dirname(target), `.${basename(target)}.tmp`);
-  await writeFile(temporary, content);
-  await rename(temporary, target);
-}

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
 import { renderEmbedScript } from './embed-script.ts';
 import type { IpxeKeymap } from './keymap.ts';
 import { buildManifest, MANIFEST_FILE, parseBuildRecord, parseManifest, renderManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeManifest } from './manifest.ts';
@@ -108,9 +109,7 @@ export async function installOutputs(from: string, record: BuildRecord, ipxeDir:
       outputs.push({ ...output, status: 'reused' });
       continue;
     }
-    const temporary = join(ipxeDir, `.${output.file}.tmp`);
-    await copyFile(source, temporary);
-    await rename(temporary, target);
+    await copyFileAtomically(source, target);
     outputs.push({ ...output, status: 'built' });
   }
   return { ...record, outputs };
@@ -125,9 +124,7 @@ export async function finishBuild(settings: IpxeBuildSettings, record: BuildReco
   const manifest = buildManifest({ record, keymap: settings.keymap, httpPort: settings.httpPort, builtAt: (settings.now ?? (() => new Date()))(), previous });
   const removed = staleOutputs(previous, record);
   for (const file of removed) await rm(join(settings.ipxeDir, file), { force: true });
-  const temporary = join(settings.ipxeDir, `.${MANIFEST_FILE}.tmp`);
-  await writeFile(temporary, renderManifest(manifest));
-  await rename(temporary, join(settings.ipxeDir, MANIFEST_FILE));
+  await writeFileAtomically(join(settings.ipxeDir, MANIFEST_FILE), renderManifest(manifest));
   return {
     manifest,
     built: record.outputs.filter((output) => output.status === 'built').map((output) => output.file),

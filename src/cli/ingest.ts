@@ -8,11 +8,8 @@ import { imageLayout, readInstalledManifest } from '../ingest/install.ts';
 import { fingerprintOf, isUpToDate } from '../ingest/manifest.ts';
 import { formatBytes } from '../ingest/progress.ts';
 import { createProgressReporter } from '../ingest/progress-reporter.ts';
+import { UnknownImageError } from './unknown-image-error.ts';
 
-/** An image id on the command line that images.yaml does not have as an ingestable image (exit 2). */
-export class UnknownImageError extends Error {
-  readonly code = 'BOOTSTATION_UNKNOWN_IMAGE';
-}
 
 /** Options of `bootstation ingest`. */
 export interface IngestCommandOptions {

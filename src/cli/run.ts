@@ -5,13 +5,8 @@ import { ConfigError } from '../config/parse.ts';
 import { KeymapError, parseKeymap, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { parseTargets, TargetsError, type IpxeTargetName } from '../ipxe/targets.ts';
 import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
-import { runDoctor } from './doctor.ts';
-import { runImages } from './images.ts';
-import { runIngest, UnknownImageError } from './ingest.ts';
-import { runIpxeBuild } from './ipxe.ts';
-import { runLab } from './lab.ts';
-import { runServe, type ServeOptions } from './serve.ts';
-import { runValidate } from './validate.ts';
+import type { ServeOptions } from './serve.ts';
+import { UnknownImageError } from './unknown-image-error.ts';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -114,31 +109,32 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     dataDir: values.data ?? env['BOOTSTATION_DATA'] ?? 'data',
   };
   try {
+    // Each command loads its own modules: the long-running server does not carry the Docker client or the lab.
     switch (command) {
       case 'validate':
-        return await runValidate(common);
+        return await (await import('./validate.ts')).runValidate(common);
       case 'serve': {
         const options = networkOptions(values, common, env);
         const log = pino({ name: 'bootstation', level: logLevel(env) });
         const imageIpxeDir = env['BOOTSTATION_IMAGE_IPXE'];
         if (imageIpxeDir) log.info({ ...(await prepareFirstStart({ ...common, imageIpxeDir })), config: common.configPath, imageIpxeDir }, 'prepared the container volumes');
-        return await runServe(options, log);
+        return await (await import('./serve.ts')).runServe(options, log);
       }
       case 'ingest':
-        return await runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
+        return await (await import('./ingest.ts')).runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
       case 'images':
-        return await runImages({ ...common, json: values.json === true });
+        return await (await import('./images.ts')).runImages({ ...common, json: values.json === true });
       case 'doctor':
-        return await runDoctor(networkOptions(values, common, env));
+        return await (await import('./doctor.ts')).runDoctor(networkOptions(values, common, env));
       case 'lab':
-        return await runLab({
+        return await (await import('./lab.ts')).runLab({
           firmware: firmwareOption(values.firmware),
           configPath: values.config ?? env['BOOTSTATION_CONFIG'],
           dataDir: common.dataDir,
         });
       case 'ipxe':
         if (subcommand !== 'build') return usageFailure(subcommand === undefined ? 'ipxe needs a subcommand: ipxe build' : `unknown ipxe subcommand "${subcommand}"; the one there is: ipxe build`);
-        return await runIpxeBuild({
+        return await (await import('./ipxe.ts')).runIpxeBuild({
           ...common,
           keymap: keymapOption(values.keymap),
           targets: targetsOption(values.targets),

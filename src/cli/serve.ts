@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path';
-import got from 'got';
 import type { Logger } from 'pino';
 import { createLiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -7,7 +6,6 @@ import { createIngestJobs } from '../events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../events/metrics.ts';
 import { createEventStore } from '../events/store.ts';
 import { buildHttpApp } from '../http/app.ts';
-import { ingestImage } from '../ingest/ingest-image.ts';
 import { findIpxeBinaries, type IpxeBinaries } from '../ipxe/binaries.ts';
 import { watchIpxeManifest } from '../ipxe/watch-binaries.ts';
 import { BindError } from '../net/bind-error.ts';
@@ -77,14 +75,17 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     images: () => live.current().images,
     events,
     now: Date.now,
-    run: (image, progress) =>
-      ingestImage(image, {
+    // The downloader is loaded with the first ingest from the dashboard, not kept in memory by every server.
+    run: async (image, progress) => {
+      const [{ default: got }, { ingestImage }] = await Promise.all([import('got'), import('../ingest/ingest-image.ts')]);
+      return ingestImage(image, {
         dataDir,
         http: got,
         info: (message) => ingestLog.info({ image: image.id }, message),
         warn: (message) => ingestLog.warn({ image: image.id }, message),
         progress: () => progress,
-      }),
+      });
+    },
   });
 
   const app = buildHttpApp({

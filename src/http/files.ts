@@ -1,11 +1,9 @@
-import { createReadStream, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { openSafeFile, splitUrlPath, type PathRefusal } from '../files/safe-path.ts';
 import { planFileResponse, type FileRequestHeaders } from './conditional.ts';
-
-// Large reads keep per-chunk overhead low when streaming multi-GiB root images.
-const STREAM_CHUNK_BYTES = 1 << 20;
+import { FileBodyError, writeFileBody } from './file-body.ts';
 
 /**
  * Sends one file from root, named by a raw (still percent-encoded) URL path relative to root.
@@ -39,5 +37,13 @@ function sendStatted(path: string, stats: Stats, request: FastifyRequest, reply:
   if (plan.status === 304 || plan.status === 416) return reply.send();
   reply.type(path.endsWith('.ipxe') ? 'text/plain; charset=utf-8' : 'application/octet-stream');
   if (request.method === 'HEAD' || plan.end < plan.start) return reply.send();
-  return reply.send(createReadStream(path, { start: plan.start, end: plan.end, highWaterMark: STREAM_CHUNK_BYTES }));
+  // The body bypasses Fastify's stream piping (see file-body.ts); the onResponse hooks still run on 'finish'.
+  reply.hijack();
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
+  reply.raw.writeHead(plan.status);
+  writeFileBody(path, plan.start, plan.end, reply.raw).catch((error: unknown) => {
+    if (error instanceof FileBodyError && error.clientGone) request.log.debug({ path }, 'client closed the connection during a file download');
+    else request.log.error({ err: error, path }, 'file download failed halfway; connection closed');
+  });
+  return reply;
 }

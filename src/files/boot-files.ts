@@ -9,6 +9,8 @@ const AUTOEXEC_SCRIPT = 'autoexec.ipxe';
 export interface OpenedFile {
   size: number;
   read(position: number, length: number): Promise<Uint8Array>;
+  /** Fills `buffer` from `position`; resolves to the count, smaller only at the end of the file. */
+  readInto(buffer: Uint8Array, position: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -38,13 +40,14 @@ export async function findBootFile(path: string, ipxe: IpxeBinaries, config: Boo
 export async function openForReading(path: string): Promise<OpenedFile> {
   const handle = await open(path, 'r');
   const { size } = await handle.stat();
+  const readInto = async (buffer: Uint8Array, position: number): Promise<number> => (await handle.read(buffer, 0, buffer.length, position)).bytesRead;
   return {
     size,
     async read(position, length) {
       const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
-      return buffer.subarray(0, bytesRead);
+      return buffer.subarray(0, await readInto(buffer, position));
     },
+    readInto,
     close: () => handle.close(),
   };
 }

@@ -7,7 +7,7 @@ import tarStream from 'tar-stream';
 import yauzl from 'yauzl';
 import { ARCHIVE_HEAD_BYTES, detectArchiveType, isTarHeader, type ArchiveType } from './archive-type.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { openIsoImage, type RandomAccessSource } from './iso9660/iso-image.ts';
+import { openIsoImage, type IsoExtent, type RandomAccessSource } from './iso9660/iso-image.ts';
 
 /** One entry as the archive records it; `name` is untrusted and not yet normalised. */
 export interface ArchiveEntry {
@@ -16,6 +16,14 @@ export interface ArchiveEntry {
   size: number;
   /** Symlink target as recorded, or a hard link's archive path. */
   linkTarget?: string;
+  /** Where a file's bytes lie, as they are, in the archive (ISO 9660 data): a copier may read them itself instead of calling `open`. */
+  stored?: StoredBytes;
+}
+
+/** A file's bytes as extents of a random-access source, in file order. */
+export interface StoredBytes {
+  source: RandomAccessSource;
+  extents: readonly IsoExtent[];
 }
 
 /** Called for each entry in archive order; `open` streams a file's bytes and may be called once, or not at all. */
@@ -277,7 +285,17 @@ async function isoReader(source: ArchiveSource, onWarning: (message: string) => 
       try {
         for await (const entry of image.walk()) {
           const open = (): Readable => Readable.from(image.readFile(entry), { objectMode: false });
-          await visit({ name: entry.path, kind: entry.kind, size: entry.size, ...(entry.target !== undefined ? { linkTarget: entry.target } : {}) }, open);
+          await visit(
+            {
+              name: entry.path,
+              kind: entry.kind,
+              size: entry.size,
+              ...(entry.target !== undefined ? { linkTarget: entry.target } : {}),
+              // The reader has checked these extents: inside the image, sections apart.
+              ...(entry.kind === 'file' ? { stored: { source: source.random, extents: entry.extents } } : {}),
+            },
+            open,
+          );
         }
       } catch (error) {
         throw badArchive(source, 'ISO 9660', error);

@@ -30,6 +30,11 @@ export interface RandomAccessSource {
   readonly size: number;
   /** Resolves to the bytes at `position`; fewer than `length` only at the end of the source. */
   read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * Fills `buffer` with the bytes at `position` and resolves to the count, smaller only at the end of the source.
+   * Local files have it, so a copy reuses a few buffers instead of allocating one per chunk; without it, `read`.
+   */
+  readInto?(buffer: Uint8Array, position: number): Promise<number>;
 }
 
 /** Which names a tree carries: Rock Ridge (POSIX names, symlinks), Joliet (UCS-2) or plain ECMA-119. */
@@ -599,7 +604,7 @@ class ExtentClaims {
 }
 
 /** The image ranges holding bytes [start, end) of a file made of `extents`, cut into chunks. */
-function* chunkRanges(extents: readonly IsoExtent[], start: number, end: number, chunkSize: number): Generator<IsoExtent> {
+export function* chunkRanges(extents: readonly IsoExtent[], start: number, end: number, chunkSize: number): Generator<IsoExtent> {
   let fileOffset = 0;
   for (const extent of extents) {
     const from = Math.max(start, fileOffset);

@@ -1,7 +1,7 @@
 // The files every server serves and the servers themselves: bootstation in namespace bsbench-bs, its peers
 // (dnsmasq for TFTP and ProxyDHCP, tftpd-hpa, nginx) in bsbench-peer, each namespace with a client namespace on a
 // veth pair. Clients of TFTP and HTTP run in the server's own namespace and reach it over loopback.
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createNetnsPair, inNetns, listening, removeNetnsPair, runChecked, startServer, waitFor, type NetnsPair, type ServerProcess } from './lib.ts';
 
@@ -73,6 +73,14 @@ export async function buildBootstation(): Promise<string> {
   return dir;
 }
 
+/** The Node options `npm start` (and the Docker image) run bootstation with, e.g. the young-generation cap. */
+async function startNodeOptions(): Promise<string[]> {
+  const start = (JSON.parse(await readFile('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const words = start.split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`package.json's start script does not run node: ${start}`);
+  return words.slice(1).filter((word) => word.startsWith('--'));
+}
+
 /** Creates both namespace pairs and starts every server (bootstation from the build in `buildDir`); BENCH_CPU_PROF=<dir> runs bootstation under `node --cpu-prof`. */
 export async function startServers(fixtures: Fixtures, buildDir: string): Promise<Servers> {
   const bs = await createNetnsPair('bsbench-bs', 0);
@@ -88,7 +96,7 @@ export async function startServers(fixtures: Fixtures, buildDir: string): Promis
     const bootstation = startServer(
       'bootstation',
       inNetns(bs.server, [
-        process.execPath, ...profile, join(buildDir, 'cli/main.js'), 'serve',
+        process.execPath, ...(await startNodeOptions()), ...profile, join(buildDir, 'cli/main.js'), 'serve',
         '--config', fixtures.config, '--data', fixtures.data,
         '--interface', bs.serverInterface, '--address', bs.serverAddress,
         '--http-port', String(PORTS.http), '--tftp-port', String(PORTS.tftp), '--dhcp-port', String(PORTS.dhcp), '--pxe-port', String(PORTS.pxe),

@@ -9,8 +9,8 @@ const AUTOEXEC_SCRIPT = 'autoexec.ipxe';
 export interface OpenedFile {
   size: number;
   read(position: number, length: number): Promise<Uint8Array>;
-  /** Fills `buffer` from `position`; resolves to the count, smaller only at the end of the file. */
-  readInto(buffer: Uint8Array, position: number): Promise<number>;
+  /** The descriptor, for copies that read it themselves (ingest's, from a worker thread); valid until close. */
+  readonly fd: number;
   close(): Promise<void>;
 }
 
@@ -40,14 +40,14 @@ export async function findBootFile(path: string, ipxe: IpxeBinaries, config: Boo
 export async function openForReading(path: string): Promise<OpenedFile> {
   const handle = await open(path, 'r');
   const { size } = await handle.stat();
-  const readInto = async (buffer: Uint8Array, position: number): Promise<number> => (await handle.read(buffer, 0, buffer.length, position)).bytesRead;
   return {
     size,
     async read(position, length) {
       const buffer = Buffer.allocUnsafe(length);
-      return buffer.subarray(0, await readInto(buffer, position));
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      return buffer.subarray(0, bytesRead);
     },
-    readInto,
+    fd: handle.fd,
     close: () => handle.close(),
   };
 }

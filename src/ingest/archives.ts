@@ -3,8 +3,7 @@
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import tarStream from 'tar-stream';
-import yauzl from 'yauzl';
+import type * as Yauzl from 'yauzl';
 import { ARCHIVE_HEAD_BYTES, detectArchiveType, isTarHeader, type ArchiveType } from './archive-type.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { openIsoImage, type IsoExtent, type RandomAccessSource } from './iso9660/iso-image.ts';
@@ -148,6 +147,8 @@ function tarReader(source: ArchiveSource, type: ArchiveReader['type'], stream: (
   return {
     type,
     async forEachEntry(visit) {
+      // Loaded when used, as yauzl below: an ISO ingest never needs them, and they cost start-up time.
+      const { default: tarStream } = await import('tar-stream');
       const input = stream();
       const extract = tarStream.extract();
       input.once('error', (error) => extract.destroy(error));
@@ -183,27 +184,21 @@ function tarReader(source: ArchiveSource, type: ArchiveReader['type'], stream: (
 }
 
 // yauzl reads zips through this: each range becomes reads of the random-access source, 1 MiB at a time.
-class SourceReader extends yauzl.RandomAccessReader {
-  readonly #source: RandomAccessSource;
-
-  constructor(source: RandomAccessSource) {
-    super();
-    this.#source = source;
-  }
-
-  override _readStreamForRange(start: number, end: number): Readable {
-    const source = this.#source;
-    return Readable.from(
-      (async function* () {
-        for (let position = start; position < end; ) {
-          const chunk = await source.read(position, Math.min(1024 * 1024, end - position));
-          if (chunk.length === 0) throw new Error(`unexpected end of the zip at byte ${position}`);
-          position += chunk.length;
-          yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-        }
-      })(),
-    );
-  }
+function sourceReader(yauzl: typeof Yauzl.default, source: RandomAccessSource): Yauzl.RandomAccessReader {
+  return new (class extends yauzl.RandomAccessReader {
+    override _readStreamForRange(start: number, end: number): Readable {
+      return Readable.from(
+        (async function* () {
+          for (let position = start; position < end; ) {
+            const chunk = await source.read(position, Math.min(1024 * 1024, end - position));
+            if (chunk.length === 0) throw new Error(`unexpected end of the zip at byte ${position}`);
+            position += chunk.length;
+            yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+          }
+        })(),
+      );
+    }
+  })();
 }
 
 // yauzl's own name checks (backslashes, absolute paths, "..") end the walk with these messages.
@@ -216,9 +211,10 @@ function zipReader(source: ArchiveSource): ArchiveReader {
   return {
     type: 'zip',
     async forEachEntry(visit) {
-      let zip: yauzl.ZipFile;
+      const { default: yauzl } = await import('yauzl');
+      let zip: Yauzl.ZipFile;
       try {
-        zip = await yauzl.fromRandomAccessReaderPromise(new SourceReader(source.random), source.random.size, {
+        zip = await yauzl.fromRandomAccessReaderPromise(sourceReader(yauzl, source.random), source.random.size, {
           lazyEntries: true,
           autoClose: false,
           decodeStrings: true,
@@ -230,7 +226,7 @@ function zipReader(source: ArchiveSource): ArchiveReader {
       }
       try {
         for (;;) {
-          const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
+          const entry = await new Promise<Yauzl.Entry | undefined>((resolve, reject) => {
             zip.once('entry', resolve).once('end', () => resolve(undefined)).once('error', reject);
             zip.readEntry();
           }).finally(() => zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error'));
@@ -265,7 +261,7 @@ function zipReader(source: ArchiveSource): ArchiveReader {
   };
 }
 
-async function* openZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): AsyncGenerator<Buffer> {
+async function* openZipEntry(zip: Yauzl.ZipFile, entry: Yauzl.Entry): AsyncGenerator<Buffer> {
   const stream = await new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (error, opened) => (error ? reject(error) : resolve(opened))));
   yield* stream as AsyncIterable<Buffer>;
 }

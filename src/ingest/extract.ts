@@ -2,25 +2,18 @@
 // checks that the boot files are there. The folder is a staging folder: nothing here is served yet.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open as openFile, rename, rm, rmdir, stat, symlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ArchiveEntry, ArchiveReader } from './archives.ts';
 import type { ProgressSink } from './download.ts';
 import { linkStaysInside, normalizeEntryPath, similarPaths } from './entry-names.ts';
 import { compileMatcher } from './globs.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { chunkRanges, type IsoExtent } from './iso9660/iso-image.ts';
 import type { ManifestFile } from './manifest.ts';
 import { resolveRenames } from './renames.ts';
-
-// Stored entries are copied through this many buffers of this size: enough for reads and writes in flight
-// while a chunk is hashed, little memory (4 or 8 MiB buffers measured no faster: hashing reads them from
-// further away than the CPU's 1 MiB L2).
-const RING_BUFFERS = 4;
-const RING_BUFFER_BYTES = 1024 * 1024;
+import { StoredCopier } from './stored-copy.ts';
 
 /** What to take from an archive. */
 export interface ExtractPlan {
@@ -52,11 +45,11 @@ export async function extractArchive(
   const files = new Map<string, ManifestFile>();
   const archivePaths = new Set<string>();
   const links: Array<{ path: string; target: string; hard: boolean }> = [];
-  // Copy buffers for stored entries, made at the first one and reused for the rest.
-  let buffers: Buffer[] | undefined;
-  const ring = (): Buffer[] => (buffers ??= Array.from({ length: RING_BUFFERS }, () => Buffer.allocUnsafeSlow(RING_BUFFER_BYTES)));
+  // Made at the first stored entry of a local image and used for the rest.
+  let copier: StoredCopier | undefined;
+  const storedCopier = (): StoredCopier => (copier ??= new StoredCopier());
 
-  await reader.forEachEntry(async (entry, open) => {
+  const walked = reader.forEachEntry(async (entry, open) => {
     // `tar -C dir .` records the folder itself as "./".
     if (entry.kind === 'directory' && /^(\.\/?)+$/.test(entry.name)) return;
     const normalized = normalizeEntryPath(entry.name);
@@ -83,8 +76,9 @@ export async function extractArchive(
       links.push({ path, target, hard: entry.kind === 'hardlink' });
       return;
     }
-    files.set(path, await writeEntry(dir, path, entry, open, files.has(path), ring, progress));
+    files.set(path, await writeEntry(dir, path, entry, open, files.has(path), storedCopier, progress));
   });
+  await walked.finally(() => copier?.close());
 
   // Links last: no entry is ever written through a link, so none can redirect a later write.
   for (const link of links) {
@@ -172,7 +166,15 @@ async function removeEmptyParents(dir: string, path: string): Promise<void> {
 }
 
 // Progress per file: the sink's throttle keeps small files silent and shows multi-GB root images moving.
-async function writeEntry(dir: string, path: string, entry: ArchiveEntry, open: () => NodeJS.ReadableStream, replace: boolean, ring: () => Buffer[], progress: ProgressSink | undefined): Promise<ManifestFile> {
+async function writeEntry(
+  dir: string,
+  path: string,
+  entry: ArchiveEntry,
+  open: () => NodeJS.ReadableStream,
+  replace: boolean,
+  storedCopier: () => StoredCopier,
+  progress: ProgressSink | undefined,
+): Promise<ManifestFile> {
   const at = join(dir, path);
   await mkdir(dirname(at), { recursive: true });
   // tar lets a later entry of the same name win; 'wx' otherwise guarantees we never write through a link.
@@ -186,8 +188,8 @@ async function writeEntry(dir: string, path: string, entry: ArchiveEntry, open: 
     progress?.update({ received: size, total: entry.size, resumedFrom: 0, elapsedMs: Date.now() - started });
   };
   const stored = entry.stored;
-  if (stored?.source.readInto) {
-    await copyStored(stored.source.readInto.bind(stored.source), stored.extents, entry.size, at, ring(), take);
+  if (stored?.source.fd !== undefined) {
+    await storedCopier().copy(stored.source.fd, stored.extents, entry.size, at, take);
   } else {
     const hasher = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -199,69 +201,4 @@ async function writeEntry(dir: string, path: string, entry: ArchiveEntry, open: 
   }
   progress?.done();
   return { path, size, sha256: hash.digest('hex') };
-}
-
-/**
- * Copies a file stored in `extents` of a local file into a new file at `at`, passing each chunk to `take`.
- * Streams would allocate a buffer per chunk and hash it before writing; here the chunks cycle through the
- * `ring` buffers, and while the main thread hashes one chunk, the threadpool writes it and reads the next
- * ones, so hashing (the slowest part) is all the copy costs.
- */
-async function copyStored(
-  readInto: (buffer: Uint8Array, position: number) => Promise<number>,
-  extents: readonly IsoExtent[],
-  size: number,
-  at: string,
-  ring: readonly Buffer[],
-  take: (chunk: Uint8Array) => void,
-): Promise<void> {
-  const chunks = chunkRanges(extents, 0, size, ring[0]!.length);
-  // The last write from each buffer: its next read waits for it.
-  const writes: Array<Promise<void>> = ring.map(() => Promise.resolve());
-  const reads: Array<{ slot: number; bytes: Buffer; extent: IsoExtent; read: Promise<number> }> = [];
-  let issued = 0;
-  const readNext = (): void => {
-    const next = chunks.next();
-    if (next.done) return;
-    const slot = issued++ % ring.length;
-    const bytes = ring[slot]!.subarray(0, next.value.length);
-    const read = writes[slot]!.then(() => readInto(bytes, next.value.position));
-    // Awaited in order below; until then a failure must not count as unhandled.
-    read.catch(() => undefined);
-    reads.push({ slot, bytes, extent: next.value, read });
-  };
-  const file = await openFile(at, 'wx');
-  try {
-    for (let i = 1; i < ring.length; i++) readNext();
-    let written = 0;
-    for (let chunk = reads.shift(); chunk; chunk = reads.shift()) {
-      const got = await chunk.read;
-      if (got !== chunk.extent.length) throw new Error(`source ends early (short read) at byte ${chunk.extent.position + got}`);
-      const write = writeAll(file, chunk.bytes, written);
-      write.catch(() => undefined);
-      writes[chunk.slot] = write;
-      written += got;
-      readNext();
-      take(chunk.bytes);
-      // Awaiting a read that is already done does not poll for I/O, so finished writes would wait to free
-      // their buffers for the next reads until the pipeline ran dry; one turn of the event loop per chunk
-      // keeps reads going while the next chunk is hashed.
-      await nextTurn();
-    }
-    await Promise.all(writes);
-    // As createWriteStream's flush: the file is on disk before the manifest says it is installed.
-    await file.sync();
-  } finally {
-    // No read or write may still use the descriptor (or a buffer the next file reuses) once this returns.
-    await Promise.allSettled([...writes, ...reads.map((chunk) => chunk.read)]);
-    await file.close();
-  }
-}
-
-async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position + done);
-    if (bytesWritten === 0) throw new Error(`the file system took no bytes at byte ${position + done}`);
-    done += bytesWritten;
-  }
 }

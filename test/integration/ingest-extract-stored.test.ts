@@ -1,14 +1,16 @@
-// ISO 9660 files are copied straight from the image's extents through a few reused buffers when the image is
-// a local file (readInto): the files, sizes and SHA-256 must be those of the streamed path, and a failing or
-// short read must end the ingest with a BadArchive error and no read or write left running.
+// ISO 9660 files are copied straight from the image's extents by a worker thread when the image is a local
+// file (the source has a descriptor): the files, sizes, SHA-256 and progress must be those of the streamed
+// path, and a failing or short read must end the ingest with a BadArchive error. (A worker left running
+// would keep this test file's process from ending.)
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openForReading, type OpenedFile } from '../../src/files/boot-files.ts';
-import { openArchive } from '../../src/ingest/archives.ts';
-import { extractArchive, type ExtractPlan } from '../../src/ingest/extract.ts';
+import { openArchive, type ArchiveReader } from '../../src/ingest/archives.ts';
+import type { ProgressSink } from '../../src/ingest/download.ts';
+import { extractArchive, type ExtractPlan, type ExtractResult } from '../../src/ingest/extract.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import type { RandomAccessSource } from '../../src/ingest/iso9660/iso-image.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
@@ -70,90 +72,105 @@ before(async () => {
 });
 after(() => removeTree(root));
 
-/** Extracts the image through `wrap(file)` (the opened local file by default) into a fresh folder. */
-async function extract(wrap: (file: OpenedFile) => RandomAccessSource = (file) => file): Promise<{ dir: string; files: Array<{ path: string; size: number; sha256: string }> }> {
-  const file = await openForReading(isoPath);
+interface Extraction {
+  /** The source as extractArchive sees it; the opened local file by default. */
+  wrap?: (file: OpenedFile) => RandomAccessSource;
+  /** Runs after the image was opened and walked for its type, before extraction. */
+  meanwhile?: (reader: ArchiveReader) => Promise<void>;
+  progress?: ProgressSink;
+  path?: string;
+}
+
+/** Extracts the image into a fresh folder. */
+async function extract(options: Extraction = {}): Promise<ExtractResult & { dir: string }> {
+  const file = await openForReading(options.path ?? isoPath);
   const dir = join(root, `out-${++counter}`);
   await mkdir(dir);
   try {
-    const reader = await openArchive({ name: PLAN.archiveName, random: wrap(file) });
-    const { files } = await extractArchive(reader, dir, PLAN, () => {});
-    return { dir, files };
+    const reader = await openArchive({ name: PLAN.archiveName, random: options.wrap?.(file) ?? file });
+    await options.meanwhile?.(reader);
+    return { dir, ...(await extractArchive(reader, dir, PLAN, () => {}, options.progress)) };
   } finally {
     await file.close();
   }
 }
 
-/** The local file with its readInto calls watched: the buffers it fills, and how many calls are unsettled. */
-function watched(file: OpenedFile, fail?: (buffer: Uint8Array, position: number) => Promise<number> | undefined): { source: RandomAccessSource; buffers: Set<ArrayBufferLike>; pending: () => number } {
-  const buffers = new Set<ArrayBufferLike>();
-  let pending = 0;
+/** The local file with the bytes asked of `read` counted (directories and descriptors come that way, file data not). */
+function counted(file: OpenedFile, fd: number = file.fd): { source: RandomAccessSource; bytesRead: () => number } {
+  let bytes = 0;
   return {
-    buffers,
-    pending: () => pending,
+    bytesRead: () => bytes,
     source: {
       size: file.size,
-      read: (position, length) => file.read(position, length),
-      readInto: async (buffer, position) => {
-        buffers.add(buffer.buffer);
-        pending++;
-        try {
-          return await (fail?.(buffer, position) ?? file.readInto(buffer, position));
-        } finally {
-          pending--;
-        }
+      fd,
+      read: async (position, length) => {
+        bytes += length;
+        return file.read(position, length);
       },
     },
   };
 }
 
+const failure = (promise: Promise<unknown>): Promise<IngestError> => rejectionOf(promise, IngestError);
+
 describe('ISO files copied from the extents of a local image', () => {
-  test('are byte for byte the files, with the sizes and SHA-256 of the streamed path, through a few reused buffers', async () => {
-    let watch: ReturnType<typeof watched> | undefined;
-    const copied = await extract((file) => (watch = watched(file)).source);
+  test('are byte for byte the files, with the sizes, SHA-256 and progress of the streamed path', async () => {
+    let watch: ReturnType<typeof counted> | undefined;
+    const updates: Array<{ received: number; total: number | undefined }> = [];
+    let done = 0;
+    const copied = await extract({
+      wrap: (file) => (watch = counted(file)).source,
+      progress: { update: (s) => void updates.push({ received: s.received, total: s.total }), done: () => void done++ },
+    });
     assert.deepEqual(
       copied.files,
       Object.entries(CONTENTS).map(([path, bytes]) => ({ path, size: bytes.length, sha256: sha256(bytes) })),
     );
     for (const [path, bytes] of Object.entries(CONTENTS)) assert.ok((await readFile(join(copied.dir, path))).equals(bytes), `${path} differs from the image's`);
-    assert.ok(watch && watch.buffers.size > 0 && watch.buffers.size <= 4, `file data read into ${watch?.buffers.size} buffers, expected 1 to 4 reused ones`);
+    assert.ok(watch && watch.bytesRead() < MiB, `file data came through read (${watch?.bytesRead()} bytes), not from the descriptor`);
+    assert.deepEqual(
+      updates.filter((update) => update.total === big.length).map((update) => update.received),
+      [MiB, 2 * MiB, 3 * MiB, 4 * MiB, 5 * MiB, big.length],
+      'BIG reports each chunk',
+    );
+    assert.equal(done, Object.keys(CONTENTS).length, 'done once per file');
 
-    // Without readInto (an HTTP Range source), the same image goes through IsoImage.readFile and streams.
-    const streamed = await extract((file) => ({ size: file.size, read: (position, length) => file.read(position, length) }));
+    // Without a descriptor (an HTTP Range source), the same image goes through IsoImage.readFile and streams.
+    const streamed = await extract({ wrap: (file) => ({ size: file.size, read: (position, length) => file.read(position, length) }) });
     assert.deepEqual(streamed.files, copied.files);
     assert.deepEqual((await readdir(streamed.dir)).sort(), Object.keys(CONTENTS));
   });
 
-  test('a read error ends the ingest with BadArchive naming the image, after every read in flight has settled', async () => {
-    const failAt = BIG_AT * BLOCK + 2 * MiB;
-    let watch: ReturnType<typeof watched> | undefined;
-    const error = await rejectionOf(
-      extract(
-        (file) =>
-          (watch = watched(file, (buffer, position) => {
-            if (position === failAt) return Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
-            // The read ahead of the failing one is still running when the failure is seen.
-            if (position === failAt + MiB) return new Promise((resolve) => setTimeout(resolve, 100)).then(() => file.readInto(buffer, position));
-            return undefined;
-          })).source,
-      ),
-      IngestError,
-    );
-    assert.equal(error.code, IngestErrorCode.BadArchive);
-    assert.equal(error.message, 'stored.iso cannot be read as ISO 9660 (EIO: i/o error, read); check that the source is the right, complete file');
-    assert.equal(watch?.pending(), 0, 'no read still running into a buffer once extraction failed');
+  test('a read error ends the ingest with BadArchive naming the image', async () => {
+    // A directory's descriptor: every read of file data fails with EISDIR.
+    const folder = await open(root, 'r');
+    try {
+      const error = await failure(extract({ wrap: (file) => counted(file, folder.fd).source }));
+      assert.equal(error.code, IngestErrorCode.BadArchive);
+      assert.equal(error.message, 'stored.iso cannot be read as ISO 9660 (EISDIR: illegal operation on a directory, read); check that the source is the right, complete file');
+    } finally {
+      await folder.close();
+    }
   });
 
   test('a short read (the image shrank after it was opened) ends the ingest the same way', async () => {
-    const shortAt = BIG_AT * BLOCK + 3 * MiB;
-    const error = await rejectionOf(
-      extract((file) => watched(file, (buffer, position) => (position === shortAt ? file.readInto(buffer.subarray(0, 1000), position) : undefined)).source),
-      IngestError,
-    );
+    const path = join(root, `shrinking-${++counter}.iso`);
+    await copyFile(isoPath, path);
+    const cut = BIG_AT * BLOCK + 3 * MiB + 1000;
+    const error = await failure(extract({ path, meanwhile: () => truncate(path, cut) }));
     assert.equal(error.code, IngestErrorCode.BadArchive);
-    assert.equal(
-      error.message,
-      `stored.iso cannot be read as ISO 9660 (source ends early (short read) at byte ${shortAt + 1000}); check that the source is the right, complete file`,
-    );
+    assert.equal(error.message, `stored.iso cannot be read as ISO 9660 (source ends early (short read) at byte ${cut}); check that the source is the right, complete file`);
+  });
+
+  test('a failure on the main thread while a file is copied stops the copy and is the error', async () => {
+    const refused = new Error('progress sink refused');
+    const update = (s: { received: number; total?: number }): void => {
+      if (s.total === big.length && s.received === 2 * MiB) throw refused;
+    };
+    const dir = join(root, `out-${counter + 1}`);
+    await assert.rejects(extract({ progress: { update, done: () => {} } }), (error) => error === refused || (error as Error).cause === refused);
+    // The worker reads at most a few chunks ahead of the hashing, and was stopped.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok((await readFile(join(dir, 'BIG'))).length < big.length, 'BIG was not copied to the end');
   });
 });

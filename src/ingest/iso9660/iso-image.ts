@@ -30,11 +30,8 @@ export interface RandomAccessSource {
   readonly size: number;
   /** Resolves to the bytes at `position`; fewer than `length` only at the end of the source. */
   read(position: number, length: number): Promise<Uint8Array>;
-  /**
-   * Fills `buffer` with the bytes at `position` and resolves to the count, smaller only at the end of the source.
-   * Local files have it, so a copy reuses a few buffers instead of allocating one per chunk; without it, `read`.
-   */
-  readInto?(buffer: Uint8Array, position: number): Promise<number>;
+  /** The open descriptor when the source is a local file: file data may then be copied from it directly. */
+  readonly fd?: number;
 }
 
 /** Which names a tree carries: Rock Ridge (POSIX names, symlinks), Joliet (UCS-2) or plain ECMA-119. */

@@ -95,6 +95,8 @@ export class StoredCopier {
 
   async #copyInWorker(job: CopyJob, take: (chunk: Uint8Array) => void): Promise<void> {
     const control = this.#control;
+    // Zeroing would clear the Failed flag of a worker that has died, so that case stops here.
+    if (this.#failure) throw this.#failure;
     // The worker is idle between copies, so the counters start again at zero.
     control.fill(0);
     const reply = this.#reply();

@@ -101,6 +101,22 @@ describe('StoredCopier', () => {
     }
   });
 
+  test('a worker that dies mid-copy ends the copy with an error instead of a hang, and the copies after it', async () => {
+    const copier = new StoredCopier();
+    await copier.started;
+    const stopping = { closed: undefined as Promise<void> | undefined };
+    await assert.rejects(
+      copy(copier, EXTENTS, {
+        take: (index) => {
+          if (index === 1) stopping.closed = copier.close();
+        },
+      }),
+      { message: /^the copy worker thread exited/ },
+    );
+    await stopping.closed;
+    await assert.rejects(copy(copier, [{ position: 0, length: 10 }]), { message: /^the copy worker thread exited/ });
+  });
+
   for (const [mode, ready] of modes) {
     test(`copies ${mode}: multi-extent, a partial last chunk, an empty file`, async () => {
       const copier = new StoredCopier();

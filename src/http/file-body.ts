@@ -5,8 +5,11 @@
 import type { ServerResponse } from 'node:http';
 import { open } from 'node:fs/promises';
 
-/** Bytes per read and per socket write: large enough that per-chunk overhead stays small on multi-GiB files. */
-export const FILE_CHUNK_BYTES = 512 * 1024;
+/**
+ * Bytes per read and per socket write. With buffers reused, 256 KiB streams as fast as 512 KiB or 1 MiB (measured
+ * with 1 and 32 streams against nginx) and keeps 32 downloads within 24 MiB of buffers.
+ */
+export const FILE_CHUNK_BYTES = 256 * 1024;
 // Chunks a response may have in flight at once: one being written while the next is read and one queued
 // behind it, so the socket never waits for the disk.
 const BUFFERS_PER_RESPONSE = 3;

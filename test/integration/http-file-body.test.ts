@@ -133,7 +133,7 @@ describe('writeFileBody', () => {
     const error = await outcomes[before];
     assert.ok(error instanceof FileBodyError, `rejected with FileBodyError, got ${String(error)}`);
     assert.equal(error.clientGone, false);
-    assert.match(error.message, /shrinking\.bin ended at byte 524298/);
+    assert.ok(error.message.includes(`shrinking.bin ended at byte ${FILE_CHUNK_BYTES + 10} `), error.message);
   });
 
   test('a file gone before the body starts cuts the connection with the reason', async () => {

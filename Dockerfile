@@ -92,7 +92,8 @@ ENV NODE_ENV=production \
 USER bootstation
 VOLUME /data
 HEALTHCHECK --interval=15s --timeout=10s --start-period=20s --retries=3 CMD ["node", "/app/dist/appliance/healthcheck.js"]
-# Node sizes its young generation by the machine's memory (up to 128 MiB on a 24 GiB NAS); 16 MB semi-spaces keep
-# the server's resident memory near 150 MB under load at no measurable cost. npm start and the bin's #! line agree.
-ENTRYPOINT ["node", "--max-semi-space-size=16", "/app/dist/cli/main.js"]
+# Node sizes its young generation by the machine's memory (up to 128 MiB on a 24 GiB NAS); 8 MB semi-spaces keep
+# the server under 200 MB resident under load, and ProxyDHCP answered faster with them (measured: bench/RESULTS.md).
+# npm start and the bin's #! line pass the same option.
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/cli/main.js"]
 CMD ["serve"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The `bootstation` executable: runs the command line and exits with its code.
 import { main } from './run.ts';
 

@@ -13,7 +13,7 @@ test('npm start, the Dockerfile ENTRYPOINT and the #! line of main.ts give node 
   assert.equal(start[0], 'node');
   assert.equal(entrypoint[0], 'node');
   assert.deepEqual(shebang.slice(0, 3), ['#!/usr/bin/env', '-S', 'node']);
-  assert.ok(nodeOptions(start).includes('--max-semi-space-size=16'), `npm start: ${start.join(' ')}`);
+  assert.ok(nodeOptions(start).includes('--max-semi-space-size=8'), `npm start: ${start.join(' ')}`);
   assert.deepEqual(nodeOptions(entrypoint), nodeOptions(start), 'Dockerfile ENTRYPOINT');
   assert.deepEqual(nodeOptions(shebang.slice(2)), nodeOptions(start), 'main.ts #! line');
 });

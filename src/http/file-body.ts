@@ -5,18 +5,20 @@
 import type { ServerResponse } from 'node:http';
 import { open } from 'node:fs/promises';
 
-/**
- * Bytes per read and per socket write. With buffers reused, 256 KiB streams as fast as 512 KiB or 1 MiB (measured
- * with 1 and 32 streams against nginx) and keeps 32 downloads within 24 MiB of buffers.
- */
-export const FILE_CHUNK_BYTES = 256 * 1024;
+/** Bytes per read and per socket write: fewer, larger chunks leave the one JavaScript thread more time for sockets. */
+export const FILE_CHUNK_BYTES = 512 * 1024;
 // Chunks a response may have in flight at once: one being written while the next is read and one queued
-// behind it, so the socket never waits for the disk.
+// behind it, so the socket of a lone download never waits for the disk.
 const BUFFERS_PER_RESPONSE = 3;
+// Buffers beyond each response's first, shared by all responses. With many downloads at once the others keep
+// the disk and the sockets busy, so read-ahead per download adds little and memory stays near one chunk per
+// download; the first buffer is never refused, so slow or stalled clients cannot hold up the rest.
+const SHARED_EXTRA_BUFFERS = 8;
 // Idle buffers kept for the next responses; more are left to the garbage collector.
-const POOLED_BUFFERS = 24;
+const POOLED_BUFFERS = 16;
 
 const idle: Buffer[] = [];
+let extrasInUse = 0;
 
 function takeBuffer(): Buffer {
   return idle.pop() ?? Buffer.allocUnsafeSlow(FILE_CHUNK_BYTES);
@@ -48,25 +50,40 @@ export async function writeFileBody(path: string, start: number, end: number, re
   });
   const free: Buffer[] = [];
   const writes = new Set<Promise<void>>();
+  let owned = 0;
+  let inHand: Buffer | undefined;
   let failure: FileBodyError | undefined;
+  /** A buffer the socket no longer holds: an idle one of ours, a new one while allowed, else after a write. */
+  const nextBuffer = async (): Promise<Buffer | undefined> => {
+    while (failure === undefined) {
+      const buffer = free.pop();
+      if (buffer !== undefined) return buffer;
+      const extra = owned > 0;
+      if (!extra || (owned < BUFFERS_PER_RESPONSE && extrasInUse < SHARED_EXTRA_BUFFERS)) {
+        owned += 1;
+        if (extra) extrasInUse += 1;
+        return takeBuffer();
+      }
+      await Promise.race(writes);
+    }
+    return undefined;
+  };
   try {
-    for (let position = start; position <= end && failure === undefined; ) {
-      // Wait for a buffer the socket no longer holds.
-      while (free.length === 0 && writes.size >= BUFFERS_PER_RESPONSE) await Promise.race(writes);
-      if (failure !== undefined) break;
-      const buffer = free.pop() ?? takeBuffer();
+    for (let position = start; position <= end; ) {
+      inHand = await nextBuffer();
+      if (inHand === undefined) break;
+      const buffer = inHand;
       const wanted = Math.min(FILE_CHUNK_BYTES, end + 1 - position);
       const { bytesRead } = await handle.read(buffer, 0, wanted, position);
       if (bytesRead < wanted) {
-        returnBuffer(buffer);
-        failure = new FileBodyError(`${path} ended at byte ${position + bytesRead} while ${end + 1 - start} bytes from ${start} were being sent (file changed?)`, false);
+        failure ??= new FileBodyError(`${path} ended at byte ${position + bytesRead} while ${end + 1 - start} bytes from ${start} were being sent (file changed?)`, false);
         break;
       }
-      if (response.destroyed) {
-        returnBuffer(buffer);
-        failure = new FileBodyError('client closed the connection', true);
+      if (response.destroyed || failure !== undefined) {
+        failure ??= new FileBodyError('client closed the connection', true);
         break;
       }
+      inHand = undefined;
       position += bytesRead;
       const written: Promise<void> = new Promise((resolve) => {
         response.write(buffer.subarray(0, bytesRead), (error) => {
@@ -84,7 +101,9 @@ export async function writeFileBody(path: string, start: number, end: number, re
     failure ??= new FileBodyError(`${path} could not be read: ${(error as Error).message}`, false, { cause: error });
     await Promise.all(writes);
   } finally {
+    if (inHand !== undefined) free.push(inHand);
     for (const buffer of free) returnBuffer(buffer);
+    extrasInUse -= Math.max(0, owned - 1);
     await handle.close();
   }
   if (failure !== undefined) {

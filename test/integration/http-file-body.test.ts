@@ -22,6 +22,8 @@ let beforeBody: (path: string) => Promise<void> = async () => {};
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'bootstation-file-body-'));
   await writeFile(join(root, 'file.bin'), content);
+  // Larger than the socket buffers of a client that stops reading, so its response really stalls.
+  await writeFile(join(root, 'large.bin'), randomBytes(32 * 1024 * 1024));
   server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://x');
     const path = join(root, url.pathname.slice(1));
@@ -76,7 +78,8 @@ describe('writeFileBody', () => {
   });
 
   test('many downloads at once each get their own bytes (recycled buffers never leak between responses)', async () => {
-    const ranges = Array.from({ length: 12 }, (_, index) => [index * 1000, content.length - 1 - index * 997] as const);
+    // 40 downloads want more read-ahead buffers than the shared allowance: some run on their first buffer alone.
+    const ranges = Array.from({ length: 40 }, (_, index) => [index * 1000, content.length - 1 - index * 997] as const);
     const results = await Promise.all(ranges.map(([start, end]) => get(`/file.bin?start=${start}&end=${end}`)));
     for (const [index, [start, end]] of ranges.entries()) {
       assert.equal(sha(results[index]!.body), sha(content.subarray(start, end + 1)), `download ${index}`);
@@ -97,6 +100,29 @@ describe('writeFileBody', () => {
     } finally {
       agent.destroy();
       server.off('connection', count);
+    }
+  });
+
+  test('clients that stop reading hold no buffers the others need', async () => {
+    const stalled = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        new Promise<http.ClientRequest>((resolve, reject) => {
+          const request = http.get({ host: '127.0.0.1', port, path: '/large.bin', agent: false }, (response) => {
+            response.once('data', () => {
+              response.pause();
+              resolve(request);
+            });
+          });
+          request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
+        }),
+      ),
+    );
+    try {
+      const { body, complete } = await get('/file.bin');
+      assert.ok(complete);
+      assert.equal(sha(body), sha(content));
+    } finally {
+      for (const request of stalled) request.destroy();
     }
   });
 

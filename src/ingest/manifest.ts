@@ -1,5 +1,6 @@
 // .manifest.json of an ingested image: what was installed from where, and whether it needs doing again. Pure.
 import type { IngestSpec } from '../config/model.ts';
+import { parseJsonObject } from '../files/json-object.ts';
 import type { Digest } from './checksum-list.ts';
 
 /** The manifest's file name inside the image folder. */
@@ -64,14 +65,8 @@ export function isUpToDate(manifest: Manifest | undefined, fingerprint: IngestFi
 
 /** Reads manifest JSON text; undefined when it is not a manifest this version wrote (then the image is ingested again). */
 export function parseManifest(text: string): Manifest | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const manifest = value as Partial<Manifest>;
+  const manifest = parseJsonObject(text) as Partial<Manifest> | undefined;
+  if (manifest === undefined) return undefined;
   if (manifest.format !== 1 || typeof manifest.id !== 'string' || !Array.isArray(manifest.files) || typeof manifest.fingerprint !== 'object') {
     return undefined;
   }

@@ -1,3 +1,4 @@
+import { parseJsonObject } from '../files/json-object.ts';
 import { BIOS_LEFT_OUT, IPXE_FEATURES } from './overlay.ts';
 import { IPXE_TARGET_NAMES, type IpxeTargetName } from './targets.ts';
 
@@ -117,14 +118,8 @@ export function renderManifest(manifest: IpxeManifest): string {
 
 /** Reads a manifest bootstation wrote; anything else (missing fields, another builder, bad JSON) is undefined. */
 export function parseManifest(text: string): IpxeManifest | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const manifest = value as Partial<IpxeManifest>;
+  const manifest = parseJsonObject(text) as Partial<IpxeManifest> | undefined;
+  if (manifest === undefined) return undefined;
   if (manifest.builder !== MANIFEST_BUILDER || typeof manifest.identity !== 'string' || !Array.isArray(manifest.outputs)) return undefined;
   const outputsValid = manifest.outputs.every(
     (output: Partial<ManifestOutput>) =>

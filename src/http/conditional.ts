@@ -1,3 +1,5 @@
+import { parse as parseRange } from 'range-parser';
+
 /** What to send for a GET or HEAD of a static file, decided from the request headers alone. */
 export type FilePlan =
   | { status: 200; headers: Record<string, string>; start: number; end: number }
@@ -67,20 +69,42 @@ function ifRangeMatches(ifRange: string, etag: string, lastModified: string): bo
   return value.startsWith('"') || value.startsWith('W/') ? value === etag : value === lastModified;
 }
 
-/** Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against a size; other forms and lists are ignored. */
+/**
+ * Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against a size; other forms and lists are ignored.
+ * range-parser reads the header in one pass; a regular expression here with adjacent optional runs
+ * backtracked in polynomial time on "bytes= - x"-style input and froze the one shared thread.
+ */
 export function parseSingleRange(header: string, size: number): { start: number; end: number } | 'ignore' | 'unsatisfiable' {
-  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!match) return 'ignore';
-  const [, first = '', last = ''] = match;
-  if (first === '' && last === '') return 'ignore';
-  if (first === '') {
-    const suffix = Number(last);
-    if (suffix === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
+  const spec = withoutSpacesAroundDelimiters(header);
+  // Several ranges are answered with the whole file (RFC 9110 §14.2 lets a server ignore Range).
+  if (spec.includes(',')) return 'ignore';
+  const parsed = parseRange(size, spec);
+  if (parsed.type !== 'bytes' || (parsed.code & RANGE_MALFORMED) !== 0) return 'ignore';
+  const [range] = parsed.ranges;
+  // No satisfiable range: a first byte at or past the end, "-0", or any range of an empty file.
+  if (range === undefined) return 'unsatisfiable';
+  return { start: range.start, end: range.end };
+}
+
+// range-parser's result code: this bit marks a header that does not parse (the other, 2, an unsatisfiable range).
+const RANGE_MALFORMED = 1;
+
+// Clients have sent "Bytes = 10 - 19"; range-parser wants no blanks inside a range. Blanks are dropped next to
+// "=", "-", "," and at either end, kept elsewhere ("1 0" stays malformed). Each run of blanks is scanned once.
+function withoutSpacesAroundDelimiters(header: string): string {
+  const isBlank = (index: number): boolean => header[index] === ' ' || header[index] === '\t';
+  const isDelimiter = (char: string | undefined): boolean => char === undefined || char === '=' || char === '-' || char === ',';
+  let out = '';
+  for (let index = 0; index < header.length; ) {
+    if (!isBlank(index)) {
+      out += header[index];
+      index += 1;
+      continue;
+    }
+    let runEnd = index;
+    while (isBlank(runEnd)) runEnd += 1;
+    if (!isDelimiter(out.at(-1)) && !isDelimiter(header[runEnd])) out += header.slice(index, runEnd);
+    index = runEnd;
   }
-  const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (!Number.isSafeInteger(start) || start >= size) return 'unsatisfiable';
-  if (end < start) return 'ignore';
-  return { start, end };
+  return out;
 }

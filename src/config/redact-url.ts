@@ -18,3 +18,11 @@ export function redactUrl(text: string): string {
   const withUser = credentials ? bare.replace('://', '://***@') : bare;
   return query ? `${withUser}?***` : withUser;
 }
+
+// An http(s) URL inside free text; the literal scheme anchors each match, so a scan of the text is linear.
+const URL_IN_TEXT = /https?:\/\/[^\s"'<>]+/gi;
+
+/** Free text (an error message, a log line) with every http(s) URL in it passed through redactUrl. */
+export function redactUrlsIn(text: string): string {
+  return text.replace(URL_IN_TEXT, (url) => redactUrl(url));
+}

@@ -65,24 +65,24 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
     assert.deepEqual(invocations, ['bin/undionly.kpxe', 'bin-x86_64-efi/ipxe.efi bin-x86_64-efi/snponly.efi', 'bin-i386-efi/ipxe.efi']);
     const expectedGoals = [IPXE_TARGETS.bios, IPXE_TARGETS.efi64, IPXE_TARGETS.efi32].flatMap((target) => target.outputs.map((output) => output.make));
     assert.deepEqual(calls.map((call) => call.goal).sort(), expectedGoals.sort(), 'the script and src/ipxe/targets.ts must agree on the make goals');
-    const overlay = renderOverlay('no-latin1');
+    const overlay = renderOverlay();
     for (const call of calls) {
       assert.equal(call.cross, '', `${call.goal} is built with the host gcc`);
       assert.match(call.jobs, /^-j[1-9]\d*$/, `${call.goal} is built with make -jN`);
       assert.match(call.embed, /^\/.+\.ipxe$/, 'EMBED= is an absolute path');
       const seen = await seenFiles(call);
       assert.equal(seen.get('console.h'), overlay['config/local/console.h']);
-      assert.match(seen.get('console.h') ?? '', /^#define KEYBOARD_MAP no_latin1$/m);
+      assert.match(seen.get('console.h') ?? '', /^#define KEYBOARD_MAP dynamic$/m, 'every layout is linked in');
       assert.equal(seen.get('general.h'), overlay['config/local/general.h']);
       assert.equal(seen.get('branding.h'), overlay['config/local/branding.h']);
-      assert.equal(seen.get('embed.ipxe'), renderEmbedScript(8080), 'the embedded script carries the port of images.yaml');
+      assert.equal(seen.get('embed.ipxe'), renderEmbedScript(8080, 'no-latin1'), 'the embedded script carries the port and the layout of the build');
     }
   });
 
   test('copies the outputs to data/ipxe and writes a manifest with their SHA-256', async () => {
     const files = (await readdir(join(data, 'ipxe'))).sort();
     assert.deepEqual(files, ['ipxe.efi', 'ipxe32.efi', 'manifest.json', 'snponly.efi', 'undionly.kpxe']);
-    assert.match(await readFile(join(data, 'ipxe', 'ipxe32.efi'), 'utf8'), /^stand-in build of bin-i386-efi\/ipxe.efi\n#define KEYBOARD_MAP no_latin1\n/);
+    assert.match(await readFile(join(data, 'ipxe', 'ipxe32.efi'), 'utf8'), /^stand-in build of bin-i386-efi\/ipxe.efi\n#define KEYBOARD_MAP dynamic\n/);
     const manifest = await manifestOf(data);
     assert.equal(manifest.builder, 'bootstation');
     assert.equal(manifest.version, 'v2.0.0', 'the version comes from src/Makefile');
@@ -131,7 +131,7 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
     assert.equal(result.code, 0, result.stderr);
     const calls = (await standInCalls(standInRecord)).slice(callsBefore);
     assert.deepEqual(calls.map((call) => call.goal), ['bin/undionly.kpxe']);
-    assert.match((await seenFiles(calls[0]!)).get('console.h') ?? '', /^#define KEYBOARD_MAP de$/m);
+    assert.match((await seenFiles(calls[0]!)).get('embed.ipxe') ?? '', /^set keymap de$/m, 'the embedded script selects the new layout');
     assert.match(result.stdout, /removed ipxe\.efi, snponly\.efi, ipxe32\.efi/);
     assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['manifest.json', 'undionly.kpxe']);
     const manifest = await manifestOf(data);
@@ -185,7 +185,7 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
     assert.equal(result.code, 1);
     assert.match(result.stderr, /no config\/local\/console\.h/, 'a missing overlay is reported first');
     const overlay = join(dir, 'overlay');
-    for (const [path, content] of Object.entries(renderOverlay('us'))) {
+    for (const [path, content] of Object.entries(renderOverlay())) {
       await mkdir(join(overlay, 'config', 'local'), { recursive: true });
       await writeFile(join(overlay, path), content);
     }

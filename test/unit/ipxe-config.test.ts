@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
 import { DHCP_TRIES, renderEmbedScript } from '../../src/ipxe/embed-script.ts';
-import { KeymapError, keymapObjectName, parseKeymap } from '../../src/ipxe/keymap.ts';
+import { DEFAULT_KEYMAP, KeymapError, parseKeymap, setKeymapCommand } from '../../src/ipxe/keymap.ts';
 import { OVERLAY_HEADERS, renderOverlay } from '../../src/ipxe/overlay.ts';
 import { parsePin, pinnedDigest, PinError } from '../../src/ipxe/pin.ts';
 import { DEFAULT_TARGETS, IPXE_TARGETS, parseTargets, TargetsError } from '../../src/ipxe/targets.ts';
@@ -11,13 +11,15 @@ import { assertGolden } from '../support/golden.ts';
 // Regenerate the golden files with: UPDATE_GOLDEN=1 node --test test/unit/ipxe-config.test.ts
 
 describe('keymaps', () => {
-  test('every layout of iPXE v2.0.0 is accepted and named by its object name', () => {
-    const objectNames = new Map(IPXE_KEYMAPS.map((keymap) => [keymap, keymapObjectName(parseKeymap(keymap))]));
-    assert.equal(IPXE_KEYMAPS.length, 30, 'iPXE v2.0.0 ships 30 keymaps');
-    assert.equal(objectNames.get('no-latin1'), 'no_latin1');
-    assert.equal(objectNames.get('sr-latin'), 'sr_latin');
-    assert.equal(objectNames.get('de'), 'de');
-    for (const [keymap, object] of objectNames) assert.match(object, /^[a-z][a-z0-9_]*$/, `${keymap} must become a C identifier`);
+  test('every layout of iPXE v2.0.0 is accepted, and selected with one set command', () => {
+    assert.equal(IPXE_KEYMAPS.length, 30, 'iPXE v2.0.0 ships 30 keymaps (src/core/dynkeymap.c requires each)');
+    for (const keymap of IPXE_KEYMAPS) {
+      assert.equal(parseKeymap(keymap), keymap);
+      // One iPXE token: no separator, comment or expansion can hide in a layout name.
+      assert.match(setKeymapCommand(keymap), /^set keymap [a-z][a-z0-9-]*$/, `${keymap} must make a plain set command`);
+    }
+    assert.equal(setKeymapCommand('no-latin1'), 'set keymap no-latin1', 'the setting takes the name with "-" (keymap_find compares the .name of keymap_no-latin1.c)');
+    assert.equal(DEFAULT_KEYMAP, 'us');
   });
 
   test('other names are rejected with the list of layouts', () => {
@@ -32,31 +34,31 @@ describe('keymaps', () => {
 });
 
 describe('config/local overlay', () => {
-  for (const keymap of ['de', 'no-latin1', 'us'] as const) {
-    test(`headers for keymap ${keymap} match their golden files`, () => {
-      const overlay = renderOverlay(keymap);
-      for (const header of OVERLAY_HEADERS) assertGolden(`ipxe/overlay-${keymap}/${header.replace('config/local/', '')}`, overlay[header]);
-    });
-  }
+  test('the headers match their golden files', () => {
+    const overlay = renderOverlay();
+    for (const header of OVERLAY_HEADERS) assertGolden(`ipxe/overlay-dynamic/${header.replace('config/local/', '')}`, overlay[header]);
+  });
 
-  test('the overlay committed in ipxe-src/ is the rendering for the default keymap us', () => {
-    const overlay = renderOverlay('us');
+  test('the overlay committed in ipxe-src/ is the rendering', () => {
+    const overlay = renderOverlay();
     for (const header of OVERLAY_HEADERS) assertGolden(`../../ipxe-src/${header}`, overlay[header]);
   });
 
+  test('every layout is linked in, so the layout is chosen at run time and a new one needs no rebuild', () => {
+    assert.match(renderOverlay()['config/local/console.h'], /^#define KEYBOARD_MAP dynamic$/m);
+  });
+
   test('KEYBOARD_MAP and the branding strings are #undef\'d before they are given a value', () => {
-    const overlay = renderOverlay('sr-latin');
-    const headers = Object.values(overlay).join('\n');
+    const headers = Object.values(renderOverlay()).join('\n');
     for (const match of headers.matchAll(/^\s*#define (\w+) (\S.*)$/gm)) {
       const [line, name, value] = match;
       if (value?.startsWith('/*')) continue; // a flag with a comment, no value
       assert.ok(headers.includes(`#undef ${name}\n${line}`), `${name} gets a value, so "#undef ${name}" must come right before it`);
     }
-    assert.match(overlay['config/local/console.h'], /^#define KEYBOARD_MAP sr_latin$/m);
   });
 
   test('what the issue asks for is enabled, and the BIOS build leaves out only unused protocols', () => {
-    const general = renderOverlay('us')['config/local/general.h'];
+    const general = renderOverlay()['config/local/general.h'];
     for (const flag of ['DOWNLOAD_PROTO_HTTPS', 'PING_CMD', 'NSLOOKUP_CMD', 'REBOOT_CMD', 'POWEROFF_CMD', 'CONSOLE_CMD', 'PARAM_CMD', 'FORM_CMD', 'IMAGE_TRUST_CMD', 'IMAGE_PNG']) {
       assert.match(general, new RegExp(`^#define ${flag}\\s`, 'm'), `${flag} must be defined on every platform`);
     }
@@ -66,9 +68,15 @@ describe('config/local overlay', () => {
 });
 
 describe('embedded script', () => {
-  test('port 80 and port 8080 renderings match their golden files', () => {
+  test('port 80 with the default layout, and port 8080 with layout de, match their golden files', () => {
     assertGolden('ipxe/embed-port-80.ipxe', renderEmbedScript(80));
-    assertGolden('ipxe/embed-port-8080.ipxe', renderEmbedScript(8080));
+    assertGolden('ipxe/embed-port-8080-keymap-de.ipxe', renderEmbedScript(8080, 'de'));
+  });
+
+  test("the build's layout is the first command, so the shell and the no-network fallback already use it", () => {
+    const commands = renderEmbedScript(80, 'fr').split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    assert.equal(commands[0], 'set keymap fr');
+    assert.equal(renderEmbedScript(80).split('\n').filter((line) => line.startsWith('set keymap')).join(), 'set keymap us', 'the default layout is us');
   });
 
   test('user-class is set before the first dhcp, so it goes out in option 77 of every request', () => {
@@ -78,13 +86,16 @@ describe('embedded script', () => {
     assert.ok(userClass >= 0 && firstDhcp > userClass, `set user-class (line ${userClass + 1}) must come before dhcp (line ${firstDhcp + 1})`);
   });
 
-  test('chains boot.ipxe with the baked-in port from next-server, then ProxyDHCP next-server, then a shell', () => {
+  test("chains boot.ipxe with the baked-in port from the ProxyDHCP's next-server, then DHCP's next-server, then a shell", () => {
+    // A router that names itself as next-server (dnsmasq's default) must not be asked before bootstation.
     const script = renderEmbedScript(8080);
     const chains = script.split('\n').filter((line) => line.includes('chain --autofree'));
     assert.deepEqual(chains, [
-      'isset ${next-server} && chain --autofree http://${next-server}:8080/boot.ipxe?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch} ||',
       'isset ${proxydhcp/next-server} && chain --autofree http://${proxydhcp/next-server}:8080/boot.ipxe?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch} ||',
+      'isset ${next-server} && chain --autofree http://${next-server}:8080/boot.ipxe?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch} ||',
     ]);
+    const lines = script.split('\n');
+    assert.equal(lines[lines.indexOf(chains[1]!) + 1]?.startsWith('echo bootstation: could not load boot.ipxe'), true, 'after both, it says what failed');
     assert.match(script, new RegExp(`iseq \\$\\{dhcp-tries\\} ${DHCP_TRIES} && goto no-network`));
     assert.match(script, /^shell$/m);
   });

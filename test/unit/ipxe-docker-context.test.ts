@@ -101,8 +101,8 @@ test('a source folder: generated files first, then the tree under ipxe-src/sourc
   assert.equal(byName.get('Dockerfile')?.body, renderIpxeDockerfile());
   assert.equal(byName.get('scripts/build-ipxe.sh')?.body, buildScript);
   assert.equal(byName.get('scripts/build-ipxe.sh')?.mode, 0o755, 'the script stays executable');
-  assert.equal(byName.get('ipxe-src/config/local/console.h')?.body, renderOverlay('sr-latin')['config/local/console.h']);
-  assert.equal(byName.get('ipxe-src/embed.ipxe')?.body, renderEmbedScript(8080));
+  assert.equal(byName.get('ipxe-src/config/local/console.h')?.body, renderOverlay()['config/local/console.h']);
+  assert.equal(byName.get('ipxe-src/embed.ipxe')?.body, renderEmbedScript(8080, 'sr-latin'), 'the embedded script selects the layout of the build');
   assert.equal(byName.get('ipxe-src/source/ipxe/src/util/genfsimg')?.mode, 0o755);
   assert.equal(byName.get('ipxe-src/source/ipxe/src/Makefile.link')?.type, 'symlink');
   assert.equal(byName.get('ipxe-src/source/ipxe/src/Makefile.link')?.linkname, 'Makefile');

@@ -133,7 +133,8 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
       files: async (path, client) => {
         const found = await findBootFile(path, ipxe, live.current());
         if (found.ok) return openForReading(found.path);
-        if (found.reason !== 'not-found') log.warn({ service: 'tftp', client: client.address, path: path.slice(0, 128), reason: found.reason }, 'refused TFTP request');
+        // Debug: any client can ask for refused names by the thousand; the TFTP summary counts them as file-not-found.
+        if (found.reason !== 'not-found') log.debug({ service: 'tftp', client: client.address, path: path.slice(0, 128), reason: found.reason }, 'refused TFTP request');
         return undefined;
       },
     });

@@ -31,8 +31,10 @@ const minBlockSize = 8;
 const maxProtocolBlockSize = 65464;
 // RFC 7440 §3: "Valid values range between 1 and 65535 blocks, inclusive."
 const maxProtocolWindowSize = 65535;
-// RFC 2349: "Valid values range between 1 and 255 seconds inclusive."
-const maxTimeoutSeconds = 255;
+// RFC 2349 allows 1–255 s, but a client that asks for more than this is not granted it: a long interval only delays
+// recovery from one lost packet, and the transfer ends after its idle timeout (30 s by default) anyway. 10 s still
+// grants U-Boot's default request (5 s).
+const maxGrantedTimeoutSeconds = 10;
 
 /** Parses a decimal option value; anything but plain digits (signs, spaces, hex, empty) is not a number. */
 function parseDecimal(value: string): number | undefined {
@@ -74,8 +76,9 @@ export function negotiateTftpOptions(
         acknowledged.push({ name, value: String(fileSize) });
         break;
       case 'timeout':
-        // RFC 2349: the server answers with the same value or leaves the option out.
-        if (value < 1 || value > maxTimeoutSeconds) break;
+        // RFC 2349: a server that accepts the option answers with the same value; one that does not, leaves it out
+        // of the OACK (never a smaller value) and keeps its own retransmit interval.
+        if (value < 1 || value > maxGrantedTimeoutSeconds) break;
         parameters.timeoutMs = value * 1000;
         acknowledged.push({ name, value: String(value) });
         break;

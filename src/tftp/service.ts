@@ -2,6 +2,7 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { createLogSummary, describeCounts, type SummaryTimer } from '../events/log-summary.ts';
 import type { BootEventSink, TftpOutcome } from '../events/model.ts';
 import { openUdpSocket } from '../net/udp.ts';
 import {
@@ -18,7 +19,7 @@ import {
 } from './codec.ts';
 import { negotiateTftpOptions } from './negotiate.ts';
 import { screenTftpRequest } from './request.ts';
-import { TftpReadTransfer, type TftpTransferAction, type TftpTransferEvent, type TftpTransferSummary } from './transfer.ts';
+import { TftpReadTransfer, tftpDefaultIdleTimeoutMs, type TftpTransferAction, type TftpTransferEvent, type TftpTransferSummary } from './transfer.ts';
 
 /** An open file the service reads blocks from; the service closes it when the transfer ends. */
 export interface TftpFile {
@@ -52,6 +53,10 @@ export interface TftpServiceOptions {
   log: Logger;
   /** Transfers at once; more are refused with "Server busy". Default 64. */
   maxTransfers?: number;
+  /** Transfers at once from one client address; more are refused with "Server busy". Default 8. */
+  maxTransfersPerAddress?: number;
+  /** A transfer without progress for this long is dropped, whatever the client does; default 30 000 ms. */
+  idleTimeoutMs?: number;
   /** Largest blksize granted; default 1468 fits a 1500-byte Ethernet MTU. */
   maxBlockSize?: number;
   /** Largest RFC 7440 windowsize granted; default 16. */
@@ -62,6 +67,8 @@ export interface TftpServiceOptions {
   maxRetries?: number;
   /** Where every transfer's end is reported as a boot event (the dashboard, metrics); optional. */
   events?: BootEventSink;
+  /** Timer of the once-a-minute info summary; tests pass a fake. */
+  summaryTimer?: SummaryTimer;
 }
 
 /** A running TFTP service. */
@@ -102,16 +109,47 @@ interface Transfer {
 const readAheadBytes = 128 * 1024;
 // Untrusted names are logged, but never more than this much of them.
 const loggedNameLength = 128;
+// A PC fetches one file at a time: UEFI's size probe ends before its download starts, iPXE loads one file after
+// another. A machine that resets mid-boot leaves its old transfers running until their idle timeout, so a few
+// boots in a row can overlap; 8 covers that with room to spare, and it takes 8 addresses to fill 64 slots.
+const defaultMaxTransfersPerAddress = 8;
 
 /** Starts the TFTP service on address:port; rejects with BindError when the port cannot be opened. */
 export async function createTftpService(options: TftpServiceOptions): Promise<TftpService> {
   const { log, files } = options;
   const maxTransfers = options.maxTransfers ?? 64;
+  const maxTransfersPerAddress = options.maxTransfersPerAddress ?? defaultMaxTransfersPerAddress;
+  const idleTimeoutMs = options.idleTimeoutMs ?? tftpDefaultIdleTimeoutMs;
   const limits = { maxBlockSize: options.maxBlockSize ?? 1468, maxWindowSize: options.maxWindowSize ?? 16 };
   const retransmitTimeoutMs = options.retransmitTimeoutMs ?? 1000;
   const maxRetries = options.maxRetries ?? 5;
   const transfers = new Map<string, Transfer>();
+  const transfersByAddress = new Map<string, number>();
   let closed = false;
+  // Every request and every transfer's end is a debug line; anyone can trigger those by the thousand, so info
+  // gets one summary a minute (issue 14: a flood became 2.4 MB of info log).
+  const summary = createLogSummary({
+    timer: options.summaryTimer,
+    report: ({ counts, clients, clientsCapped }) =>
+      log.info({ counts, clients }, `TFTP in the last minute: ${describeCounts(counts)} for ${clientsCapped ? 'at least ' : ''}${clients} clients`),
+  });
+
+  /** Takes a slot for the transfer, in total and for its client's address. */
+  const admit = (key: string, transfer: Transfer): void => {
+    transfers.set(key, transfer);
+    const address = transfer.client.address;
+    transfersByAddress.set(address, (transfersByAddress.get(address) ?? 0) + 1);
+  };
+  /** Gives the transfer's slot back; safe to call more than once. */
+  const forget = (transfer: Transfer): void => {
+    const key = clientName(transfer.client);
+    if (transfers.get(key) !== transfer) return;
+    transfers.delete(key);
+    const address = transfer.client.address;
+    const left = (transfersByAddress.get(address) ?? 1) - 1;
+    if (left === 0) transfersByAddress.delete(address);
+    else transfersByAddress.set(address, left);
+  };
 
   const listener = await openUdpSocket({ service: 'TFTP', address: options.address, port: options.port });
   listener.on('error', (error) => log.error({ err: error }, 'TFTP listening socket error'));
@@ -142,7 +180,8 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     const requested = packet.filename.slice(0, loggedNameLength);
     const screened = screenTftpRequest(packet);
     if (screened.kind === 'refuse') {
-      log.info({ client: clientName(client), file: requested, reason: screened.reason }, 'TFTP refused a request');
+      log.debug({ client: clientName(client), file: requested, reason: screened.reason }, 'TFTP refused a request');
+      summary.note('refused', client.address);
       refuse(client, screened.code, screened.message);
       return;
     }
@@ -153,10 +192,17 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       log.debug({ client: key, file: screened.path }, 'TFTP ignored a repeated request of a running transfer');
       return;
     }
+    // No RFC 1350 code means "busy"; 0 ("not defined, see message") is the honest one. 3 ("disk full or
+    // allocation exceeded") would make clients report a full disk.
     if (transfers.size >= maxTransfers) {
-      // No RFC 1350 code means "busy"; 0 ("not defined, see message") is the honest one. 3 ("disk full or
-      // allocation exceeded") would make clients report a full disk.
-      log.warn({ client: key, file: screened.path, maxTransfers }, 'TFTP refused a request: too many transfers at once');
+      log.debug({ client: key, file: screened.path, maxTransfers }, 'TFTP refused a request: too many transfers at once');
+      summary.note('busy', client.address);
+      refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');
+      return;
+    }
+    if ((transfersByAddress.get(client.address) ?? 0) >= maxTransfersPerAddress) {
+      log.debug({ client: key, file: screened.path, maxTransfersPerAddress }, 'TFTP refused a request: too many transfers from this address');
+      summary.note('over the per-address cap', client.address);
       refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');
       return;
     }
@@ -183,7 +229,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       ended: false,
       requestedAt: performance.now(),
     };
-    transfers.set(key, transfer);
+    admit(key, transfer);
     const loggedOptions = packet.options.slice(0, 8).map((option) => `${option.name.slice(0, 32)}=${option.value.slice(0, 32)}`);
     log.debug({ client: key, file: screened.path, options: loggedOptions }, 'TFTP read request');
     await open(transfer, packet.options);
@@ -192,24 +238,26 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
   async function open(transfer: Transfer, requestedOptions: readonly TftpOption[]): Promise<void> {
     const startedAt = performance.now();
     const key = clientName(transfer.client);
+    const address = transfer.client.address;
     let file: TftpFile | undefined;
     try {
       file = await files(transfer.path, transfer.client);
     } catch (error) {
-      transfers.delete(key);
+      forget(transfer);
       log.error({ err: error, client: key, file: transfer.path }, 'TFTP file source failed');
       refuse(transfer.client, TftpErrorCode.NotDefined, 'Could not open file');
       return;
     }
     if (closed || transfer.ended) {
-      transfers.delete(key);
+      forget(transfer);
       await file?.close();
       return;
     }
     if (file === undefined) {
-      transfers.delete(key);
+      forget(transfer);
       // Answer at once: iPXE 2.0 EFI asks for autoexec.ipxe and would wait 30 s for an answer that never comes.
-      log.info({ client: key, file: transfer.path, outcome: 'file-not-found' }, 'TFTP file not found');
+      log.debug({ client: key, file: transfer.path, outcome: 'file-not-found' }, 'TFTP file not found');
+      summary.note('file-not-found', address);
       report(transfer, 'file-not-found', { bytesAcknowledged: 0, durationMs: performance.now() - transfer.requestedAt, retransmissions: 0 });
       refuse(transfer.client, TftpErrorCode.FileNotFound, 'File not found');
       return;
@@ -243,6 +291,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       optionAck: negotiation.acknowledged,
       retransmitTimeoutMs: negotiation.parameters.timeoutMs ?? retransmitTimeoutMs,
       maxRetries,
+      idleTimeoutMs,
     });
     deliver(transfer, { type: 'start', now: startedAt });
   }
@@ -412,29 +461,32 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     });
   }
 
-  function logEnd(transfer: Transfer, summary: TftpTransferSummary): void {
-    const { outcome } = summary;
-    report(transfer, outcome.kind, summary);
+  function logEnd(transfer: Transfer, end: TftpTransferSummary): void {
+    const { outcome } = end;
+    report(transfer, outcome.kind, end);
+    summary.note(outcome.kind, transfer.client.address);
     const fields = {
       client: clientName(transfer.client),
       file: transfer.path,
       blksize: transfer.blockSize,
       windowsize: transfer.windowSize,
-      bytes: summary.bytesAcknowledged,
-      durationMs: Math.round(summary.durationMs),
-      retransmissions: summary.retransmissions,
+      bytes: end.bytesAcknowledged,
+      durationMs: Math.round(end.durationMs),
+      retransmissions: end.retransmissions,
       outcome: outcome.kind,
     };
+    // A client that completes or aborts transfers in a loop could flood info, so those are debug lines and the
+    // summary counts them. Timeouts stay warnings: at most maxTransfers of them per idle timeout.
     switch (outcome.kind) {
       case 'completed':
-        log.info(fields, 'TFTP transfer completed');
+        log.debug(fields, 'TFTP transfer completed');
         break;
       case 'options-declined':
         // UEFI asks for tsize, reads the size from the OACK and aborts with ERROR 8: a probe, not a failure.
         log.debug({ ...fields, clientMessage: outcome.message }, 'TFTP client ended after option negotiation (size probe)');
         break;
       case 'client-error':
-        log.info({ ...fields, errorCode: outcome.code, errorName: tftpErrorCodeName(outcome.code), clientMessage: outcome.message }, 'TFTP transfer aborted by the client');
+        log.debug({ ...fields, errorCode: outcome.code, errorName: tftpErrorCodeName(outcome.code), clientMessage: outcome.message }, 'TFTP transfer aborted by the client');
         break;
       case 'timed-out':
         log.warn({ ...fields, retries: outcome.retries }, 'TFTP transfer timed out: the client stopped answering');
@@ -450,7 +502,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
     transfer.timer = undefined;
     transfer.cache = undefined;
     transfer.backlog.length = 0;
-    transfers.delete(clientName(transfer.client));
+    forget(transfer);
     if (transfer.pendingSends === 0) transfer.socket?.close();
     try {
       await transfer.file?.close();
@@ -466,6 +518,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       if (closed) return;
       closed = true;
       listener.close();
+      summary.close();
       await Promise.all([...transfers.values()].map((transfer) => release(transfer)));
     },
   };

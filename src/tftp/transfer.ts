@@ -14,7 +14,20 @@ export interface TftpTransferConfig {
   retransmitTimeoutMs: number;
   /** Retransmissions of one packet or window before the transfer is given up. */
   maxRetries: number;
+  /**
+   * The transfer is given up when the client has let this long pass without progress (no OACK confirmed, no new
+   * window acknowledged), whatever it sends meanwhile and whatever timeout it negotiated; default
+   * tftpDefaultIdleTimeoutMs. This bounds how long a silent or hostile client holds a transfer slot.
+   */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * 30 s without progress ends a transfer: a PXE client resends within seconds (iPXE's retry timer backs off to 10 s,
+ * then gives up), so one silent for 30 s has gone. A spoofed request that is never acknowledged holds its slot this
+ * long and no longer (issue 14: "timeout 255" with backoff held one for 7,905 s); retries × timeout stay under a minute.
+ */
+export const tftpDefaultIdleTimeoutMs = 30_000;
 
 /** Something that happened to a transfer. */
 export type TftpTransferEvent =
@@ -71,6 +84,8 @@ export class TftpReadTransfer {
   #retries = 0;
   #retransmissions = 0;
   #startedAt = 0;
+  /** When the client last made progress; the transfer ends idleTimeoutMs after it. */
+  #progressAt = 0;
   #deadline = 0;
 
   constructor(config: TftpTransferConfig) {
@@ -107,6 +122,7 @@ export class TftpReadTransfer {
   #start(now: number): TftpTransferAction[] {
     if (this.#phase !== 'idle') return [];
     this.#startedAt = now;
+    this.#progressAt = now;
     if (this.#config.optionAck.length > 0) {
       this.#phase = 'awaiting-option-ack';
       return [{ type: 'send-option-ack', options: this.#config.optionAck }, this.#armTimer(now)];
@@ -157,10 +173,10 @@ export class TftpReadTransfer {
     if (this.#phase !== 'awaiting-option-ack' && this.#phase !== 'sending') return [];
     // A timer that fires early (a late callback of a replaced timer) is re-armed for the time that is left.
     if (now < this.#deadline) return [{ type: 'arm-timer', delayMs: this.#deadline - now }];
-    if (this.#retries >= this.#config.maxRetries) {
+    if (this.#retries >= this.#config.maxRetries || now >= this.#idleDeadline()) {
       return [
         { type: 'send-error', code: TftpErrorCode.NotDefined, message: 'Transfer timed out' },
-        ...this.#finish({ kind: 'timed-out', retries: this.#config.maxRetries }, now),
+        ...this.#finish({ kind: 'timed-out', retries: this.#retries }, now),
       ];
     }
     this.#retries += 1;
@@ -177,6 +193,7 @@ export class TftpReadTransfer {
     this.#windowStart = first;
     this.#windowEnd = Math.min(first + this.#config.windowSize - 1, this.#totalBlocks);
     this.#retries = 0;
+    this.#progressAt = now;
     return [...this.#dataActions(this.#windowStart, this.#windowEnd), this.#armTimer(now)];
   }
 
@@ -190,11 +207,16 @@ export class TftpReadTransfer {
     return actions;
   }
 
+  /** Arms the retransmit timer with backoff, but never past the idle deadline, where the transfer ends. */
   #armTimer(now: number): TftpTransferAction {
     const factor = Math.min(2 ** this.#retries, maxBackoffFactor);
-    const delayMs = this.#config.retransmitTimeoutMs * factor;
+    const delayMs = Math.max(0, Math.min(this.#config.retransmitTimeoutMs * factor, this.#idleDeadline() - now));
     this.#deadline = now + delayMs;
     return { type: 'arm-timer', delayMs };
+  }
+
+  #idleDeadline(): number {
+    return this.#progressAt + (this.#config.idleTimeoutMs ?? tftpDefaultIdleTimeoutMs);
   }
 
   #finish(outcome: TftpTransferOutcome, now: number): TftpTransferAction[] {

@@ -22,9 +22,13 @@ export interface TestSocket {
   dropped(): number;
 }
 
-/** Opens a client socket on 127.0.0.1; with `loss`, drops that share of datagrams each way, seeded. */
-export async function openTestSocket(loss?: { rate: number; seed: number }): Promise<TestSocket> {
-  const socket: Socket = await openUdpSocket({ service: 'TFTP test client', address: '127.0.0.1', port: 0 });
+/**
+ * Opens a client socket on `address` (default 127.0.0.1; any 127.x.y.z works on Linux loopback, which is how
+ * tests play several client machines) that talks to a server on 127.0.0.1; with `loss`, drops that share of
+ * datagrams each way, seeded.
+ */
+export async function openTestSocket(loss?: { rate: number; seed: number }, address = '127.0.0.1'): Promise<TestSocket> {
+  const socket: Socket = await openUdpSocket({ service: 'TFTP test client', address, port: 0 });
   const random = seededRandom(loss?.seed ?? 0);
   const drop = () => loss !== undefined && random() < loss.rate;
   let dropped = 0;
@@ -91,6 +95,8 @@ export interface TestGet {
   retries?: number;
   /** After the last ACK, keep answering resent DATA for this long (our last ACK may have been lost). */
   dallyMs?: number;
+  /** The client's own address; default 127.0.0.1. */
+  from?: string;
 }
 
 /** What a test read got. */
@@ -115,7 +121,7 @@ export class TftpErrorReply extends Error {
 
 /** Reads a file from 127.0.0.1:port, retransmitting on timeout; rejects with TftpErrorReply on ERROR. */
 export async function tftpGet(request: TestGet): Promise<TestGetResult> {
-  const socket = await openTestSocket(request.loss);
+  const socket = await openTestSocket(request.loss, request.from);
   const timeoutMs = request.timeoutMs ?? 500;
   const retries = request.retries ?? 10;
   const rrq = encodeTftpPacket({ opcode: TftpOpcode.ReadRequest, filename: request.file, mode: 'octet', options: request.options ?? [] });

@@ -26,11 +26,20 @@ describe('negotiateTftpOptions', () => {
     assert.deepEqual(small.parameters, { blockSize: 1024, windowSize: 2, timeoutMs: undefined });
   });
 
-  it('echoes a valid timeout exactly (RFC 2349) and leaves out one outside 1..255', () => {
+  it('echoes a granted timeout exactly (RFC 2349) and leaves out one outside 1..10 s', () => {
     assert.deepEqual(negotiateTftpOptions(opts(['timeout', '3']), 1, limits).acknowledged, opts(['timeout', '3']));
     assert.equal(negotiateTftpOptions(opts(['timeout', '3']), 1, limits).parameters.timeoutMs, 3000);
+    assert.deepEqual(negotiateTftpOptions(opts(['timeout', '10']), 1, limits).acknowledged, opts(['timeout', '10']));
     assert.deepEqual(negotiateTftpOptions(opts(['timeout', '0'], ['timeout', '9']), 1, limits).acknowledged, []);
     assert.deepEqual(negotiateTftpOptions(opts(['timeout', '256']), 1, limits).acknowledged, []);
+  });
+
+  it('does not grant a timeout over 10 s (issue 14: "timeout 255" held a slot for hours): left out of the OACK, server interval kept', () => {
+    for (const value of ['11', '60', '255']) {
+      const result = negotiateTftpOptions(opts(['timeout', value], ['tsize', '0']), 7, limits);
+      assert.deepEqual(result.acknowledged, opts(['tsize', '7']), `timeout ${value} must not be acknowledged with any value`);
+      assert.equal(result.parameters.timeoutMs, undefined);
+    }
   });
 
   it('matches names case-insensitively, keeps the first of duplicates and ignores unknown or malformed options', () => {

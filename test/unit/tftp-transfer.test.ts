@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { TftpReadTransfer, type TftpTransferAction, type TftpTransferConfig, type TftpTransferSummary } from '../../src/tftp/transfer.ts';
+import { TftpReadTransfer, tftpDefaultIdleTimeoutMs, type TftpTransferAction, type TftpTransferConfig, type TftpTransferSummary } from '../../src/tftp/transfer.ts';
 import { seededRandom } from '../support/seeded-random.ts';
 
 const base: TftpTransferConfig = { fileSize: 0, blockSize: 512, windowSize: 1, optionAck: [], retransmitTimeoutMs: 1000, maxRetries: 3 };
@@ -159,7 +159,7 @@ describe('TftpReadTransfer', () => {
   });
 
   it('caps the backoff at 8× the first interval', () => {
-    const machine = transfer({ fileSize: 10, maxRetries: 6 });
+    const machine = transfer({ fileSize: 10, maxRetries: 6, idleTimeoutMs: 60_000 });
     let now = 0;
     const waits = [...timers(machine.handle({ type: 'start', now }))];
     for (let retry = 0; retry < 6; retry++) {
@@ -167,6 +167,40 @@ describe('TftpReadTransfer', () => {
       waits.push(...timers(machine.handle({ type: 'timer-fired', now })));
     }
     assert.deepEqual(waits, [1000, 2000, 4000, 8000, 8000, 8000, 8000]);
+  });
+
+  it('ends a silent transfer at the idle timeout, even with the longest RFC 2349 interval and many retries', () => {
+    // The issue 14 arithmetic: 255 s with backoff (1+2+4+8+8+8) × 255 s = 7,905 s. The idle timeout cuts it.
+    const machine = transfer({ fileSize: 10, optionAck: [{ name: 'tsize', value: '10' }], retransmitTimeoutMs: 255_000, maxRetries: 1000 });
+    let now = 0;
+    let actions = machine.handle({ type: 'start', now });
+    assert.deepEqual(timers(actions), [tftpDefaultIdleTimeoutMs], 'the first wait already stops at the idle deadline');
+    while (!machine.finished) {
+      now += timers(actions)[0] ?? assert.fail('an unfinished transfer always arms its timer');
+      actions = machine.handle({ type: 'timer-fired', now });
+    }
+    assert.equal(now, tftpDefaultIdleTimeoutMs);
+    assert.equal(summary(actions)?.outcome.kind, 'timed-out');
+  });
+
+  it('clips the backoff to the idle deadline, which every new window (progress) moves, and stray ACKs do not', () => {
+    const machine = transfer({ fileSize: 5000, retransmitTimeoutMs: 1000, maxRetries: 100, idleTimeoutMs: 10_000 });
+    machine.handle({ type: 'start', now: 0 });
+    machine.handle({ type: 'ack', block: 1, now: 500 });
+    const waits: number[] = [];
+    let now = 500;
+    let actions: TftpTransferAction[] = [];
+    while (!machine.finished) {
+      now += waits.at(-1) ?? 1000;
+      // A hostile client keeps acknowledging the block before the window and blocks never sent: no progress.
+      assert.deepEqual(machine.handle({ type: 'ack', block: 1, now }), []);
+      assert.deepEqual(machine.handle({ type: 'ack', block: 9, now }), []);
+      actions = machine.handle({ type: 'timer-fired', now });
+      waits.push(...timers(actions));
+    }
+    assert.deepEqual(waits, [2000, 4000, 3000], "1 s, 2 s and 4 s of backoff, then the 3 s left of the 10 s since ACK 1");
+    assert.equal(now, 10_500);
+    assert.deepEqual(summary(actions)?.outcome, { kind: 'timed-out', retries: 3 });
   });
 
   it('re-arms a timer that fires before its deadline instead of resending', () => {
@@ -218,7 +252,9 @@ describe('TftpReadTransfer', () => {
         (fileSize, windowSize, withOack, seed) => {
           const random = seededRandom(seed);
           const optionAck = withOack ? [{ name: 'tsize', value: String(fileSize) }] : [];
-          const received = simulate({ ...base, fileSize, blockSize: 64, windowSize, maxRetries: 50, optionAck }, () => random() < 0.2);
+          // 50 retries and no idle bound ride out any run of losses; the idle bound has tests of its own.
+          const config = { ...base, fileSize, blockSize: 64, windowSize, maxRetries: 50, idleTimeoutMs: Number.POSITIVE_INFINITY, optionAck };
+          const received = simulate(config, () => random() < 0.2);
           assert.equal(received.outcome, 'completed');
           assert.deepEqual(received.positions, Array.from({ length: Math.floor(fileSize / 64) + 1 }, (_, index) => index * 64));
         },

@@ -1,4 +1,5 @@
 import type { BootSpec, BootstationConfig, FirmwareFamily, ImageConfig } from '../config/model.ts';
+import { setKeymapCommand } from '../ipxe/keymap.ts';
 import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
 import { ipxeWords, urlPath } from './ipxe-text.ts';
 
@@ -24,7 +25,12 @@ const imageLabel = (id: string): string => `bs-image-${id}`;
 // iPXE's own ${...} names, written into scripts literally for iPXE to expand.
 const CLIENT_QUERY_TEMPLATE = '?mac=${net0/mac}&platform=${platform}&buildarch=${buildarch}';
 
-/** Renders /boot.ipxe: identifies the client, then boots its fixed image or chains the menu. */
+/**
+ * Renders /boot.ipxe: identifies the client, selects its keyboard layout (its own in hosts, else ipxe.keymap),
+ * then boots its fixed image or chains the menu. It is rendered per request from the live config, so a layout
+ * saved in images.yaml applies at the next boot without rebuilding iPXE; settings live until iPXE exits, so
+ * the layout also holds in the menu chained next and in its shell.
+ */
 export function renderBootScript(context: ScriptContext): string {
   const { client, config, serverUrl } = context;
   const lines = ['#!ipxe', '# bootstation: first script for every iPXE client'];
@@ -34,7 +40,10 @@ export function renderBootScript(context: ScriptContext): string {
     lines.push(`chain --autofree ${serverUrl}/boot.ipxe${CLIENT_QUERY_TEMPLATE} || shell`);
     return lines.join('\n') + '\n';
   }
-  const hostImage = client.mac === undefined ? undefined : imageById(config, config.hosts.get(client.mac));
+  const host = client.mac === undefined ? undefined : config.hosts.get(client.mac);
+  const keymap = host?.keymap ?? config.ipxe.keymap;
+  if (keymap) lines.push(`# keyboard layout from ${host?.keymap ? 'hosts' : 'ipxe.keymap'} in images.yaml`, setKeymapCommand(keymap));
+  const hostImage = imageById(config, host?.image);
   const menuUrl = `${serverUrl}/menu.ipxe${clientQuery(client)}`;
   if (!hostImage || context.missingFiles.has(hostImage.id)) {
     if (hostImage) lines.push(`echo ${ipxeWords(`${hostImage.label} is assigned to this machine but its files are missing; showing the menu.`)}`);

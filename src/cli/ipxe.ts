@@ -6,7 +6,7 @@ import { buildLocally, resolveSource, type IpxeBuildResult, type IpxeBuildSettin
 import { DEFAULT_BASE_IMAGE } from '../ipxe/docker-context.ts';
 import { buildInDocker } from '../ipxe/docker-build.ts';
 import { fetchPinnedSource } from '../ipxe/fetch-source.ts';
-import type { IpxeKeymap } from '../ipxe/keymap.ts';
+import { DEFAULT_KEYMAP, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { MANIFEST_FILE } from '../ipxe/manifest.ts';
 import { loadPin } from '../ipxe/pin.ts';
 import { DEFAULT_TARGETS, type IpxeTargetName } from '../ipxe/targets.ts';
@@ -31,7 +31,7 @@ export async function runIpxeBuild(options: IpxeBuildOptions, env: NodeJS.Proces
     ? await resolveSource(resolve(options.source))
     : await fetchPinnedSource({ pin: await loadPin(), dataDir, http: got, log });
   const settings: IpxeBuildSettings = {
-    keymap: options.keymap ?? config.ipxe.keymap,
+    keymap: options.keymap ?? config.ipxe.keymap ?? DEFAULT_KEYMAP,
     targets: options.targets ?? DEFAULT_TARGETS,
     httpPort: options.httpPort ?? config.server.httpPort,
     source,

@@ -9,7 +9,7 @@ export async function runValidate(options: { configPath: string; dataDir: string
   const out: string[] = [`${options.configPath}: valid`];
   out.push(`  menu: "${config.menu.title}", default ${config.menu.defaultImage ?? '(none)'}, timeout ${config.menu.timeoutSeconds}s`);
   out.push(`  server: http port ${config.server.httpPort}, ProxyDHCP ${config.server.proxyDhcp ? 'on' : 'off'}, interface ${config.server.interface ?? '(default route)'}, address ${config.server.address ?? '(from interface)'}`);
-  out.push(`  ipxe: keymap ${config.ipxe.keymap}`);
+  out.push(`  ipxe: keymap ${config.ipxe.keymap ?? "(none: the build's own layout stays)"}`);
   out.push(`  images: ${config.images.length}`);
   for (const image of config.images) {
     const files = missing.get(image.id);
@@ -18,7 +18,9 @@ export async function runValidate(options: { configPath: string; dataDir: string
     out.push(`    ${image.id}: ${image.label}${firmware}: ${state}`);
   }
   out.push(`  hosts: ${config.hosts.size}`);
-  for (const [mac, id] of config.hosts) out.push(`    ${mac} → ${id}`);
+  for (const [mac, host] of config.hosts) {
+    out.push(`    ${mac} → ${[host.image ?? 'menu', ...(host.keymap ? [`keymap ${host.keymap}`] : [])].join(', ')}`);
+  }
   process.stdout.write(out.join('\n') + '\n');
   return 0;
 }

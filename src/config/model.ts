@@ -50,6 +50,17 @@ export interface ImageConfig extends BootSpec {
   ingest?: IngestSpec;
 }
 
+/** A keyboard layout of iPXE v2.0.0, as images.yaml names it. */
+export type KeymapName = (typeof IPXE_KEYMAPS)[number];
+
+/** One machine's entry in hosts; at least one of the two is set. */
+export interface HostConfig {
+  /** The image it always boots, without the menu; undefined: it gets the menu. */
+  image?: string;
+  /** Its keyboard layout, instead of ipxe.keymap. */
+  keymap?: KeymapName;
+}
+
 /** The validated configuration every decision and service receives. */
 export interface BootstationConfig {
   server: {
@@ -63,8 +74,9 @@ export interface BootstationConfig {
     historyClients?: number;
   };
   menu: { title: string; defaultImage?: string; timeoutSeconds: number };
-  ipxe: { keymap: (typeof IPXE_KEYMAPS)[number] };
+  /** keymap: the layout boot.ipxe selects; undefined: the one compiled into the build stays. */
+  ipxe: { keymap?: KeymapName };
   images: readonly ImageConfig[];
-  /** Lower-case, colon-separated MAC → image id. */
-  hosts: ReadonlyMap<string, string>;
+  /** Lower-case, colon-separated MAC → that machine's image and/or keyboard layout. */
+  hosts: ReadonlyMap<string, HostConfig>;
 }

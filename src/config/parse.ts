@@ -1,6 +1,6 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import type { BootstationConfig } from './model.ts';
+import type { BootstationConfig, HostConfig } from './model.ts';
 import { toImageConfig } from './image-config.ts';
 import { imagesYamlSchema, type ImagesYaml } from './schema.ts';
 
@@ -74,6 +74,8 @@ type Position = (offset: number) => { line: number; column: number };
 // Turns one schema issue into problems located at the key it is about. A missing key is reported
 // at the map that should hold it, an unknown key at that key, anything else at the value.
 function locateIssue(doc: Document, issue: Issue, at: Position): ConfigProblem[] {
+  const branch = unionBranchIssues(issue);
+  if (branch) return branch.flatMap((inner) => locateIssue(doc, inner, at));
   const path = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
   if (issue.code === 'unrecognized_keys') {
     const parent = nodeAt(doc, path);
@@ -89,6 +91,15 @@ function locateIssue(doc: Document, issue: Issue, at: Position): ConfigProblem[]
   const missing = issue.code === 'invalid_type' && issue.input === undefined;
   const offset = missing ? rangeStart(nodeAt(doc, path.slice(0, -1))) : rangeStart(hostKeyNode(doc, issue, path) ?? nodeAt(doc, path));
   return [{ ...at(offset ?? 0), path: formatPath(path), message: missing ? 'required' : issueMessage(issue) }];
+}
+
+// A value that matches no alternative of a union (a host as an image id or as a mapping) is reported from
+// the alternative its type fits, so the user reads that one's message at its own key; when it fits none,
+// the union's own message says which forms there are.
+function unionBranchIssues(issue: Issue): Issue[] | undefined {
+  if (issue.code !== 'invalid_union') return undefined;
+  const fitting = issue.errors.find((issues) => !issues.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+  return fitting?.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 // A malformed MAC in hosts is reported at the MAC itself (the key); an unknown image at the value.
@@ -156,8 +167,14 @@ function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
       ...(file.server.history_clients === undefined ? {} : { historyClients: file.server.history_clients }),
     },
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },
-    ipxe: { keymap: file.ipxe.keymap },
+    ipxe: file.ipxe.keymap === undefined ? {} : { keymap: file.ipxe.keymap },
     images: file.images.map((image) => toImageConfig(image, dataDir)),
-    hosts: new Map(Object.entries(file.hosts).map(([mac, id]) => [mac.toLowerCase().replaceAll('-', ':'), id])),
+    hosts: new Map(Object.entries(file.hosts).map(([mac, entry]) => [mac.toLowerCase().replaceAll('-', ':'), toHostConfig(entry)])),
   };
+}
+
+// Only the keys that are set, so both forms of one host give equal values.
+function toHostConfig(entry: ImagesYaml['hosts'][string]): HostConfig {
+  if (typeof entry === 'string') return { image: entry };
+  return { ...(entry.image === undefined ? {} : { image: entry.image }), ...(entry.keymap === undefined ? {} : { keymap: entry.keymap }) };
 }

@@ -59,8 +59,11 @@ const menuSchema = z.strictObject({
   timeout: z.number().int('must be a whole number of seconds').min(0, 'must be 0 or more').max(3600, 'at most 3600 seconds').default(10),
 });
 
+const keymap = z.enum(IPXE_KEYMAPS, { message: `must be one of ${IPXE_KEYMAPS.join(' ')}` });
+
+// Without a keymap, boot.ipxe selects none and the layout compiled into the build stays.
 const ipxeSchema = z.strictObject({
-  keymap: z.enum(IPXE_KEYMAPS, { message: `must be one of ${IPXE_KEYMAPS.join(' ')}` }).default('us'),
+  keymap: keymap.optional(),
 });
 
 const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
@@ -147,14 +150,28 @@ const imageSchema = z
     { when: () => true },
   );
 
+const HOST_FORMS = 'must be an image id, or a mapping with image and/or keymap';
+
+// A machine's entry in hosts: the short form is the image it always boots; the long form may add its
+// keyboard layout, or give only the layout (that machine still gets the menu).
+const hostSchema = z.union(
+  [
+    imageId,
+    z
+      .strictObject({ image: imageId.optional(), keymap: keymap.optional() })
+      .refine((host) => host.image !== undefined || host.keymap !== undefined, 'give image, keymap or both'),
+  ],
+  { error: HOST_FORMS },
+);
+
 /** The whole images.yaml: snake_case keys, unknown keys rejected. */
 export const imagesYamlSchema = z
   .strictObject({
     server: serverSchema.default({ http_port: 80, proxy_dhcp: true }),
     menu: menuSchema.default({ title: 'Network boot', timeout: 10 }),
-    ipxe: ipxeSchema.default({ keymap: 'us' }),
+    ipxe: ipxeSchema.default({}),
     images: z.array(imageSchema).default([]),
-    hosts: z.record(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56'), imageId).default({}),
+    hosts: z.record(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56'), hostSchema).default({}),
   })
   // Cross-references run even when other parts of the file are wrong, so one run reports every
   // problem; the input may then be malformed, hence the defensive reads.
@@ -175,8 +192,10 @@ export const imagesYamlSchema = z
         ctx.addIssue({ code: 'custom', path: ['menu', 'default'], message: `no image has the id "${menuDefault}"` });
       }
       const hosts = typeof file.hosts === 'object' && file.hosts !== null ? file.hosts : {};
-      for (const [mac, id] of Object.entries(hosts)) {
-        if (typeof id === 'string' && !seen.has(id)) ctx.addIssue({ code: 'custom', path: ['hosts', mac], message: `no image has the id "${id}"` });
+      for (const [mac, entry] of Object.entries(hosts)) {
+        const short = typeof entry === 'string';
+        const id = short ? entry : (entry as { image?: unknown } | null)?.image;
+        if (typeof id === 'string' && !seen.has(id)) ctx.addIssue({ code: 'custom', path: short ? ['hosts', mac] : ['hosts', mac, 'image'], message: `no image has the id "${id}"` });
       }
     },
     { when: () => true },

@@ -32,6 +32,8 @@ const ubuntu: ImageConfig = { id: 'ubuntu', label: 'Ubuntu 24.04 live', dir: '/s
 
 const HOST_SYSRCD = '52:54:00:12:34:56';
 const HOST_UBUNTU = '52:54:00:00:00:01';
+const HOST_KEYMAP_ONLY = '52:54:00:00:00:02';
+const HOST_DEBIAN_KEYMAP = '52:54:00:00:00:03';
 const OTHER_MAC = '52:54:00:aa:bb:cc';
 
 function makeConfig(menu: Partial<BootstationConfig['menu']> = {}, images: readonly ImageConfig[] = [debian, memtest, sysrcd, ubuntu]): BootstationConfig {
@@ -41,8 +43,10 @@ function makeConfig(menu: Partial<BootstationConfig['menu']> = {}, images: reado
     ipxe: { keymap: 'de' },
     images,
     hosts: new Map([
-      [HOST_SYSRCD, 'sysrcd'],
-      [HOST_UBUNTU, 'ubuntu'],
+      [HOST_SYSRCD, { image: 'sysrcd' }],
+      [HOST_UBUNTU, { image: 'ubuntu' }],
+      [HOST_KEYMAP_ONLY, { keymap: 'fr' }],
+      [HOST_DEBIAN_KEYMAP, { image: 'debian', keymap: 'no-latin1' }],
     ]),
   };
 }
@@ -57,6 +61,8 @@ function context(client: BootClient, config: BootstationConfig = makeConfig(), m
 const BIOS: BootClient = { mac: OTHER_MAC, platform: 'pcbios', buildarch: 'i386' };
 const EFI: BootClient = { mac: OTHER_MAC, platform: 'efi', buildarch: 'x86_64' };
 
+// The command lines of a script: no comments, labels or blank lines.
+const commands = (script: string): string[] => script.split('\n').filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith(':'));
 const itemIds = (script: string): string[] => [...script.matchAll(/^item (bs-image-\S+)/gm)].map((m) => m[1]!);
 
 describe('renderMenu golden files', () => {
@@ -236,14 +242,39 @@ describe('renderBootScript', () => {
     assert.match(script, /^echo Ubuntu 24\.04 live is assigned to this machine but its files are missing; showing the menu\.$/m);
   });
 
-  test('any other mac chains the menu, carrying what the client said', () => {
+  test('any other mac selects the layout of ipxe.keymap and chains the menu, carrying what the client said', () => {
     const script = renderBootScript(context({ mac: OTHER_MAC, platform: 'pcbios', buildarch: 'i386' }));
     assertGolden('scripts/boot-menu-chain.ipxe', script);
-    assert.equal(script.split('\n').filter((l) => !l.startsWith('#') && l !== '').length, 1, 'only the chain line');
+    assert.deepEqual(commands(script), ['set keymap de', 'chain --autofree http://10.77.0.2/menu.ipxe?mac=52%3A54%3A00%3Aaa%3Abb%3Acc&platform=pcbios&buildarch=i386 || shell']);
+  });
+
+  test("a host's own layout wins over ipxe.keymap; with no image it still gets the menu", () => {
+    const script = renderBootScript(context({ mac: HOST_KEYMAP_ONLY, platform: 'efi', buildarch: 'x86_64' }));
+    assertGolden('scripts/boot-host-keymap-menu.ipxe', script);
+    assert.deepEqual(commands(script), ['set keymap fr', 'chain --autofree http://10.77.0.2/menu.ipxe?mac=52%3A54%3A00%3A00%3A00%3A02&platform=efi&buildarch=x86_64 || shell']);
+  });
+
+  test("a host with an image and a layout selects the layout before it boots the image", () => {
+    const script = renderBootScript(context({ mac: HOST_DEBIAN_KEYMAP, platform: 'pcbios', buildarch: 'i386' }));
+    assertGolden('scripts/boot-host-image-keymap.ipxe', script);
+    const lines = commands(script);
+    assert.equal(lines[0], 'set keymap no-latin1', 'the layout comes first, so the fallback menu uses it too');
+    assert.ok(lines.some((line) => line.startsWith('kernel ${base-url}linux ')), 'the fixed image is booted');
+  });
+
+  test('without ipxe.keymap or a host layout, boot.ipxe selects none, so the layout compiled into the build stays', () => {
+    const config = { ...makeConfig(), ipxe: {} };
+    for (const mac of [OTHER_MAC, HOST_SYSRCD]) assert.doesNotMatch(renderBootScript(context({ mac }, config)), /keymap/);
+    assert.match(renderBootScript(context({ mac: HOST_KEYMAP_ONLY }, config)), /^set keymap fr$/m, 'a host layout applies without a global one');
+  });
+
+  test('a client not yet identified re-chains before any layout is selected; the second request selects it', () => {
+    assert.doesNotMatch(renderBootScript(context({})), /keymap/);
+    assert.match(renderBootScript(context({ reported: true })), /^set keymap de$/m);
   });
 
   test('a host whose image id is no longer configured chains the menu', () => {
-    const config = { ...makeConfig(), hosts: new Map([[OTHER_MAC, 'gone']]) };
+    const config = { ...makeConfig(), hosts: new Map([[OTHER_MAC, { image: 'gone' }]]) };
     assert.match(renderBootScript(context({ mac: OTHER_MAC }, config)), /^chain --autofree http:\/\/10\.77\.0\.2\/menu\.ipxe\?mac=52%3A54%3A00%3Aaa%3Abb%3Acc \|\| shell$/m);
   });
 

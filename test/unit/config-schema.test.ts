@@ -63,7 +63,7 @@ describe('the issue example', () => {
           args: 'setkmap=de dodhcp netboot=${base-url}sysrcd.dat',
         },
       ],
-      hosts: new Map([['52:54:00:12:34:56', 'sysrcd']]),
+      hosts: new Map([['52:54:00:12:34:56', { image: 'sysrcd' }]]),
     };
     assert.deepEqual(config, expected);
   });
@@ -78,7 +78,7 @@ describe('the issue example', () => {
 
   test('host MACs are lower-cased, and a label defaults to the id', () => {
     const config = parseConfigText(`images:\n${imageA}hosts:\n  "52:54:00:AB:CD:EF": a\n  52:54:00:12:34:56: a\n`, FILE);
-    assert.deepEqual([...config.hosts], [['52:54:00:ab:cd:ef', 'a'], ['52:54:00:12:34:56', 'a']]);
+    assert.deepEqual([...config.hosts], [['52:54:00:ab:cd:ef', { image: 'a' }], ['52:54:00:12:34:56', { image: 'a' }]]);
     assert.equal(config.images[0]?.label, 'a');
     assert.deepEqual(config.images[0]?.initrds, []);
     assert.equal(config.images[0]?.args, '');
@@ -90,7 +90,7 @@ describe('defaults', () => {
   const defaults: BootstationConfig = {
     server: { interface: undefined, address: undefined, httpPort: 80, proxyDhcp: true },
     menu: { title: 'Network boot', defaultImage: undefined, timeoutSeconds: 10 },
-    ipxe: { keymap: 'us' },
+    ipxe: {},
     images: [],
     hosts: new Map(),
   };
@@ -216,13 +216,48 @@ describe('located errors: file:line:column: path: message', () => {
 
   test('hosts: MACs written with hyphens (as Windows prints them) are accepted and stored with colons', () => {
     const config = parseConfigText(`images:\n${imageA}hosts:\n  "52-54-00-AB-34-58": a\n`, 'images.yaml');
-    assert.deepEqual([...config.hosts], [['52:54:00:ab:34:58', 'a']]);
+    assert.deepEqual([...config.hosts], [['52:54:00:ab:34:58', { image: 'a' }]]);
   });
 
   test('hosts: an unknown image is reported at the image id', () => {
     assertRejected(`images:\n${imageA}hosts:\n  "52:54:00:12:34:56": a\n  "52:54:00:12:34:57": b\n`, [
       'images.yaml:7:24: hosts["52:54:00:12:34:57"]: no image has the id "b"',
     ]);
+  });
+
+  test('hosts: the long form gives an image and/or a keyboard layout; both forms of a host give the same value', () => {
+    const config = parseConfigText(
+      `images:\n${imageA}hosts:\n  "52:54:00:00:00:01": a\n  "52:54:00:00:00:02": {image: a}\n  "52:54:00:00:00:03":\n    image: a\n    keymap: de\n  "52:54:00:00:00:04": {keymap: no-latin1}\n`,
+      FILE,
+    );
+    assert.deepEqual([...config.hosts], [
+      ['52:54:00:00:00:01', { image: 'a' }],
+      ['52:54:00:00:00:02', { image: 'a' }],
+      ['52:54:00:00:00:03', { image: 'a', keymap: 'de' }],
+      ['52:54:00:00:00:04', { keymap: 'no-latin1' }],
+    ]);
+  });
+
+  test('hosts: every problem of the long form is located at its key, with the forms named when neither fits', () => {
+    const valid = IPXE_KEYMAPS.join(' ');
+    assertRejected(
+      `images:\n${imageA}hosts:\n  "52:54:00:00:00:01": {keymap: xx}\n  "52:54:00:00:00:02":\n    image: b\n    colour: red\n  "52:54:00:00:00:03": {}\n  "52:54:00:00:00:04": 7\n  "52:54:00:00:00:05": [a]\n  "52:54:00:00:00:06": Debian\n`,
+      [
+        `images.yaml:6:33: hosts["52:54:00:00:00:01"].keymap: must be one of ${valid}`,
+        'images.yaml:8:12: hosts["52:54:00:00:00:02"].image: no image has the id "b"',
+        'images.yaml:9:5: hosts["52:54:00:00:00:02"].colour: unknown key',
+        'images.yaml:10:24: hosts["52:54:00:00:00:03"]: give image, keymap or both',
+        'images.yaml:11:24: hosts["52:54:00:00:00:04"]: must be an image id, or a mapping with image and/or keymap',
+        'images.yaml:12:24: hosts["52:54:00:00:00:05"]: must be an image id, or a mapping with image and/or keymap',
+        'images.yaml:13:24: hosts["52:54:00:00:00:06"]: must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and hyphens)',
+        'images.yaml:13:24: hosts["52:54:00:00:00:06"]: no image has the id "Debian"',
+      ],
+    );
+  });
+
+  test('ipxe.keymap is optional: without it boot.ipxe selects no layout and the build\'s own stays', () => {
+    assert.deepEqual(parseConfigText('ipxe: {}\n', FILE).ipxe, {});
+    assert.deepEqual(parseConfigText('ipxe: {keymap: fr}\n', FILE).ipxe, { keymap: 'fr' });
   });
 
   test('a keymap iPXE does not have lists the valid ones', () => {

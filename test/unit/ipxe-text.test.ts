@@ -133,7 +133,7 @@ describe('hostile labels in rendered scripts', () => {
     menu: { title, defaultImage: images[0]?.id, timeoutSeconds: 5 },
     ipxe: { keymap: 'us' },
     images,
-    hosts: new Map([['52:54:00:12:34:56', images[0]!.id]]),
+    hosts: new Map([['52:54:00:12:34:56', { image: images[0]!.id }]]),
   });
   const hostile = 'Evil\nshell\r\n:bs-menu\n|| shell && reboot ; sanboot #x --gap -y \\';
   const benign = 'Good';

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { findMissingBootFiles } from '../boot/image-files.ts';
 import { loadConfigFile } from '../config/load.ts';
+import type { BootstationConfig } from '../config/model.ts';
+import { redactUrlsIn } from '../config/redact-url.ts';
 import { imageLayout, readFailure, readInstalledManifest } from '../ingest/install.ts';
 import { describeVerification } from '../ingest/ingest-image.ts';
 import { formatBytes } from '../ingest/progress.ts';
@@ -23,8 +25,19 @@ export interface ImageStatus {
 
 /** The state of every image in images.yaml: on disk, from its manifest, and from its last failed ingest. */
 export async function imageStatuses(configPath: string, dataDir: string): Promise<ImageStatus[]> {
-  const config = await loadConfigFile(configPath, { dataDir });
-  const missing = await findMissingBootFiles(config);
+  return imageStatusesOf(await loadConfigFile(configPath, { dataDir }), dataDir);
+}
+
+/**
+ * The same for a configuration already loaded (the server's live one: a request must not re-read and parse
+ * images.yaml). Failure messages are shown with source URLs redacted: they may carry credentials.
+ */
+export async function imageStatusesOf(
+  config: BootstationConfig,
+  dataDir: string,
+  findMissing: (config: BootstationConfig) => Promise<Map<string, string[]>> = findMissingBootFiles,
+): Promise<ImageStatus[]> {
+  const missing = await findMissing(config);
   return Promise.all(
     config.images.map(async (image): Promise<ImageStatus> => {
       const layout = imageLayout(dataDir, image.id);
@@ -41,9 +54,9 @@ export async function imageStatuses(configPath: string, dataDir: string): Promis
         version: manifest?.version ?? image.ingest?.version ?? null,
         size: manifest ? manifest.files.reduce((sum, file) => sum + file.size, 0) : null,
         lastIngest: manifest?.ingestedAt ?? null,
-        verification: manifest ? describeVerification(manifest) : null,
+        verification: manifest ? redactUrlsIn(describeVerification(manifest)) : null,
         missingFiles: absent,
-        failure: failedSince ?? null,
+        failure: failedSince ? { ...failedSince, message: redactUrlsIn(failedSince.message) } : null,
       };
     }),
   );

@@ -14,7 +14,8 @@ import { findBootFile, openForReading } from '../files/boot-files.ts';
 import { createTftpService } from '../tftp/service.ts';
 import { createProxyDhcpService } from '../dhcp/service.ts';
 import type { ProxyDhcpPolicy } from '../dhcp/proxy-answer.ts';
-import { imageStatuses } from './images.ts';
+import { imageStatusesOf } from './images.ts';
+import { cacheMissingBootFiles } from '../boot/image-files.ts';
 
 /** Options of `bootstation serve`; undefined means "take it from images.yaml". */
 export interface ServeOptions {
@@ -88,8 +89,11 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     },
   });
 
+  // One check of the image files on disk, shared by the menu and the dashboard.
+  const missingBootFiles = cacheMissingBootFiles();
   const app = buildHttpApp({
     config: live.current,
+    missingBootFiles,
     serverUrl: () => serverUrl,
     ipxe: () => ipxe,
     log,
@@ -98,7 +102,7 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     dashboard: {
       store: history,
       metrics,
-      images: () => imageStatuses(configPath, dataDir),
+      images: () => imageStatusesOf(live.current(), dataDir, missingBootFiles),
       ipxe: () => ipxe,
       ingest,
       adminToken: () => live.current().server.adminToken,

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseBootClient } from '../boot/client.ts';
-import { findMissingBootFiles } from '../boot/image-files.ts';
+import { cacheMissingBootFiles, type MissingBootFiles } from '../boot/image-files.ts';
 import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
 import type { BootstationConfig } from '../config/model.ts';
 import type { BootEventSink } from '../events/model.ts';
@@ -23,6 +23,8 @@ export interface HttpAppOptions {
   activeTransfers?: { inc(): void; dec(): void };
   /** The dashboard at /, its JSON API and /metrics; without it the app serves boot files only. */
   dashboard?: DashboardOptions;
+  /** Which boot files are missing, per image; default: checked on disk by a cacheMissingBootFiles of its own. */
+  missingBootFiles?: MissingBootFiles;
 }
 
 const IPXE_SCRIPT = 'text/plain; charset=utf-8';
@@ -50,13 +52,14 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   addBootEventHooks(app, { images: () => options.config().images, events: options.events, activeTransfers: options.activeTransfers });
   if (options.dashboard) app.register(dashboardPlugin, options.dashboard);
 
+  const missingBootFiles = options.missingBootFiles ?? cacheMissingBootFiles();
   const scriptContext = async (query: unknown): Promise<ScriptContext> => {
     const config = options.config();
     return {
       config,
       serverUrl: options.serverUrl(),
       client: parseBootClient((query ?? {}) as Record<string, unknown>),
-      missingFiles: await findMissingBootFiles(config),
+      missingFiles: await missingBootFiles(config),
     };
   };
 

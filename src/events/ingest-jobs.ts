@@ -1,5 +1,6 @@
 // Ingests started from the dashboard: one at a time, in this process, reported as boot events.
 import type { ImageConfig } from '../config/model.ts';
+import { redactUrlsIn } from '../config/redact-url.ts';
 import type { ProgressSink } from '../ingest/download.ts';
 import type { IngestOutcome } from '../ingest/ingest-image.ts';
 import type { BootEventSink } from './model.ts';
@@ -52,7 +53,9 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
       const outcome = await options.run(image, progress);
       options.events.emit({ kind: 'ingest', image: image.id, phase: outcome.status, durationMs: options.now() - started });
     } catch (error) {
-      options.events.emit({ kind: 'ingest', image: image.id, phase: 'failed', durationMs: options.now() - started, message: (error as Error).message });
+      // Events reach the dashboard, its stream and /api/events: a source URL's credentials must not.
+      const message = redactUrlsIn((error as Error).message);
+      options.events.emit({ kind: 'ingest', image: image.id, phase: 'failed', durationMs: options.now() - started, message });
     }
   };
 

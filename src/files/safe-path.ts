@@ -1,6 +1,6 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { join, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 
 /** Why a requested path was refused; logged, never shown to the client (which just gets "not found"). */
 export type PathRefusal =
@@ -12,7 +12,8 @@ export type PathRefusal =
   | 'too-long'
   | 'outside-root'
   | 'not-found'
-  | 'not-a-file';
+  | 'not-a-file'
+  | 'dot-file';
 
 /** A file that is really inside its root, or the reason it is refused. */
 export type SafeFileResult = { ok: true; path: string; stats: Stats } | { ok: false; reason: PathRefusal };
@@ -62,13 +63,16 @@ function segmentRefusal(segment: string): PathRefusal | undefined {
 /**
  * Finds a regular file under root by segments, following symlinks only while they stay inside root.
  * With caseInsensitive, a segment that does not exist as written matches one that differs only in
- * case (DOS-era TFTP clients upper-case file names).
+ * case (DOS-era TFTP clients upper-case file names). Dotfiles and dot-folders are never served, asked for
+ * or reached through a link: they hold bootstation's own state (an image's .manifest.json records its source URL).
  */
 export async function openSafeFile(
   root: string,
   segments: readonly string[],
   options: { caseInsensitive?: boolean; followOutside?: boolean } = {},
 ): Promise<SafeFileResult> {
+  // "." and ".." are the splitters' to refuse; here they meet the containment check below, the last line of defence.
+  if (segments.some((segment) => isDotName(segment) && segment !== '.' && segment !== '..')) return { ok: false, reason: 'dot-file' };
   let realRoot: string;
   try {
     realRoot = await realpath(root);
@@ -87,11 +91,17 @@ export async function openSafeFile(
     return { ok: false, reason: 'not-found' };
   }
   // followOutside is for trusted names only: Debian's stock iPXE binaries are symlinks into /boot.
-  if (!options.followOutside && !real.startsWith(realRoot + sep)) return { ok: false, reason: 'outside-root' };
+  const inside = real.startsWith(realRoot + sep);
+  if (!options.followOutside && !inside) return { ok: false, reason: 'outside-root' };
+  if (inside && relative(realRoot, real).split(sep).some(isDotName)) return { ok: false, reason: 'dot-file' };
   const stats = await stat(real).catch(() => undefined);
   if (!stats) return { ok: false, reason: 'not-found' };
   if (!stats.isFile()) return { ok: false, reason: 'not-a-file' };
   return { ok: true, path: real, stats };
+}
+
+function isDotName(segment: string): boolean {
+  return segment.startsWith('.');
 }
 
 async function matchCase(dir: string, segment: string, exact: string): Promise<string> {

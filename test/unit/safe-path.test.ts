@@ -102,6 +102,11 @@ describe('openSafeFile', () => {
     await symlink('Install', join(root, 'inside-dir'));
     await symlink(join(base, 'nowhere'), join(root, 'dangling'));
     await symlink(root, join(base, 'root-link'));
+    await writeFile(join(root, '.manifest.json'), '{"source":"https://user:pw@mirror.example/x.iso"}');
+    await mkdir(join(root, '.ingest'));
+    await writeFile(join(root, '.ingest', 'state'), 'state');
+    await symlink('.manifest.json', join(root, 'manifest-link'));
+    await symlink('.ingest', join(root, 'state-dir'));
   });
   after(() => rm(base, { recursive: true, force: true }));
 
@@ -170,6 +175,16 @@ describe('openSafeFile', () => {
 
   test('a root given through a symlink works like the real one', async () => {
     await expectOk(['Install', 'VMLinuz'], 'Install/VMLinuz', {}, join(base, 'root-link'));
+  });
+
+  test('dotfiles and dot-folders are refused, also by another case or through a link to them', async () => {
+    await expectRefused(['.manifest.json'], 'dot-file');
+    await expectRefused(['.MANIFEST.JSON'], 'dot-file', { caseInsensitive: true });
+    await expectRefused(['.ingest', 'state'], 'dot-file');
+    await expectRefused(['Install', '.hidden'], 'dot-file');
+    await expectRefused(['...'], 'dot-file');
+    await expectRefused(['manifest-link'], 'dot-file');
+    await expectRefused(['state-dir', 'state'], 'dot-file');
   });
 
   test('segments that slipped past the splitters still cannot climb out', async () => {

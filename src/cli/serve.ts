@@ -157,6 +157,8 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
           bootScriptUrl: `${serverUrl}/boot.ipxe`,
           binaries: new Set(ipxe.files.keys()),
           customBuild: ipxe.ownBuild,
+          // Read per packet, so that a reload of server.dhcp_relays applies to the next one.
+          relays: dhcpRelaySet(live.current().server.dhcpRelays),
         }),
       });
       closers.push(() => dhcp.close());
@@ -182,6 +184,11 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     process.once('SIGINT', stop);
     process.on('SIGHUP', hangup);
   });
+}
+
+/** server.dhcp_relays as a set; undefined (no list) lets ProxyDHCP answer any relay with a unicast address. */
+function dhcpRelaySet(relays: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  return relays === undefined ? undefined : new Set(relays);
 }
 
 // RFC 2348 blksize must fit one datagram: MTU − 20 (IPv4) − 8 (UDP) − 4 (TFTP header).

@@ -72,6 +72,8 @@ export interface BootstationConfig {
     adminToken?: string;
     /** How many clients the boot event history keeps (the most recently seen); undefined: 100. */
     historyClients?: number;
+    /** The only relay addresses (giaddr) ProxyDHCP answers; undefined: any relay with a unicast address. */
+    dhcpRelays?: readonly string[];
   };
   menu: { title: string; defaultImage?: string; timeoutSeconds: number };
   /** keymap: the layout boot.ipxe selects; undefined: the one compiled into the build stays. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nonUnicastKind } from '../dhcp/codec.ts';
 import { RECIPE_NAMES } from '../ingest/recipes.ts';
 
 /** Keyboard layouts that iPXE v2.0.0 ships (src/hci/keymap/keymap_*.c), by the names users write. */
@@ -51,6 +52,13 @@ const serverSchema = z.strictObject({
   // A short token can be guessed over the LAN; `openssl rand -hex 16` gives 32 characters.
   admin_token: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 16`)').max(256, 'at most 256 characters').regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, as it travels in an Authorization header').optional(),
   history_clients: z.number().int('must be a whole number').min(1, 'must be 1-10000').max(10000, 'must be 1-10000').optional(),
+  // DHCP relays whose giaddr ProxyDHCP answers; without the list, any relay with a unicast address.
+  dhcp_relays: z
+    .array(
+      z.ipv4('must be an IPv4 address such as 10.77.5.1').refine((relay) => nonUnicastKind(relay) === undefined, 'must be a unicast address (not 0.x, loopback, multicast or broadcast)'),
+    )
+    .max(256, 'at most 256 relays')
+    .optional(),
 });
 
 const menuSchema = z.strictObject({

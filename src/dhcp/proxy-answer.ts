@@ -1,5 +1,5 @@
 import { BOOTSTATION_USER_CLASS, type ClientClassification, type Firmware, type NetbootClient } from './classify.ts';
-import { BOOTP_BROADCAST_FLAG, encodeSubOptions, ipv4Bytes, latin1Encode, type DhcpPacket } from './codec.ts';
+import { BOOTP_BROADCAST_FLAG, encodeSubOptions, ipv4Bytes, latin1Encode, nonUnicastKind, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, DhcpOption, PxeDiscoveryControl, PxeSubOption } from './options.ts';
 
 /** What the ProxyDHCP answers depend on; the CLI builds it from the config, and a reload takes effect on the next packet. */
@@ -13,6 +13,8 @@ export interface ProxyDhcpPolicy {
   binaries: ReadonlySet<string>;
   /** bootstation's own iPXE build is present (its clients send user class "bootstation", option 77). */
   customBuild: boolean;
+  /** server.dhcp_relays: the only giaddr values answered; undefined answers any relay with a unicast address. */
+  relays?: ReadonlySet<string>;
 }
 
 /** Which socket a request came in on: 67 (broadcast DHCP) or 4011 (PXE boot server requests, PXE 2.1 §2.2.6). */
@@ -81,6 +83,9 @@ export function decideProxyDhcpAnswer(request: ProxyDhcpRequest, policy: ProxyDh
     return ignore(`boot file "${choice.file.slice(0, 64)}" does not fit the 127-byte ASCII file field`);
   }
 
+  const destination = replyDestination(request, policy);
+  if (typeof destination === 'string') return ignore(destination);
+
   const options = new Map<number, Uint8Array>([
     [DhcpOption.messageType, Uint8Array.of(replyType)],
     [DhcpOption.serverIdentifier, ipv4Bytes(policy.serverAddress)],
@@ -115,7 +120,7 @@ export function decideProxyDhcpAnswer(request: ProxyDhcpRequest, policy: ProxyDh
     file: choice.file,
     options,
   };
-  return { action: 'reply', reply, destination: replyDestination(request), bootFile: choice.file, why: choice.why };
+  return { action: 'reply', reply, destination, bootFile: choice.file, why: choice.why };
 }
 
 /** DHCPOFFER or DHCPACK for requests we answer, or the reason a request is not ours to answer. */
@@ -160,12 +165,27 @@ function chooseBootFile(client: NetbootClient, policy: ProxyDhcpPolicy): { file:
  * RFC 2131 §4.1: via a relay to the relay's port 67; to a configured client at ciaddr; otherwise broadcast, since
  * the client has no address yet and ARP-less unicast to chaddr is not possible from a UDP socket. Port 4011
  * answers go back to the sender's address and port (EDK2 sends from 4011, iPXE from 68).
+ * giaddr and ciaddr are whatever the sender wrote, so a destination taken from them must be one a reply may go to
+ * (issue 14: replies could be steered at any address); otherwise this returns why the packet is not answered.
  */
-function replyDestination(request: ProxyDhcpRequest): UdpEndpoint {
+function replyDestination(request: ProxyDhcpRequest, policy: ProxyDhcpPolicy): UdpEndpoint | string {
   if (request.receivedOn === 'pxe') return request.source;
   const clientPort = request.clientPort ?? DHCP_CLIENT_PORT;
-  if (request.packet.giaddr !== ZERO_ADDRESS) return { address: request.packet.giaddr, port: DHCP_SERVER_PORT };
-  if (request.packet.ciaddr !== ZERO_ADDRESS) return { address: request.packet.ciaddr, port: clientPort };
+  const { giaddr, ciaddr } = request.packet;
+  if (giaddr !== ZERO_ADDRESS) {
+    // A relay may forward from an address other than its giaddr (RFC 2131 §4.1: giaddr names the client's subnet,
+    // the packet leaves from whichever interface routes to us), so giaddr cannot be checked against the sender.
+    if (policy.relays !== undefined && !policy.relays.has(giaddr)) return `giaddr ${giaddr} is not among server.dhcp_relays`;
+    if (giaddr === policy.serverAddress) return `giaddr ${giaddr} is our own address`;
+    const kind = nonUnicastKind(giaddr);
+    if (kind !== undefined) return `giaddr ${giaddr} is ${kind}, which no relay can have`;
+    return { address: giaddr, port: DHCP_SERVER_PORT };
+  }
+  if (ciaddr !== ZERO_ADDRESS) {
+    // RFC 2131 §4.1: a client fills in ciaddr only while it holds that address, and then it sends from it.
+    if (ciaddr !== request.source.address) return `ciaddr ${ciaddr} is not the address the packet came from (${request.source.address})`;
+    return { address: ciaddr, port: clientPort };
+  }
   return { address: BROADCAST_ADDRESS, port: clientPort };
 }
 

@@ -1,5 +1,6 @@
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
+import { createLogSummary, type SummaryTimer } from '../events/log-summary.ts';
 import type { BootEventSink } from '../events/model.ts';
 import { openUdpSocket } from '../net/udp.ts';
 import { classifyClient, type ClientClassification } from './classify.ts';
@@ -25,6 +26,8 @@ export interface ProxyDhcpServiceOptions {
   dhcpClientPort?: number;
   /** Where every decision is reported as a boot event (the dashboard, metrics); optional. */
   events?: BootEventSink;
+  /** Timer of the once-a-minute info summary of answers; tests pass a fake. */
+  summaryTimer?: SummaryTimer;
 }
 
 /** A running ProxyDHCP service and the ports it is bound to. */
@@ -49,6 +52,16 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
   const listenAddress = options.listenAddress ?? '0.0.0.0';
   const sockets: Socket[] = [];
   const warnedMissing = new Set<string>();
+  // One debug line per answer; anyone can make us answer thousands a second (issue 14: 10,000 DISCOVERs made
+  // 2.4 MB of info log), so info gets one line a minute saying how many.
+  const answers = createLogSummary({
+    timer: options.summaryTimer,
+    report: ({ counts, clients, clientsCapped }) => {
+      const packets = Object.values(counts).reduce((sum, count) => sum + count, 0);
+      const atLeast = clientsCapped ? 'at least ' : '';
+      log.info({ clients, packets, counts }, `ProxyDHCP answered ${atLeast}${clients} clients (${packets} packets) in the last minute`);
+    },
+  });
   try {
     const receiver = await openUdpSocket({ service: SERVICE, address: listenAddress, port: options.dhcpPort, reuseAddr: true, broadcast: true });
     sockets.push(receiver);
@@ -79,9 +92,13 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
     return {
       dhcpPort,
       pxePort: pxe.address().port,
-      close: () => closeAll(sockets),
+      close: () => {
+        answers.close();
+        return closeAll(sockets);
+      },
     };
   } catch (error) {
+    answers.close();
     await closeAll(sockets);
     throw error;
   }
@@ -126,7 +143,8 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
 
     const { reply, destination } = decision;
     const replyType = dhcpMessageTypeName(reply.options.get(DhcpOption.messageType)?.[0] ?? 0);
-    log.info(
+    answers.note(replyType, client.mac);
+    log.debug(
       { ...fields, offered: { type: replyType, file: decision.bootFile, siaddr: reply.siaddr }, to: `${destination.address}:${destination.port}`, reason: decision.why },
       `ProxyDHCP ${replyType}`,
     );
@@ -157,9 +175,11 @@ function clientFields(client: ClientClassification): Record<string, unknown> {
  * see addresses; this is how their events find the client's MAC.
  */
 function clientAddress(packet: DhcpPacket, sender: string): string | undefined {
-  if (packet.ciaddr !== '0.0.0.0') return packet.ciaddr;
+  const relayed = packet.giaddr !== '0.0.0.0';
+  // Anyone can write any ciaddr: it names the client only when the client sent from it, or a relay forwarded it.
+  if (packet.ciaddr !== '0.0.0.0' && (packet.ciaddr === sender || relayed)) return packet.ciaddr;
   // A relay (giaddr) sends from its own address, not the client's.
-  if (sender !== '0.0.0.0' && packet.giaddr === '0.0.0.0') return sender;
+  if (sender !== '0.0.0.0' && !relayed) return sender;
   return ipv4FromOption(packet.options.get(DhcpOption.requestedAddress));
 }
 

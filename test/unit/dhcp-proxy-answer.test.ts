@@ -94,7 +94,47 @@ describe('decideProxyDhcpAnswer: the reply packet', () => {
 
   it('sends to the relay (giaddr:67) or to ciaddr when the request says so (RFC 2131 §4.1)', () => {
     assert.deepEqual(reply(decide({ giaddr: '10.77.5.1' })).destination, { address: '10.77.5.1', port: 67 });
-    assert.deepEqual(reply(decide({ ciaddr: '10.77.0.50' })).destination, { address: '10.77.0.50', port: 68 });
+    assert.deepEqual(reply(decide({ ciaddr: '10.77.0.50' }, stock, 'dhcp', { address: '10.77.0.50', port: 68 })).destination, { address: '10.77.0.50', port: 68 });
+  });
+
+  it('answers a relay that forwards from an address other than its giaddr (RFC 2131 §4.1 allows it)', () => {
+    assert.deepEqual(reply(decide({ giaddr: '10.77.5.1' }, stock, 'dhcp', { address: '192.168.9.1', port: 67 })).destination, { address: '10.77.5.1', port: 67 });
+  });
+});
+
+describe('decideProxyDhcpAnswer: where a reply may not be steered (issue 14 item 9)', () => {
+  const relayFrom = { address: '10.77.5.1', port: 67 };
+  it('ignores a giaddr that is loopback, multicast, broadcast, reserved, "this network" or our own address', () => {
+    const cases: Array<[string, string]> = [
+      ['127.0.0.1', 'giaddr 127.0.0.1 is loopback, which no relay can have'],
+      ['224.0.0.9', 'giaddr 224.0.0.9 is multicast, which no relay can have'],
+      ['239.1.2.3', 'giaddr 239.1.2.3 is multicast, which no relay can have'],
+      ['255.255.255.255', 'giaddr 255.255.255.255 is the limited broadcast, which no relay can have'],
+      ['240.0.0.1', 'giaddr 240.0.0.1 is reserved (240.0.0.0/4), which no relay can have'],
+      ['0.1.2.3', 'giaddr 0.1.2.3 is "this network" (0.0.0.0/8), which no relay can have'],
+      [us, `giaddr ${us} is our own address`],
+    ];
+    for (const [giaddr, reason] of cases) assert.deepEqual(ignoredBecause(decide({ giaddr }, stock, 'dhcp', relayFrom)), [reason], giaddr);
+  });
+
+  it('answers only the relays of server.dhcp_relays when that list is set', () => {
+    const listed: ProxyDhcpPolicy = { ...stock, relays: new Set(['10.77.5.1']) };
+    assert.deepEqual(reply(decide({ giaddr: '10.77.5.1' }, listed, 'dhcp', relayFrom)).destination, { address: '10.77.5.1', port: 67 });
+    assert.deepEqual(ignoredBecause(decide({ giaddr: '10.77.6.1' }, listed, 'dhcp', relayFrom)), ['giaddr 10.77.6.1 is not among server.dhcp_relays']);
+    assert.deepEqual(ignoredBecause(decide({ giaddr: '10.77.6.1' }, { ...stock, relays: new Set() }, 'dhcp', relayFrom)), ['giaddr 10.77.6.1 is not among server.dhcp_relays']);
+    assert.equal(decide({}, listed).action, 'reply', 'packets without a relay are not affected by the list');
+  });
+
+  it('unicasts to ciaddr only when the packet came from it, and otherwise ignores it', () => {
+    assert.deepEqual(ignoredBecause(decide({ ciaddr: '10.77.0.50' }, stock, 'dhcp', { address: '10.77.0.66', port: 68 })), [
+      'ciaddr 10.77.0.50 is not the address the packet came from (10.77.0.66)',
+    ]);
+    assert.deepEqual(ignoredBecause(decide({ ciaddr: '10.77.0.50' })), ['ciaddr 10.77.0.50 is not the address the packet came from (0.0.0.0)']);
+  });
+
+  it('answers port 4011 at the sender whatever giaddr and ciaddr say', () => {
+    const source = { address: '10.77.0.50', port: 4011 };
+    assert.deepEqual(reply(decide({ messageType: 3, architecture: 7, giaddr: '127.0.0.1', ciaddr: '10.77.0.99' }, stock, 'pxe', source)).destination, source);
   });
 });
 

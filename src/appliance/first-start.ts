@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
-import { FIRST_STAGE_FILES } from '../ipxe/binaries.ts';
+import { FIRST_STAGE_FILES, STOCK_MARKER } from '../ipxe/binaries.ts';
 import { installOutputs } from '../ipxe/build.ts';
 import { STAGE_KEYMAP_FILE, STAGE_RECORD } from '../ipxe/docker-context.ts';
 import { parseKeymap } from '../ipxe/keymap.ts';
@@ -82,9 +82,10 @@ async function seedIpxe(from: string, to: string): Promise<FirstStartReport['ipx
   for (const name of present.filter(isIpxeOutput)) await rm(join(to, name), { force: true });
   const recordText = offered.includes(STAGE_RECORD) ? await readFile(join(from, STAGE_RECORD), 'utf8') : undefined;
   if (recordText === undefined) {
-    // Debian's stock binaries (IPXE_SOURCE=stock): copied as they are, without a manifest, so they are
-    // served as custom binaries and never taken for bootstation's own build.
+    // Debian's stock binaries (IPXE_SOURCE=stock): copied as they are, without a manifest, so they are never
+    // taken for bootstation's own build; the marker has serve, doctor and the dashboard say what they lack.
     for (const name of offered.filter(isBinary)) await copyFileAtomically(join(from, name), join(to, name));
+    await writeFile(join(to, STOCK_MARKER), "Debian's stock iPXE binaries, copied from an image built with IPXE_SOURCE=stock.\n");
   } else {
     // bootstation's own build: the same install and manifest as `bootstation ipxe build`, so ProxyDHCP
     // knows its embedded script (user class "bootstation").
@@ -103,7 +104,7 @@ function isBinary(name: string): boolean {
 }
 
 function isIpxeOutput(name: string): boolean {
-  return isBinary(name) || name === MANIFEST_FILE;
+  return isBinary(name) || name === MANIFEST_FILE || name === STOCK_MARKER;
 }
 
 async function listFiles(dir: string): Promise<string[]> {

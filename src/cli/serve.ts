@@ -6,7 +6,7 @@ import { createIngestJobs } from '../events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../events/metrics.ts';
 import { createEventStore } from '../events/store.ts';
 import { buildHttpApp } from '../http/app.ts';
-import { findIpxeBinaries, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { findIpxeBinaries, STOCK_IPXE_FIX, STOCK_IPXE_LACKS_TEXT, type IpxeBinaries } from '../ipxe/binaries.ts';
 import { watchIpxeManifest } from '../ipxe/watch-binaries.ts';
 import { BindError } from '../net/bind-error.ts';
 import { interfaceMtu, resolveServingAddress } from '../net/interfaces.ts';
@@ -201,10 +201,10 @@ function logIpxeBinaries(log: Logger, ipxe: IpxeBinaries): void {
   const files = [...ipxe.files.keys()].join(', ') || 'none';
   if (ipxe.build) log.info({ dir: ipxe.dir, files, ...ipxe.build }, "serving bootstation's own iPXE build from the data directory");
   else if (ipxe.custom) log.info({ dir: ipxe.dir, files }, 'serving custom iPXE binaries from the data directory (no manifest.json of a bootstation build, so other iPXE clients are not sent to them)');
-  else log.warn({ dir: ipxe.dir, files }, 'data/ipxe has no iPXE binaries: serving the stock ones, so the custom keymap and embedded script are not in effect');
+  else log.warn({ dir: ipxe.dir, files }, `serving Debian's stock iPXE binaries, which lack ${STOCK_IPXE_LACKS_TEXT}: ${STOCK_IPXE_FIX}`);
 }
 
 // What the log line says about a scan; a rescan that finds the same is not logged again.
 function ipxeSummary(ipxe: IpxeBinaries): string {
-  return JSON.stringify([ipxe.dir, [...ipxe.files.keys()], ipxe.build ?? null]);
+  return JSON.stringify([ipxe.dir, ipxe.custom, [...ipxe.files.keys()], ipxe.build ?? null]);
 }

@@ -1,7 +1,7 @@
 // The doctor's judgements: each takes what was found (ports, addresses, answers, files) and says, in one line
 // each, whether it is fine and how to fix it if not. Pure: the command does all the looking.
 import type { ImageStatus } from '../cli/images.ts';
-import type { IpxeBinaries } from '../ipxe/binaries.ts';
+import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS_TEXT, type IpxeBinaries } from '../ipxe/binaries.ts';
 import type { PxeAnswer } from './pxe-answers.ts';
 
 /** fail makes `bootstation doctor` exit 1; warn is worth knowing but does not stop a PC from booting. */
@@ -137,12 +137,7 @@ export function checkIpxeBinaries(ipxe: IpxeBinaries): CheckResult[] {
   } else if (ipxe.custom) {
     results.push({ check: 'ipxe', status: 'ok', message: `custom iPXE binaries in ${ipxe.dir} (no manifest.json of a bootstation build)` });
   } else {
-    results.push({
-      check: 'ipxe',
-      status: 'warn',
-      message: `Debian's stock iPXE binaries from ${ipxe.dir}: no keymap, no embedded script`,
-      fix: 'run `bootstation ipxe build`',
-    });
+    results.push({ check: 'ipxe', status: 'warn', message: `Debian's stock iPXE binaries in ${ipxe.dir} lack ${STOCK_IPXE_LACKS_TEXT}`, fix: STOCK_IPXE_FIX });
   }
   for (const { firmware, file, required, target } of FIRMWARE_BINARIES) {
     if (ipxe.files.has(file)) results.push({ check: 'ipxe', status: 'ok', message: `${firmware} clients get ${file}` });

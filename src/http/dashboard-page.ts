@@ -3,7 +3,7 @@
 import type { ImageStatus } from '../cli/images.ts';
 import { BOOT_STEPS, type BootStep, type ClientView, type StepView } from '../events/store.ts';
 import { formatBytes } from '../ingest/progress.ts';
-import { FIRST_STAGE_FILES, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { FIRST_STAGE_FILES, STOCK_IPXE_FIX, STOCK_IPXE_LACKS, type IpxeBinaries } from '../ipxe/binaries.ts';
 
 /** What the dashboard says about the iPXE binaries being served. */
 export interface IpxeDescription {
@@ -12,6 +12,9 @@ export interface IpxeDescription {
   files: string[];
   /** First-stage files no binary is present for. */
   missing: string[];
+  /** What stock binaries lack against bootstation's build, and how to get that; empty and null otherwise. */
+  lacks: string[];
+  fix: string | null;
   version: string | null;
   keymap: string | null;
   builtAt: string | null;
@@ -53,6 +56,8 @@ export function describeIpxe(ipxe: IpxeBinaries): IpxeDescription {
     dir: ipxe.dir,
     files,
     missing: FIRST_STAGE_FILES.filter((name) => !ipxe.files.has(name)),
+    lacks: ipxe.custom ? [] : [...STOCK_IPXE_LACKS],
+    fix: ipxe.custom ? null : STOCK_IPXE_FIX,
     version: ipxe.build?.version ?? null,
     keymap: ipxe.build?.keymap ?? null,
     builtAt: ipxe.build?.builtAt ?? null,
@@ -139,11 +144,13 @@ function renderImageRow(image: ImageStatus, page: DashboardPage): string {
 
 function renderIpxe(ipxe: IpxeDescription): string {
   const rows: Array<[string, string]> = [
-    ['Kind', ipxe.kind === 'stock' ? "stock (Debian's ipxe package: no custom keymap, no embedded script)" : ipxe.kind],
+    ['Kind', ipxe.kind === 'stock' ? "stock (Debian's ipxe package, 2019)" : ipxe.kind],
     ['Folder', ipxe.dir],
     ['Binaries', ipxe.files.join(', ') || 'none'],
     ['Missing', ipxe.missing.join(', ') || 'none'],
   ];
+  if (ipxe.lacks.length > 0) rows.push(['Lacks', ipxe.lacks.join('; ')]);
+  if (ipxe.fix !== null) rows.push(['Fix', ipxe.fix]);
   if (ipxe.version !== null) rows.push(['Version', ipxe.version]);
   if (ipxe.keymap !== null) rows.push(['Keymap', ipxe.keymap]);
   if (ipxe.builtAt !== null) rows.push(['Built', ipxe.builtAt]);

@@ -96,6 +96,18 @@ describe('JSON API', () => {
     assert.deepEqual(images, { images: statuses, ingestRunning: null });
   });
 
+  it('GET /api/ipxe says the stock binaries are served, what they lack and the fix', async () => {
+    const ipxe = (await app.inject({ url: '/api/ipxe' })).json() as { kind: string; lacks: string[]; fix: string | null };
+    assert.equal(ipxe.kind, 'stock');
+    assert.deepEqual(ipxe.lacks, [
+      'your keyboard layout (US keys only)',
+      "bootstation's embedded script (machines reach boot.ipxe only through the ProxyDHCP's chain)",
+      'ipxe32.efi (32-bit UEFI)',
+      'the arm64 binary (snp-arm64.efi)',
+    ]);
+    assert.match(ipxe.fix ?? '', /bootstation ipxe build/);
+  });
+
   it('a fetch of an image kernel becomes a kernel event with its bytes, and offers and image bytes count in /metrics', async () => {
     const response = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/images/debian/linux`);
     assert.equal((await response.arrayBuffer()).byteLength, 4096);

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { FirstStartError, prepareFirstStart, SEEDED_MARKER } from '../../src/appliance/first-start.ts';
 import { renderStarterConfig } from '../../src/appliance/starter-config.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
-import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
+import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-first-start-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -42,15 +42,16 @@ describe('the starter images.yaml', () => {
 });
 
 describe('first start', () => {
-  test('writes the starter config and copies stock binaries without a manifest (served as custom, not our build)', async () => {
+  test("writes the starter config and copies stock binaries without a manifest, marked as Debian's stock ones", async () => {
     const volumes = await container({ 'undionly.kpxe': 'bios', 'ipxe.efi': 'efi', 'snponly.efi': 'snp' });
     const report = await prepareFirstStart(volumes);
     assert.deepEqual(report, { wroteStarterConfig: true, ipxe: 'seeded' });
     assert.equal(await readFile(volumes.configPath, 'utf8'), renderStarterConfig());
     const ipxeDir = join(volumes.dataDir, 'ipxe');
-    assert.deepEqual((await readdir(ipxeDir)).sort(), [SEEDED_MARKER, 'ipxe.efi', 'snponly.efi', 'undionly.kpxe']);
-    const found = await findIpxeBinaries(ipxeDir);
-    assert.equal(found.custom, true);
+    assert.deepEqual((await readdir(ipxeDir)).sort(), [STOCK_MARKER, SEEDED_MARKER, 'ipxe.efi', 'snponly.efi', 'undionly.kpxe']);
+    const found = await findIpxeBinaries(ipxeDir, join(volumes.dataDir, 'no-stock'));
+    assert.equal(found.custom, false, 'stock binaries, so serve, doctor and the dashboard say what they lack');
+    assert.equal(found.dir, ipxeDir);
     assert.equal(found.ownBuild, false);
     assert.deepEqual(await prepareFirstStart(volumes), { wroteStarterConfig: false, ipxe: 'up-to-date' }, 'a second start changes nothing');
   });
@@ -72,8 +73,22 @@ describe('first start', () => {
     await rm(join(volumes.imageIpxeDir, 'snponly.efi'));
     await writeFile(join(volumes.imageIpxeDir, 'undionly.kpxe'), 'new');
     assert.deepEqual(await prepareFirstStart(volumes), { wroteStarterConfig: false, ipxe: 'refreshed' });
-    assert.deepEqual((await readdir(join(volumes.dataDir, 'ipxe'))).sort(), [SEEDED_MARKER, 'undionly.kpxe']);
+    assert.deepEqual((await readdir(join(volumes.dataDir, 'ipxe'))).sort(), [STOCK_MARKER, SEEDED_MARKER, 'undionly.kpxe']);
     assert.equal(await readFile(join(volumes.dataDir, 'ipxe', 'undionly.kpxe'), 'utf8'), 'new');
+  });
+
+  test('an image with its own build replaces stock binaries seeded earlier, stock marker included', async () => {
+    const volumes = await container({ 'undionly.kpxe': 'stock' });
+    await prepareFirstStart(volumes);
+    const binary = 'compiled undionly';
+    const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+    await writeFile(join(volumes.imageIpxeDir, 'undionly.kpxe'), binary);
+    await writeFile(join(volumes.imageIpxeDir, 'build-record.tsv'), [`source\tv2.0.0\tabc123\t${sha('identity')}`, `output\tbios\tundionly.kpxe\t${sha(binary)}\t${sha('inputs')}\tbuilt`, ''].join('\n'));
+    await writeFile(join(volumes.imageIpxeDir, 'keymap'), 'de\n');
+    assert.equal((await prepareFirstStart(volumes)).ipxe, 'refreshed');
+    assert.ok(!(await readdir(join(volumes.dataDir, 'ipxe'))).includes(STOCK_MARKER), 'the stock marker must go with the stock binaries');
+    const found = await findIpxeBinaries(join(volumes.dataDir, 'ipxe'));
+    assert.deepEqual({ custom: found.custom, ownBuild: found.ownBuild }, { custom: true, ownBuild: true });
   });
 
   test("bootstation's own build in the image gets the manifest `ipxe build` writes, so ProxyDHCP knows it", async () => {

@@ -59,10 +59,14 @@ describe('the dashboard page', () => {
     const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
     assert.match(stock, /<dt>Kind<\/dt><dd>stock/);
     assert.match(stock, /<dt>Missing<\/dt><dd>ipxe\.efi, ipxe32\.efi, snp-arm64\.efi<\/dd>/);
+    assert.match(stock, /<dt>Lacks<\/dt><dd>your keyboard layout \(US keys only\); bootstation&#39;s embedded script \(machines reach boot\.ipxe only through the ProxyDHCP&#39;s chain\); ipxe32\.efi \(32-bit UEFI\); the arm64 binary \(snp-arm64\.efi\)<\/dd>/);
+    assert.match(stock, /<dt>Fix<\/dt><dd>build your own with `bootstation ipxe build`, or build the Docker image the default way \(without IPXE_SOURCE=stock\)<\/dd>/);
     const own = describeIpxe({
       dir: '/data/ipxe', custom: true, ownBuild: true, files: new Map([['ipxe.efi', '/data/ipxe/ipxe.efi']]),
       build: { version: 'v2.0.0', keymap: 'de', builtAt: '2026-01-01T00:00:00Z' },
     });
-    assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0' });
+    assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version, lacks: own.lacks, fix: own.fix }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0', lacks: [], fix: null });
+    const ownPage = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: own, ingestEnabled: false, ingestRunning: undefined });
+    assert.doesNotMatch(ownPage, /<dt>(Lacks|Fix)<\/dt>/, "bootstation's own build lacks nothing");
   });
 });

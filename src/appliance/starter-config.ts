@@ -17,6 +17,7 @@ menu:
   title: Network boot
   timeout: 10              # seconds before menu.default boots; 0 boots it at once
   # default: debian-netboot
+# ipxe: {keymap: de}       # keyboard layout for every machine, applied at the next boot (no rebuild)
 images: []
 # images:
 #   - id: debian-netboot
@@ -33,7 +34,8 @@ images: []
 #       kernel: vmlinuz
 #       initrd: [initrd.img]
 #       args: ip=dhcp
-# hosts:                         # machines that always boot one image, without the menu
+# hosts:                         # per machine: an image it always boots (no menu) and/or its keyboard layout
 #   "52:54:00:12:34:56": rescue
+#   "52:54:00:12:34:57": {keymap: fr}
 `;
 }

@@ -34,10 +34,12 @@ describe('the starter images.yaml', () => {
   test('the commented example images are valid once uncommented', () => {
     const uncommented = renderStarterConfig()
       .replace(/^images: \[\]\n/m, '')
-      .replace(/^# (images:|hosts:|  )/gm, '$1')
+      .replace(/^# (images:|hosts:|ipxe:|  )/gm, '$1')
       .replace('<the SHA-256 of netboot.tar.gz, from SHA256SUMS next to it>', 'a'.repeat(64));
     const config = parseConfigText(uncommented, '/config/images.yaml', {});
     assert.deepEqual(config.images.map((image) => image.id), ['debian-netboot', 'rescue']);
+    assert.deepEqual(config.ipxe, { keymap: 'de' });
+    assert.deepEqual([...config.hosts.values()], [{ image: 'rescue' }, { keymap: 'fr' }]);
   });
 });
 

@@ -49,8 +49,10 @@ export type HttpFetchRole = 'boot-script' | 'menu' | 'ipxe-binary' | 'kernel' | 
 export interface HttpFetchEvent {
   kind: 'http-fetch';
   ip: string;
-  /** From the ?mac= query of boot.ipxe and menu.ipxe. */
+  /** From the ?mac= query of boot.ipxe and menu.ipxe: what the client claims, which anyone can write. */
   mac?: string;
+  /** Set by the event store: whether DHCP learnt `mac` for `ip`; only a verified MAC files the event under it. */
+  macVerified?: boolean;
   role: HttpFetchRole;
   /** The path without the query, length-limited. */
   path: string;

@@ -27,6 +27,11 @@ export interface ClientView {
   /** The MAC, or "ip:<address>" while only the address is known. */
   key: string;
   mac?: string;
+  /**
+   * false when `mac` is only what the machine claimed in boot.ipxe?mac=, which DHCP never confirmed for its
+   * address (the row is then keyed by the address); absent when DHCP learnt the MAC.
+   */
+  macVerified?: false;
   ip?: string;
   /** The ProxyDHCP classification of its last offer, e.g. "bios-pxe". */
   firmware?: string;
@@ -67,8 +72,10 @@ export interface EventStore extends BootEventSink {
   clients(): ClientView[];
   /** One client's view and its own events, oldest first. */
   client(key: string): { view: ClientView; events: BootEvent[] } | undefined;
-  /** The MAC last seen with an IPv4 address. */
+  /** The MAC that DHCP last saw with an IPv4 address. */
   macOf(ip: string): string | undefined;
+  /** How many IPv4 → MAC pairs are remembered; at most 4 × maxClients. */
+  knownAddresses(): number;
   /** Calls listener for every event recorded from now on; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void;
   /** Applies a new client bound (config reload), evicting the oldest clients at once. */
@@ -94,6 +101,8 @@ export function createEventStore(options: EventStoreOptions): EventStore {
   const listeners = new Set<EventListener>();
   let nextId = 1;
 
+  // Both maps are LRU (Map order is recency) and trimmed after every change, whatever packet made it: DHCP packets
+  // of machines that are not netboot clients teach addresses too, and 300,000 of them once grew this by 37 MB.
   const evict = (): void => {
     for (const key of clients.keys()) {
       if (clients.size <= maxClients) break;
@@ -106,15 +115,18 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     }
   };
 
-  /** Remembers ip → mac and folds a row known only by that address into the MAC's row. */
+  /** Remembers ip → mac as DHCP saw it and folds a row known only by that address into the MAC's row. */
   const learn = (ip: string, mac: string): string | undefined => {
     macByIp.delete(ip);
     macByIp.set(ip, mac);
+    evict();
     const anonymous = clients.get(`ip:${ip}`);
     if (!anonymous) return undefined;
     clients.delete(`ip:${ip}`);
     const target = clients.get(mac) ?? { view: emptyView(mac, anonymous.view.firstSeen), events: [] };
     target.view.mac = mac;
+    // DHCP now vouches for the row: a MAC the address claimed before is replaced by the learnt one.
+    delete target.view.macVerified;
     for (const event of anonymous.events) {
       event.client = mac;
       target.events.push(event);
@@ -131,19 +143,26 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       const at = options.now();
       let key: string | undefined;
       let replaced: string | undefined;
-      if (input.kind !== 'ingest' && input.kind !== 'config-reload') {
+      let macVerified: boolean | undefined;
+      if (input.kind === 'dhcp-offer' || input.kind === 'dhcp-ignored') {
         const ip = input.ip;
-        const mac = ('mac' in input ? input.mac : undefined) ?? (ip === undefined ? undefined : macByIp.get(ip));
         if (input.kind === 'dhcp-ignored' && !input.netbootVendor && !clients.has(input.mac)) {
           // Every phone and printer on the LAN asks for an address: only netboot clients and machines
           // already seen booting get a row. The address is still worth remembering for TFTP and HTTP.
           if (ip !== undefined) learn(ip, input.mac);
           return undefined;
         }
-        if (mac !== undefined && ip !== undefined) replaced = learn(ip, mac);
-        key = mac ?? `ip:${ip}`;
+        if (ip !== undefined) replaced = learn(ip, input.mac);
+        key = input.mac;
+      } else if (input.kind === 'tftp-transfer' || input.kind === 'http-fetch') {
+        // TFTP and HTTP only see the sender's address; DHCP alone says which MAC it belongs to. A MAC in
+        // boot.ipxe?mac= is the client's word: it counts only when DHCP learnt the same MAC for that address,
+        // otherwise it would let any machine file its requests under (and rewrite) another one's timeline.
+        const learnt = macByIp.get(input.ip);
+        if (input.kind === 'http-fetch' && input.mac !== undefined) macVerified = input.mac === learnt;
+        key = learnt ?? `ip:${input.ip}`;
       }
-      const event = { ...input, id: nextId++, at, client: key } as BootEvent;
+      const event = { ...input, id: nextId++, at, client: key, ...(macVerified === undefined ? {} : { macVerified }) } as BootEvent;
       events.push(event);
       if (events.length > maxEvents) events.splice(0, events.length - maxEvents);
       let view: ClientView | undefined;
@@ -155,8 +174,8 @@ export function createEventStore(options: EventStoreOptions): EventStore {
         if (record.events.length > maxClientEvents) record.events.splice(0, record.events.length - maxClientEvents);
         applyToView(record.view, event);
         view = record.view;
-        evict();
       }
+      evict();
       for (const listener of listeners) listener(event, view, replaced);
       return event;
     },
@@ -175,6 +194,7 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       return record && { view: record.view, events: [...record.events] };
     },
     macOf: (ip) => macByIp.get(ip),
+    knownAddresses: () => macByIp.size,
     subscribe(listener) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
@@ -196,6 +216,11 @@ function applyToView(view: ClientView, event: BootEvent): void {
   view.lastSeen = Math.max(view.lastSeen, event.at);
   if ('ip' in event && event.ip !== undefined) view.ip = event.ip;
   if ('vendorClass' in event && event.vendorClass !== undefined) view.vendorClass = event.vendorClass;
+  // A row known only by its address shows the MAC the machine claimed, marked as unverified.
+  if (event.kind === 'http-fetch' && event.macVerified === false && view.key.startsWith('ip:')) {
+    view.mac = event.mac;
+    view.macVerified = false;
+  }
   if (event.kind === 'dhcp-offer') view.firmware = event.firmware;
   if (event.kind === 'http-fetch' && event.role === 'kernel' && event.image !== undefined) view.image = event.image;
   const update = stepUpdate(event);

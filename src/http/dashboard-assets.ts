@@ -33,7 +33,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   function clientRow(client) {
     var row = element('tr');
     row.dataset.key = client.key;
-    row.appendChild(element('td', 'mac', client.mac || client.key.replace(/^ip:/, '')));
+    var machine = element('td', 'mac', client.mac || client.key.replace(/^ip:/, ''));
+    if (client.macVerified === false) {
+      var mark = element('small', 'unverified', 'unverified');
+      mark.title = 'claimed by the machine in boot.ipxe?mac=, not seen by DHCP at this address';
+      machine.appendChild(document.createTextNode(' '));
+      machine.appendChild(mark);
+    }
+    row.appendChild(machine);
     row.appendChild(element('td', '', client.firmware || client.vendorClass || ''));
     row.appendChild(element('td', '', client.ip || ''));
     var step = client.step ? LABELS[client.step] + (client.stepOk ? '' : ' failed') : '';
@@ -147,6 +154,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .35em .5em; border-bottom: 1px solid #8883; }
 th { font-weight: 600; font-size: .85em; color: var(--muted); }
 td.mac { font-family: ui-monospace, monospace; white-space: nowrap; }
+.unverified { font-family: system-ui, sans-serif; color: #b45309; }
 /* Vendor classes can be long and have no spaces; addresses and steps must stay whole. */
 #clients td:nth-child(2) { overflow-wrap: anywhere; min-width: 8em; }
 #clients td:nth-child(3), td.step { white-space: nowrap; }

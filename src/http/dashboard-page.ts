@@ -118,6 +118,9 @@ ${renderIpxe(page.ipxe)}
 `;
 }
 
+// A MAC the machine only claimed in boot.ipxe?mac= (DHCP never saw it at that address); the script adds the same.
+const UNVERIFIED_MARK = ' <small class="unverified" title="claimed by the machine in boot.ipxe?mac=, not seen by DHCP at this address">unverified</small>';
+
 /** One client's table row; the script renders the same cells from the JSON it streams. */
 export function renderClientRow(client: ClientView): string {
   const machine = client.mac ?? client.key.replace(/^ip:/, '');

@@ -41,8 +41,9 @@ const app = buildHttpApp({ config: () => config, serverUrl: () => 'http://127.0.
 before(async () => {
   await writeFile(join(imageDir, 'linux'), Buffer.alloc(20_000, 3));
   dhcp = await createProxyDhcpService({
-    address: '127.0.0.1', dhcpPort: 0, pxePort: 0, log, events: sink,
-    policy: () => ({ serverAddress: '127.0.0.1', httpPort: 8080, bootScriptUrl: 'http://127.0.0.1:8080/boot.ipxe', binaries: new Set(['undionly.kpxe']), customBuild: false }),
+    // ProxyDHCP is "us" at 127.0.0.2, so the machine can be 127.0.0.1, where TFTP and HTTP see it too.
+    address: '127.0.0.2', dhcpPort: 0, pxePort: 0, log, events: sink,
+    policy: () => ({ serverAddress: '127.0.0.2', httpPort: 8080, bootScriptUrl: 'http://127.0.0.1:8080/boot.ipxe', binaries: new Set(['undionly.kpxe']), customBuild: false }),
   });
   tftp = await createTftpService({ address: '127.0.0.1', port: 0, files: files.source, log, events: sink });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -55,11 +56,12 @@ after(async () => {
 
 describe('services report boot events', () => {
   it('ProxyDHCP reports its offer with the firmware, file and the client address from ciaddr', async () => {
-    // Unicast (ciaddr set) from 127.0.0.2, so the answer stays on loopback and the sender is not "us".
+    // Unicast from 127.0.0.1 with ciaddr 127.0.0.1 (ciaddr counts only when it is the sender), so the answer stays
+    // on loopback and the sender is not "us".
     const client = createSocket('udp4');
-    client.bind(0, '127.0.0.2');
+    client.bind(0, '127.0.0.1');
     await once(client, 'listening');
-    client.send(encodeDhcpPacket(pxeClientRequest({ mac: MAC, ciaddr: '127.0.0.1', messageType: 3 })), dhcp.pxePort, '127.0.0.1');
+    client.send(encodeDhcpPacket(pxeClientRequest({ mac: MAC, ciaddr: '127.0.0.1', messageType: 3 })), dhcp.pxePort, '127.0.0.2');
     await waitFor(() => seen.some((event) => event.kind === 'dhcp-offer'), 'the offer event');
     client.close();
     const offer = seen.find((event) => event.kind === 'dhcp-offer');

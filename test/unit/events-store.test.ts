@@ -94,7 +94,7 @@ describe('IP → MAC', () => {
     assert.equal(store.record(tftp('10.77.0.101'))?.client, '52:54:00:00:00:01');
   });
 
-  it('keeps an address-only row until boot.ipxe?mac= names the MAC, then folds it into the MAC row', () => {
+  it('keeps an address-only row until DHCP names the MAC of the address, then folds it into the MAC row', () => {
     const { store } = storeAt();
     const replaced: Array<string | undefined> = [];
     store.subscribe((_event, _client, merged) => replaced.push(merged));
@@ -102,13 +102,31 @@ describe('IP → MAC', () => {
     store.record(tftp('10.77.0.150'));
     assert.deepEqual(store.clients().map((client) => client.key), ['ip:10.77.0.150', '52:54:00:00:00:09']);
     store.record(fetchOf('10.77.0.150', 'boot-script', { mac: '52:54:00:00:00:09' }));
+    assert.deepEqual(store.clients().map((client) => client.key), ['ip:10.77.0.150', '52:54:00:00:00:09'], 'boot.ipxe?mac= alone is a claim: it folds nothing');
+    assert.equal(store.clients()[0]!.macVerified, false);
+    store.record({ kind: 'dhcp-ignored', mac: '52:54:00:00:00:09', reasons: ['addressed to another server'], netbootVendor: true, ip: '10.77.0.150' });
     assert.deepEqual(store.clients().map((client) => client.key), ['52:54:00:00:00:09'], 'the address row is gone');
     const { view, events } = store.client('52:54:00:00:00:09')!;
-    assert.deepEqual(events.map((event) => event.kind), ['dhcp-offer', 'tftp-transfer', 'http-fetch'], 'events of both rows, in order');
+    assert.deepEqual(events.map((event) => event.kind), ['dhcp-offer', 'tftp-transfer', 'http-fetch', 'dhcp-ignored'], 'events of both rows, in order');
     assert.ok(events.every((event) => event.client === '52:54:00:00:00:09'));
     assert.deepEqual(Object.keys(view.timeline), ['dhcp', 'tftp', 'script']);
-    assert.deepEqual(replaced, [undefined, undefined, 'ip:10.77.0.150'], 'listeners hear which row was merged');
+    assert.equal(view.macVerified, undefined, 'DHCP vouches for the merged row');
+    assert.deepEqual(replaced, [undefined, undefined, undefined, 'ip:10.77.0.150'], 'listeners hear which row was merged');
   });
+
+  it('trusts boot.ipxe?mac= only when DHCP learnt that MAC for the address, and never learns from it', () => {
+    const { store } = storeAt();
+    store.record(offer('52:54:00:00:00:01', '10.77.0.100'));
+    const verified = store.record(fetchOf('10.77.0.100', 'boot-script', { mac: '52:54:00:00:00:01' }));
+    assert.deepEqual(verified?.kind === 'http-fetch' && [verified.client, verified.macVerified], ['52:54:00:00:00:01', true]);
+    const claimed = store.record(fetchOf('10.77.0.200', 'boot-script', { mac: '52:54:00:00:00:01' }));
+    assert.deepEqual(claimed?.kind === 'http-fetch' && [claimed.client, claimed.macVerified], ['ip:10.77.0.200', false]);
+    assert.equal(store.macOf('10.77.0.200'), undefined);
+    const mismatched = store.record(fetchOf('10.77.0.100', 'menu', { mac: '52:54:00:00:00:02' }));
+    assert.deepEqual(mismatched?.kind === 'http-fetch' && [mismatched.client, mismatched.macVerified], ['52:54:00:00:00:01', false], 'filed by the address, marked');
+    assert.equal(store.client('52:54:00:00:00:02'), undefined, 'no row for a MAC only claimed');
+  });
+
 });
 
 describe('per-client timelines', () => {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { get } from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,19 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url
 const MAC = '52:54:00:d5:b0:01';
 // A vendor class with markup in it: the page must show it as text.
 const VENDOR = 'PXEClient:Arch:00000:UNDI:002001<b>';
+// The fake client's address: not bootstation's own (127.0.0.1), and the one its DHCP, TFTP and HTTP all come from,
+// since bootstation ties them together by the sender's address.
+const CLIENT = '127.0.0.2';
+
+/** GETs a URL from the fake client's address and reads the whole body. */
+function fetchFromClient(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    get(url, { localAddress: CLIENT }, (response) => {
+      response.on('data', () => {});
+      response.on('end', resolve);
+    }).on('error', reject);
+  });
+}
 
 describe('the dashboard in headless Chromium', { skip }, () => {
   let dir: string;
@@ -75,21 +89,21 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await row.waitFor();
     await waitForText(row.locator('td.step'), 'DHCP');
     assert.equal(await row.locator('td').nth(1).textContent(), 'bios-pxe');
-    assert.equal(await row.locator('td').nth(2).textContent(), '127.0.0.1');
+    assert.equal(await row.locator('td').nth(2).textContent(), CLIENT);
     assert.equal(await page.locator('#no-clients').isVisible(), false);
 
-    await tftpGet({ port: ports.tftp, file: 'undionly.kpxe', options: [{ name: 'blksize', value: '1408' }] });
+    await tftpGet({ port: ports.tftp, file: 'undionly.kpxe', options: [{ name: 'blksize', value: '1408' }], from: CLIENT });
     await waitForText(row.locator('td.step'), 'TFTP');
     assert.match((await row.locator('ol.timeline li', { hasText: 'TFTP' }).textContent()) ?? '', /^TFTP 68\.4 KiB/);
 
     const base = `http://127.0.0.1:${ports.http}`;
-    await (await fetch(`${base}/boot.ipxe?mac=${MAC}&platform=pcbios&buildarch=i386`)).text();
-    await (await fetch(`${base}/menu.ipxe?mac=${MAC}&platform=pcbios&buildarch=i386`)).text();
+    await fetchFromClient(`${base}/boot.ipxe?mac=${MAC}&platform=pcbios&buildarch=i386`);
+    await fetchFromClient(`${base}/menu.ipxe?mac=${MAC}&platform=pcbios&buildarch=i386`);
     await waitForText(row.locator('td.step'), 'menu');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-menu.png'), fullPage: true });
 
-    await (await fetch(`${base}/images/debian/linux`)).arrayBuffer();
-    await (await fetch(`${base}/images/debian/initrd.gz`)).arrayBuffer();
+    await fetchFromClient(`${base}/images/debian/linux`);
+    await fetchFromClient(`${base}/images/debian/initrd.gz`);
     await waitForText(row.locator('td.step'), 'initrd');
     const steps = await row.locator('ol.timeline li b').allTextContents();
     assert.deepEqual(steps, ['DHCP', 'TFTP', 'script', 'menu', 'kernel', 'initrd']);
@@ -117,12 +131,12 @@ describe('the dashboard in headless Chromium', { skip }, () => {
   });
 
   async function dhcpRequest(overrides: { mac?: string; architecture?: number; vendorClass?: string } = {}): Promise<void> {
-    // From 127.0.0.2 (bootstation ignores its own address) to the PXE port, with ciaddr the address the
-    // fake client fetches from later; the answer is unicast and stays on loopback.
+    // From the fake client's address to the PXE port, with ciaddr that address (ciaddr counts only when it is
+    // the sender's); the answer is unicast and stays on loopback.
     const socket = createSocket('udp4');
-    socket.bind(0, '127.0.0.2');
+    socket.bind(0, CLIENT);
     await once(socket, 'listening');
-    const request = pxeClientRequest({ mac: overrides.mac ?? MAC, ciaddr: '127.0.0.1', messageType: 3, architecture: overrides.architecture, vendorClass: overrides.vendorClass });
+    const request = pxeClientRequest({ mac: overrides.mac ?? MAC, ciaddr: CLIENT, messageType: 3, architecture: overrides.architecture, vendorClass: overrides.vendorClass });
     await new Promise<void>((resolve, reject) => socket.send(encodeDhcpPacket(request), ports.pxe, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
     socket.close();
   }

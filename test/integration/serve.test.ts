@@ -23,10 +23,11 @@ before(async () => {
   await writeFile(join(dir, 'images.yaml'), 'menu:\n  title: Loopback lab\n');
   // UDP ports: pick them the way the OS would, then hand them to serve.
   ports = { http: await freeTcpPort(), tftp: await freeUdpPort(), dhcp: await freeUdpPort(), pxe: await freeUdpPort() };
+  // debug: the line per DHCP answer is a debug line (info gets a summary a minute), and a test below reads it.
   server = startCli([
     'serve', '--config', join(dir, 'images.yaml'), '--data', join(dir, 'data'), '--address', '127.0.0.1',
     '--http-port', String(ports.http), '--tftp-port', String(ports.tftp), '--dhcp-port', String(ports.dhcp), '--pxe-port', String(ports.pxe),
-  ]);
+  ], { BOOTSTATION_LOG_LEVEL: 'debug' });
   await waitFor('bootstation to serve', async () => server.output().includes('bootstation serving'));
 });
 

@@ -53,7 +53,7 @@ export interface TftpServiceOptions {
   log: Logger;
   /** Transfers at once; more are refused with "Server busy". Default 64. */
   maxTransfers?: number;
-  /** Transfers at once from one client address; more are refused with "Server busy". Default 8. */
+  /** Transfers at once from one client address, except this host's own; more are refused with "Server busy". Default 8. */
   maxTransfersPerAddress?: number;
   /** A transfer without progress for this long is dropped, whatever the client does; default 30 000 ms. */
   idleTimeoutMs?: number;
@@ -120,6 +120,9 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
   const maxTransfers = options.maxTransfers ?? 64;
   const maxTransfersPerAddress = options.maxTransfersPerAddress ?? defaultMaxTransfersPerAddress;
   const idleTimeoutMs = options.idleTimeoutMs ?? tftpDefaultIdleTimeoutMs;
+  // Requests from our own serving address come from this host (Linux drops packets from the network that claim a
+  // local source address), e.g. the bench's 64-client storm: only the total cap applies to them.
+  const ownAddress = options.transferAddress ?? options.address;
   const limits = { maxBlockSize: options.maxBlockSize ?? 1468, maxWindowSize: options.maxWindowSize ?? 16 };
   const retransmitTimeoutMs = options.retransmitTimeoutMs ?? 1000;
   const maxRetries = options.maxRetries ?? 5;
@@ -200,7 +203,7 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');
       return;
     }
-    if ((transfersByAddress.get(client.address) ?? 0) >= maxTransfersPerAddress) {
+    if (client.address !== ownAddress && (transfersByAddress.get(client.address) ?? 0) >= maxTransfersPerAddress) {
       log.debug({ client: key, file: screened.path, maxTransfersPerAddress }, 'TFTP refused a request: too many transfers from this address');
       summary.note('over the per-address cap', client.address);
       refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');

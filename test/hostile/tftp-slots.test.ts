@@ -1,7 +1,8 @@
 // Issue 14 item 4: 64 read requests with option "timeout 255" that are never acknowledged held all 64 TFTP slots
 // for 7,905 s each ((1+2+4+8+8+8) × 255 s of backoff), and one address could take every slot. A transfer that
 // makes no progress must be dropped within the idle bound, and one address must not hold more than its cap.
-// Real sockets on loopback: 127.0.0.2–127.0.0.9 play eight attacking machines, 127.0.0.10 an honest PC.
+// Real sockets on loopback: 127.0.0.2–127.0.0.9 and 127.0.0.11 play attacking machines, 127.0.0.10 an honest PC;
+// the server is 127.0.0.1 (its own address is exempt from the per-address cap: packets from it come from this host).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -86,7 +87,7 @@ describe('TFTP slots under never-acknowledged requests (issue 14 item 4)', () =>
   });
 
   it(`lets one address hold at most ${PER_ADDRESS} transfers and still serves another address`, async () => {
-    const requests = await Promise.all(Array.from({ length: 3 * PER_ADDRESS }, () => hostileRequest(service.port, '127.0.0.1')));
+    const requests = await Promise.all(Array.from({ length: 3 * PER_ADDRESS }, () => hostileRequest(service.port, '127.0.0.11')));
     sockets.push(...requests.map((request) => request.socket));
     const accepted = requests.filter((request) => request.answer?.opcode === TftpOpcode.OptionAck).length;
     const refused = requests.filter((request) => request.answer?.opcode === TftpOpcode.Error).length;
@@ -97,6 +98,13 @@ describe('TFTP slots under never-acknowledged requests (issue 14 item 4)', () =>
     const served = await tftpGet({ port: service.port, file: 'ipxe.efi', from: '127.0.0.10', options: [{ name: 'blksize', value: '1468' }] });
     assert.equal(served.data.length, file.length, 'another address is served while the first is at its cap');
     await waitFor(() => service.activeTransfers() === 0, 'the capped address to be freed', IDLE_TIMEOUT_MS + SLACK_MS + 5000);
+  });
+
+  it("does not cap the server's own address, from which only this host can send (the bench's 64-client storm)", async () => {
+    const requests = await Promise.all(Array.from({ length: PER_ADDRESS + 4 }, () => hostileRequest(service.port, '127.0.0.1')));
+    sockets.push(...requests.map((request) => request.socket));
+    assert.equal(requests.filter((request) => request.answer?.opcode === TftpOpcode.OptionAck).length, PER_ADDRESS + 4);
+    await waitFor(() => service.activeTransfers() === 0, 'the local transfers to be freed', IDLE_TIMEOUT_MS + SLACK_MS + 5000);
   });
 
   it('logs refusals and transfer ends at debug and sums them up in one info line per interval', () => {
@@ -110,7 +118,7 @@ describe('TFTP slots under never-acknowledged requests (issue 14 item 4)', () =>
     const counts = line?.counts as Record<string, number>;
     assert.equal(counts['over the per-address cap'], 2 * PER_ADDRESS);
     assert.equal(counts['completed'], 2);
-    assert.equal(counts['timed-out'], MAX_TRANSFERS + PER_ADDRESS);
+    assert.equal(counts['timed-out'], MAX_TRANSFERS + PER_ADDRESS + PER_ADDRESS + 4);
     assert.match(String(line?.msg), /^TFTP in the last minute: .* for \d+ clients$/);
   });
 });

@@ -64,7 +64,9 @@ describe('a DISCOVER flood does not become a log flood (issue 14 item 8)', () =>
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     const answered = answers();
-    assert.ok(answered.length >= FLOOD / 10, `only ${answered.length} answers: the flood did not reach the service`);
+    // The kernel drops what overflows the socket (about a third got through on a quiet machine); 500 answers are
+    // still 500 info lines on the code before.
+    assert.ok(answered.length >= 500, `only ${answered.length} answers: the flood did not reach the service`);
     assert.ok(answered.every((line) => line.level === 20), 'every answer line is debug');
     assert.ok(infoOrAbove().length <= MAX_INFO_LINES, `${infoOrAbove().length} info lines during the flood`);
 

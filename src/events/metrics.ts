@@ -27,6 +27,9 @@ const IGNORE_REASON_LABELS: ReadonlyArray<readonly [RegExp, string]> = [
   [/does not match/, 'vendor-architecture-mismatch'],
   [/no client architecture/, 'no-architecture'],
   [/^malformed option/, 'malformed-option'],
+  // Packets whose reply would go where the sender wrote rather than to a relay or to the sender (issue 14).
+  [/^giaddr \S+ is /, 'relay-refused'],
+  [/^ciaddr \S+ is not the address the packet came from/, 'ciaddr-not-sender'],
 ];
 
 /** The bounded label for one ignore reason; reasons that match no pattern count as "other". */

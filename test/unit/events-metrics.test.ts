@@ -32,6 +32,9 @@ describe('ignore reasons as labels', () => {
     assert.equal(ignoreReasonLabel('op 2 is not a BOOTREQUEST'), 'not-bootrequest');
     assert.equal(ignoreReasonLabel('DHCPINFORM is neither DHCPDISCOVER nor DHCPREQUEST'), 'not-discover-or-request');
     assert.equal(ignoreReasonLabel('no vendor class (option 60)'), 'no-vendor-class');
+    assert.equal(ignoreReasonLabel('giaddr 127.0.0.1 is loopback, which no relay can have'), 'relay-refused');
+    assert.equal(ignoreReasonLabel('giaddr 10.77.6.1 is not among server.dhcp_relays'), 'relay-refused');
+    assert.equal(ignoreReasonLabel('ciaddr 10.0.0.5 is not the address the packet came from (10.0.0.9)'), 'ciaddr-not-sender');
     assert.equal(ignoreReasonLabel('vendor class (option 60) starts with neither PXEClient nor HTTPClient'), 'not-netboot-vendor');
     assert.equal(ignoreReasonLabel('ARM 64-bit UEFI (option 93 = 11) has no first-stage iPXE binary'), 'no-binary');
     assert.equal(ignoreReasonLabel('ipxe32.efi for efi-ia32-pxe is not among the available first-stage binaries'), 'no-binary');

@@ -1,44 +1,47 @@
 # bootstation's container image: `docker compose up -d` with compose.yaml runs it (see README, "Docker").
 # Stages: ipxe (iPXE binaries), build (npm ci + TypeScript), runtime (Node, production dependencies, dist/).
 # Build arguments: NODE_IMAGE and DEBIAN_IMAGE (base images, for a mirror or an air-gapped site), KEYMAP,
-# TARGETS and IPXE_SOURCE (the ipxe stage), VERSION, REVISION and SOURCE_URL (OCI labels).
+# TARGETS, IPXE_SOURCE and IPXE_MIRROR (the ipxe stage), VERSION, REVISION and SOURCE_URL (OCI labels).
 # Works with the classic builder and BuildKit alike; no `# syntax=` line, which would pull a frontend image.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # bootstation's iPXE build stage, defined in src/ipxe/docker-context.ts (renderIpxeDockerfile); the project
 # Dockerfile holds the same lines, checked by test/unit/ipxe-docker-context.test.ts. The build context holds
 # scripts/build-ipxe.sh and ipxe-src/ (config/local overlay, pin.json, embed.ipxe, optional source/<name>).
-# IPXE_SOURCE: "pinned" downloads the release named in ipxe-src/pin.json and checks its sha256; "stock" copies
-# the binaries of Debian's ipxe package (no compiler, nothing downloaded but the package: offline builds and
-# CI; KEYMAP does not apply to them); any other value names a folder or tarball under ipxe-src/source/.
+# IPXE_SOURCE: "pinned" (the default) downloads the release ipxe-src/pin.json names, from IPXE_MIRROR when
+# that is set; the name of a file under ipxe-src/source/ builds that copy (air-gapped sites). Either tarball
+# is checked against the pin (decompressed tar stream SHA-256, pax-header commit) by scripts/build-ipxe.sh
+# before anything is compiled, as `bootstation ipxe build` checks it; a folder there is built as it is.
+# "stock" copies the binaries of Debian's ipxe package instead (no compiler, no keymap, no embedded script,
+# no ipxe32.efi or arm64 binary).
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 FROM ${DEBIAN_IMAGE} AS ipxe
-ARG TARGETS=bios,efi64,efi32
+ARG TARGETS=bios,efi64,efi32,arm64
 ARG IPXE_SOURCE=pinned
-# The x86 targets build with the plain gcc (no multilib); arm64 needs the cross compiler. git reads the
-# commit from a release tarball's header; curl fetches the pinned tarball.
+COPY scripts/build-ipxe.sh /build/build-ipxe.sh
+# The script names the packages TARGETS need on this machine: gcc-aarch64-linux-gnu on x86, the x86 cross
+# compilers on arm64 (the same Dockerfile builds on both). curl fetches the pinned release.
 RUN apt-get update \
  && case "${IPXE_SOURCE}" in \
       stock) apt-get install -y --no-install-recommends ipxe ;; \
-      *) apt-get install -y --no-install-recommends gcc libc6-dev make perl liblzma-dev xz-utils git \
-         && case ",${TARGETS}," in *,arm64,*) apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu ;; esac \
-         && case "${IPXE_SOURCE}" in pinned) apt-get install -y --no-install-recommends curl ca-certificates ;; esac ;; \
+      pinned) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh --packages --targets "${TARGETS}") curl ca-certificates ;; \
+      *) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh --packages --targets "${TARGETS}") ;; \
     esac \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/build-ipxe.sh /build/build-ipxe.sh
 COPY ipxe-src/ /build/ipxe-src/
+ARG IPXE_MIRROR=
 ARG KEYMAP=us
 RUN set -eu; mkdir -p /out; \
     case "${IPXE_SOURCE}" in \
       stock) cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/lib/ipxe/snponly.efi /out/; exit 0 ;; \
-      pinned) url="$(perl -MJSON::PP -0777 -ne 'print decode_json($_)->{url}' /build/ipxe-src/pin.json)"; \
-        sha="$(perl -MJSON::PP -0777 -ne 'print decode_json($_)->{sha256} // q()' /build/ipxe-src/pin.json)"; \
-        [ -n "$sha" ] || { echo "ipxe-src/pin.json has no sha256, so the pinned iPXE tarball cannot be checked and is not downloaded; build with IPXE_SOURCE=stock, or put an iPXE v2.0.0 source under ipxe-src/source/ and pass its name as IPXE_SOURCE" >&2; exit 1; }; \
-        curl -fsSL --retry 3 -o /build/ipxe.tar.gz "$url"; echo "$sha  /build/ipxe.tar.gz" | sha256sum -c -; source=/build/ipxe.tar.gz ;; \
+      pinned) url="${IPXE_MIRROR:-$(perl -MJSON::PP -0777 -ne 'print decode_json($_)->{url}' /build/ipxe-src/pin.json)}"; \
+        curl -fsSL --retry 2 -o /build/ipxe-release "$url" \
+          || { echo "build-ipxe: the iPXE source could not be downloaded from $url (curl says why above); set IPXE_MIRROR to a copy this build can reach, or put the release tarball under ipxe-src/source/ and name it with IPXE_SOURCE" >&2; exit 1; }; \
+        source=/build/ipxe-release ;; \
       *) source="/build/ipxe-src/source/${IPXE_SOURCE}" ;; \
     esac; \
     printf '%s\n' "${KEYMAP}" > /out/keymap; \
-    /build/build-ipxe.sh --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \
+    /build/build-ipxe.sh --pin /build/ipxe-src/pin.json --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \
       --overlay /build/ipxe-src --embed /build/ipxe-src/embed.ipxe --out /out --record /out/build-record.tsv
 
 FROM ${NODE_IMAGE} AS build

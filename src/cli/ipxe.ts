@@ -8,7 +8,7 @@ import { buildInDocker } from '../ipxe/docker-build.ts';
 import { fetchPinnedSource } from '../ipxe/fetch-source.ts';
 import { DEFAULT_KEYMAP, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { MANIFEST_FILE } from '../ipxe/manifest.ts';
-import { loadPin } from '../ipxe/pin.ts';
+import { loadPin, PIN_FILE } from '../ipxe/pin.ts';
 import { DEFAULT_TARGETS, type IpxeTargetName } from '../ipxe/targets.ts';
 
 /** Options of `bootstation ipxe build`; undefined means "take it from images.yaml" (keymap, port) or the default. */
@@ -17,7 +17,12 @@ export interface IpxeBuildOptions {
   dataDir: string;
   keymap?: IpxeKeymap;
   targets?: readonly IpxeTargetName[];
+  /** A local copy (tarball checked against the pin, or a folder built as it is) instead of a download. */
   source?: string;
+  /** Where to download the pinned release from instead of the pin's URL. */
+  mirror?: string;
+  /** Another pin file instead of ipxe-src/pin.json. */
+  pin?: string;
   local: boolean;
   httpPort?: number;
 }
@@ -27,14 +32,18 @@ export async function runIpxeBuild(options: IpxeBuildOptions, env: NodeJS.Proces
   const dataDir = resolve(options.dataDir);
   const config = await loadConfigFile(options.configPath, { dataDir });
   const log = (line: string): void => void process.stdout.write(`bootstation: ${line}\n`);
+  const pinFile = options.pin === undefined ? PIN_FILE : resolve(options.pin);
+  // Read before anything else, so a broken pin stops the build before a download or a Docker build.
+  const pin = await loadPin(pinFile);
   const source = options.source !== undefined
     ? await resolveSource(resolve(options.source))
-    : await fetchPinnedSource({ pin: await loadPin(), dataDir, http: got, log });
+    : await fetchPinnedSource({ pin, mirror: options.mirror, dataDir, http: got, log });
   const settings: IpxeBuildSettings = {
     keymap: options.keymap ?? config.ipxe.keymap ?? DEFAULT_KEYMAP,
     targets: options.targets ?? DEFAULT_TARGETS,
     httpPort: options.httpPort ?? config.server.httpPort,
     source,
+    pinFile,
     ipxeDir: join(dataDir, 'ipxe'),
     log,
   };

@@ -53,8 +53,11 @@ lab options:
 
 ipxe build options:
   --keymap NAME     keyboard layout (default: ipxe.keymap, else us)
-  --targets LIST    comma-separated bios,efi64,efi32,arm64 (default bios,efi64,efi32)
-  --source PATH     iPXE source folder or release tarball (default: the pinned release, see ipxe-src/pin.json)
+  --targets LIST    comma-separated bios,efi64,efi32,arm64 (default: all four)
+  --source PATH     a local copy: the release tarball (checked against the pin) or a source folder (built as
+                    it is); default: download the release ipxe-src/pin.json names and check it
+  --mirror URL      download the pinned release from this URL instead (checked against the pin the same way)
+  --pin FILE        pin another release: a JSON file like ipxe-src/pin.json (version, commit, url, tar_sha256)
   --local           build on this host (gcc, make, perl, liblzma-dev) instead of in Docker
   --http-port N     port baked into the embedded script (default: server.http_port, else 80)
 `;
@@ -76,6 +79,8 @@ const OPTIONS = {
   keymap: { type: 'string' },
   targets: { type: 'string' },
   source: { type: 'string' },
+  mirror: { type: 'string' },
+  pin: { type: 'string' },
   local: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
@@ -139,6 +144,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           keymap: keymapOption(values.keymap),
           targets: targetsOption(values.targets),
           source: values.source,
+          mirror: mirrorOption(values.mirror, values.source),
+          pin: values.pin,
           local: values.local === true,
           httpPort: portOption('--http-port', values['http-port']),
         }, env);
@@ -222,6 +229,14 @@ function targetsOption(value: string | undefined): IpxeTargetName[] | undefined 
   } catch (error) {
     throw error instanceof TargetsError ? new UsageError(error.message) : error;
   }
+}
+
+// A mirror replaces where the pinned release comes from; a local copy needs no download at all.
+function mirrorOption(value: string | undefined, source: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (source !== undefined) throw new UsageError('--mirror and --source both say where the iPXE source comes from; give one of them');
+  if (!/^https?:\/\/\S+$/.test(value)) throw new UsageError(`--mirror must be the http(s) URL of the release tarball, not "${value.slice(0, 80)}"`);
+  return value;
 }
 
 function usageFailure(message: string): number {

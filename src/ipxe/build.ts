@@ -27,6 +27,8 @@ export interface IpxeBuildSettings {
   /** Baked into the embedded script: the port /boot.ipxe is served on. */
   httpPort: number;
   source: IpxeSource;
+  /** The pin a tarball source must match (ipxe-src/pin.json unless --pin names another); scripts/build-ipxe.sh checks it. */
+  pinFile: string;
   /** data/ipxe: binaries and manifest.json go here. */
   ipxeDir: string;
   log: (line: string) => void;
@@ -64,15 +66,15 @@ export async function readManifest(ipxeDir: string): Promise<IpxeManifest | unde
 export async function buildLocally(settings: IpxeBuildSettings): Promise<IpxeBuildResult> {
   const work = await mkdtemp(join(tmpdir(), 'bootstation-ipxe-'));
   try {
-    for (const [path, content] of Object.entries(renderOverlay(settings.keymap))) {
+    for (const [path, content] of Object.entries(renderOverlay())) {
       await mkdir(dirname(join(work, 'overlay', path)), { recursive: true });
       await writeFile(join(work, 'overlay', path), content);
     }
-    await writeFile(join(work, 'embed.ipxe'), renderEmbedScript(settings.httpPort));
+    await writeFile(join(work, 'embed.ipxe'), renderEmbedScript(settings.httpPort, settings.keymap));
     await mkdir(settings.ipxeDir, { recursive: true });
     const previous = await readManifest(settings.ipxeDir);
     const args = [
-      BUILD_SCRIPT, '--source', settings.source.path, '--keymap', settings.keymap, '--targets', settings.targets.join(','),
+      BUILD_SCRIPT, '--source', settings.source.path, '--pin', settings.pinFile, '--keymap', settings.keymap, '--targets', settings.targets.join(','),
       '--overlay', join(work, 'overlay'), '--embed', join(work, 'embed.ipxe'), '--out', settings.ipxeDir, '--record', join(work, 'record.tsv'),
     ];
     if (previous) {

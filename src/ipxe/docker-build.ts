@@ -29,7 +29,8 @@ export async function buildInDocker(settings: IpxeBuildSettings & { docker: Dock
   await docker.ping().catch((error: Error) => {
     throw new IpxeBuildError(`the Docker engine does not answer (${error.message}); start it, or build on this Linux host with --local`);
   });
-  const context = packBuildContext(contextFiles({ keymap: settings.keymap, httpPort: settings.httpPort, buildScript: await readFile(BUILD_SCRIPT, 'utf8') }), settings.source);
+  const files = contextFiles({ keymap: settings.keymap, httpPort: settings.httpPort, buildScript: await readFile(BUILD_SCRIPT, 'utf8'), pinText: await readFile(settings.pinFile, 'utf8') });
+  const context = packBuildContext(files, settings.source);
   settings.log(`building the ${IPXE_STAGE} stage in Docker (base image ${settings.baseImage}, keymap ${settings.keymap}, targets ${settings.targets.join(',')})`);
   // tar-stream's pack is a streamx stream; docker-modem pipes a Node stream into the request. A source
   // that fails to read mid-way cuts the upload short; its error is the one reported.

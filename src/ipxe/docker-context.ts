@@ -88,6 +88,7 @@ export function contextFiles(options: { keymap: IpxeKeymap; httpPort: number; bu
     { name: 'scripts/build-ipxe.sh', content: options.buildScript, mode: 0o755 },
     ...overlay,
     { name: 'ipxe-src/embed.ipxe', content: renderEmbedScript(options.httpPort, options.keymap), mode: 0o644 },
+    { name: 'ipxe-src/pin.json', content: options.pinText, mode: 0o644 },
   ];
 }
 

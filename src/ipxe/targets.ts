@@ -4,13 +4,15 @@ export interface TargetOutput {
   file: string;
 }
 
-/** One build target: what `make` builds for it, and the cross-compiler prefix it needs. */
+/**
+ * One build target: what `make` builds for it. Which compiler builds it depends on the build machine, so
+ * scripts/build-ipxe.sh chooses CROSS= (the host gcc on x86 for every x86 target, aarch64-linux-gnu- for
+ * arm64; the x86 cross compilers on an arm64 machine).
+ */
 export interface IpxeTarget {
   name: IpxeTargetName;
   /** Built together in one make run, since they share the platform's objects. */
   outputs: readonly TargetOutput[];
-  /** CROSS= for make; empty for the host gcc, which builds all x86 targets without multilib. */
-  cross: string;
 }
 
 /** Target names as --targets takes them. */
@@ -19,20 +21,19 @@ export const IPXE_TARGET_NAMES = ['bios', 'efi64', 'efi32', 'arm64'] as const;
 /** One target name. */
 export type IpxeTargetName = (typeof IPXE_TARGET_NAMES)[number];
 
-/** The x86 targets, built when --targets is not given (arm64 needs a cross compiler). */
-export const DEFAULT_TARGETS: readonly IpxeTargetName[] = ['bios', 'efi64', 'efi32'];
+/** Every target, built when --targets (or the Docker build argument TARGETS) is not given. */
+export const DEFAULT_TARGETS: readonly IpxeTargetName[] = IPXE_TARGET_NAMES;
 
 /** Every target with its make goals and output names (the names ProxyDHCP hands to firmware). */
 export const IPXE_TARGETS: Readonly<Record<IpxeTargetName, IpxeTarget>> = {
-  bios: { name: 'bios', outputs: [{ make: 'bin/undionly.kpxe', file: 'undionly.kpxe' }], cross: '' },
+  bios: { name: 'bios', outputs: [{ make: 'bin/undionly.kpxe', file: 'undionly.kpxe' }] },
   efi64: {
     name: 'efi64',
     // snponly.efi drives the NIC through the firmware's own SNP driver, for NICs whose iPXE driver misbehaves.
     outputs: [{ make: 'bin-x86_64-efi/ipxe.efi', file: 'ipxe.efi' }, { make: 'bin-x86_64-efi/snponly.efi', file: 'snponly.efi' }],
-    cross: '',
   },
-  efi32: { name: 'efi32', outputs: [{ make: 'bin-i386-efi/ipxe.efi', file: 'ipxe32.efi' }], cross: '' },
-  arm64: { name: 'arm64', outputs: [{ make: 'bin-arm64-efi/snp.efi', file: 'snp-arm64.efi' }], cross: 'aarch64-linux-gnu-' },
+  efi32: { name: 'efi32', outputs: [{ make: 'bin-i386-efi/ipxe.efi', file: 'ipxe32.efi' }] },
+  arm64: { name: 'arm64', outputs: [{ make: 'bin-arm64-efi/snp.efi', file: 'snp-arm64.efi' }] },
 };
 
 /** A --targets value that names no known target. */

@@ -4,7 +4,7 @@ import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
 import { DHCP_TRIES, renderEmbedScript } from '../../src/ipxe/embed-script.ts';
 import { DEFAULT_KEYMAP, KeymapError, parseKeymap, setKeymapCommand } from '../../src/ipxe/keymap.ts';
 import { OVERLAY_HEADERS, renderOverlay } from '../../src/ipxe/overlay.ts';
-import { parsePin, pinnedDigest, PinError } from '../../src/ipxe/pin.ts';
+import { loadPin, parsePin, PinError } from '../../src/ipxe/pin.ts';
 import { DEFAULT_TARGETS, IPXE_TARGETS, parseTargets, TargetsError } from '../../src/ipxe/targets.ts';
 import { assertGolden } from '../support/golden.ts';
 
@@ -120,14 +120,14 @@ describe('embedded script', () => {
 
 describe('targets', () => {
   test('each target builds the make goals the issue names, under the names ProxyDHCP serves', () => {
-    const table = Object.values(IPXE_TARGETS).map((target) => [target.name, target.outputs.map((o) => `${o.make} → ${o.file}`).join(', '), target.cross]);
+    const table = Object.values(IPXE_TARGETS).map((target) => [target.name, target.outputs.map((o) => `${o.make} → ${o.file}`).join(', ')]);
     assert.deepEqual(table, [
-      ['bios', 'bin/undionly.kpxe → undionly.kpxe', ''],
-      ['efi64', 'bin-x86_64-efi/ipxe.efi → ipxe.efi, bin-x86_64-efi/snponly.efi → snponly.efi', ''],
-      ['efi32', 'bin-i386-efi/ipxe.efi → ipxe32.efi', ''],
-      ['arm64', 'bin-arm64-efi/snp.efi → snp-arm64.efi', 'aarch64-linux-gnu-'],
+      ['bios', 'bin/undionly.kpxe → undionly.kpxe'],
+      ['efi64', 'bin-x86_64-efi/ipxe.efi → ipxe.efi, bin-x86_64-efi/snponly.efi → snponly.efi'],
+      ['efi32', 'bin-i386-efi/ipxe.efi → ipxe32.efi'],
+      ['arm64', 'bin-arm64-efi/snp.efi → snp-arm64.efi'],
     ]);
-    assert.deepEqual(DEFAULT_TARGETS, ['bios', 'efi64', 'efi32']);
+    assert.deepEqual(DEFAULT_TARGETS, ['bios', 'efi64', 'efi32', 'arm64'], 'every target is built by default');
   });
 
   test('--targets is parsed in table order without repeats; unknown names are refused with the list', () => {
@@ -138,30 +138,35 @@ describe('targets', () => {
 });
 
 describe('pin', () => {
-  const pinText = (sha256: string | null): string => JSON.stringify({ version: 'v2.0.0', url: 'https://example.invalid/ipxe-2.0.0.tar.gz', sha256 });
+  const good = { version: 'v2.0.0', commit: '12'.repeat(20), url: 'https://example.invalid/ipxe-2.0.0.tar.gz', tar_sha256: 'ab'.repeat(32) };
+  const text = (changes: Record<string, unknown>): string => JSON.stringify({ ...good, ...changes });
 
-  test('a pin without a digest parses, but a download from it is refused with how to proceed', () => {
-    const pin = parsePin(pinText(null), 'pin.json');
-    assert.throws(() => pinnedDigest(pin, 'pin.json'), (error: unknown) => {
-      assert.ok(error instanceof PinError);
-      assert.equal(error.message, 'pin.json has no SHA-256 for the iPXE v2.0.0 tarball, so it cannot be downloaded and verified: give a local copy with --source DIR|TARBALL, or set "sha256" from the release');
-      return true;
+  test('a pin names version, commit, URL and the digest of the decompressed tar stream', () => {
+    assert.deepEqual(parsePin(text({}), 'pin.json'), { version: 'v2.0.0', commit: good.commit, url: good.url, tarSha256: good.tar_sha256 });
+  });
+
+  test('a malformed pin is refused naming the field and what it must hold', () => {
+    const cases: Array<[string, RegExp]> = [
+      [text({ version: '2.0' }), /^pin\.json: "version" must be an iPXE release tag such as v2\.0\.0$/],
+      [text({ commit: 'abc' }), /^pin\.json: "commit" must be the release tag's commit \(40 lower-case hexadecimal digits\)$/],
+      [text({ url: 'ftp://x' }), /^pin\.json: "url" must be the http\(s\) URL/],
+      [text({ tar_sha256: null }), /^pin\.json: "tar_sha256" must be the SHA-256 of the release's decompressed tar stream/],
+      [text({ tar_sha256: 'AB'.repeat(32) }), /"tar_sha256" must be/],
+      ['{', /^pin\.json is not valid JSON/],
+    ];
+    for (const [input, message] of cases) assert.throws(() => parsePin(input, 'pin.json'), (error: unknown) => error instanceof PinError && message.test(error.message), input);
+  });
+
+  test('the committed pin is upstream v2.0.0: tag commit, GitHub archive URL and tar stream digest', async () => {
+    assert.deepEqual(await loadPin(), {
+      version: 'v2.0.0',
+      commit: '12798ec29aa8a64d8675c4378b99f5fe28447afb',
+      url: 'https://github.com/ipxe/ipxe/archive/refs/tags/v2.0.0.tar.gz',
+      tarSha256: 'b2bd5df93cbe60a14b3f2ed27b4c79754127c6279fd996c8ef3d1a8db34e69c3',
     });
   });
 
-  test('a digest is returned as pinned; malformed pins name the field', () => {
-    const digest = 'ab'.repeat(32);
-    assert.equal(pinnedDigest(parsePin(pinText(digest), 'pin.json')), digest);
-    assert.throws(() => parsePin(pinText('ABC'), 'pin.json'), /pin.json: "sha256" must be/);
-    assert.throws(() => parsePin('{"version":"2.0","url":"x","sha256":null}', 'pin.json'), /"version" must be an iPXE release tag/);
-    assert.throws(() => parsePin('{', 'pin.json'), /pin.json is not valid JSON/);
-  });
-
-  test('the committed pin names v2.0.0 and carries no invented digest', async () => {
-    const { loadPin } = await import('../../src/ipxe/pin.ts');
-    const pin = await loadPin();
-    assert.equal(pin.version, 'v2.0.0');
-    assert.match(pin.url, /v2\.0\.0\.tar\.gz$/);
-    assert.equal(pin.sha256, null, 'the digest must come from the release, not from this repository');
+  test('a pin file that cannot be read names the file and --pin', async () => {
+    await assert.rejects(loadPin('/nonexistent/pin.json'), (error: unknown) => error instanceof PinError && /^the pin file \/nonexistent\/pin\.json cannot be read \(ENOENT\); give an existing file with --pin/.test(error.message));
   });
 });

@@ -42,6 +42,7 @@ async function entriesOf(pack: tar.Pack): Promise<Entry[]> {
 }
 
 const buildScript = await readFile(BUILD_SCRIPT, 'utf8');
+const pinText = '{"version": "v2.0.0"}\n';
 
 test('the Dockerfile defines the ipxe stage that runs scripts/build-ipxe.sh with the build arguments', () => {
   const dockerfile = renderIpxeDockerfile();
@@ -83,7 +84,7 @@ test('a source folder: generated files first, then the tree under ipxe-src/sourc
   await writeFile(join(source, 'src', 'binary-named-file'), 'kept: only bin and bin-* folders are build products');
   await symlink('Makefile', join(source, 'src', 'Makefile.link'));
 
-  const files = contextFiles({ keymap: 'sr-latin', httpPort: 8080, buildScript });
+  const files = contextFiles({ keymap: 'sr-latin', httpPort: 8080, buildScript, pinText });
   const entries = await entriesOf(packBuildContext(files, { path: source, kind: 'dir' }));
   assert.deepEqual(entries.map((entry) => entry.name), [
     'Dockerfile',
@@ -92,6 +93,7 @@ test('a source folder: generated files first, then the tree under ipxe-src/sourc
     'ipxe-src/config/local/general.h',
     'ipxe-src/config/local/branding.h',
     'ipxe-src/embed.ipxe',
+    'ipxe-src/pin.json',
     'ipxe-src/source/ipxe/src/Makefile',
     'ipxe-src/source/ipxe/src/Makefile.link',
     'ipxe-src/source/ipxe/src/binary-named-file',
@@ -101,6 +103,7 @@ test('a source folder: generated files first, then the tree under ipxe-src/sourc
   assert.equal(byName.get('Dockerfile')?.body, renderIpxeDockerfile());
   assert.equal(byName.get('scripts/build-ipxe.sh')?.body, buildScript);
   assert.equal(byName.get('scripts/build-ipxe.sh')?.mode, 0o755, 'the script stays executable');
+  assert.equal(byName.get('ipxe-src/pin.json')?.body, pinText, 'the pin in effect goes in, for the stage to check a tarball against');
   assert.equal(byName.get('ipxe-src/config/local/console.h')?.body, renderOverlay()['config/local/console.h']);
   assert.equal(byName.get('ipxe-src/embed.ipxe')?.body, renderEmbedScript(8080, 'sr-latin'), 'the embedded script selects the layout of the build');
   assert.equal(byName.get('ipxe-src/source/ipxe/src/util/genfsimg')?.mode, 0o755);
@@ -111,7 +114,7 @@ test('a source folder: generated files first, then the tree under ipxe-src/sourc
 test('a tarball goes in as it is, and the same inputs give the same bytes (so Docker can cache the layers)', async () => {
   const tarball = join(dir, 'ipxe-2.0.0.tar.gz');
   await writeFile(tarball, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
-  const files = contextFiles({ keymap: 'de', httpPort: 80, buildScript });
+  const files = contextFiles({ keymap: 'de', httpPort: 80, buildScript, pinText });
   const entries = await entriesOf(packBuildContext(files, { path: tarball, kind: 'tarball' }));
   assert.equal(entries.at(-1)?.name, 'ipxe-src/source/ipxe-2.0.0.tar.gz');
   assert.equal(entries.at(-1)?.body, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]).toString());
@@ -127,6 +130,6 @@ test('a tarball goes in as it is, and the same inputs give the same bytes (so Do
 });
 
 test('a source that cannot be read fails the stream instead of sending half a context', async () => {
-  const pack = packBuildContext(contextFiles({ keymap: 'us', httpPort: 80, buildScript }), { path: join(dir, 'missing.tar.gz'), kind: 'tarball' });
+  const pack = packBuildContext(contextFiles({ keymap: 'us', httpPort: 80, buildScript, pinText }), { path: join(dir, 'missing.tar.gz'), kind: 'tarball' });
   await assert.rejects(entriesOf(pack), /ENOENT/);
 });

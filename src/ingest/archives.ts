@@ -6,7 +6,7 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import type * as Yauzl from 'yauzl';
 import { ARCHIVE_HEAD_BYTES, detectArchiveType, isTarHeader, type ArchiveType } from './archive-type.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { openIsoImage, type IsoExtent, type RandomAccessSource } from './iso9660/iso-image.ts';
+import { openIsoImage, type IsoEntry, type IsoExtent, type RandomAccessSource } from './iso9660/iso-image.ts';
 
 /** One entry as the archive records it; `name` is untrusted and not yet normalised. */
 export interface ArchiveEntry {
@@ -28,10 +28,22 @@ export interface StoredBytes {
 /** Called for each entry in archive order; `open` streams a file's bytes and may be called once, or not at all. */
 export type EntryVisitor = (entry: ArchiveEntry, open: () => Readable) => Promise<void>;
 
+/** An entry as an archive's directory declares it, before any file data is read. */
+export interface DeclaredEntry {
+  name: string;
+  kind: ArchiveEntry['kind'];
+  size: number;
+}
+
 /** An opened archive: its detected type and a walk over its entries. */
 export interface ArchiveReader {
   type: ArchiveType | 'tar.gz' | 'tar.zst' | 'tar.xz';
   forEachEntry(visit: EntryVisitor): Promise<void>;
+  /**
+   * Every entry with its declared size, read from the archive's directory (zip central directory, ISO 9660
+   * directory records) without reading file data; absent for tar, which declares sizes only as it streams.
+   */
+  declaredEntries?(): Promise<readonly DeclaredEntry[]>;
 }
 
 /** The bytes of an archive: random access always, a sequential stream when the whole file is at hand. */
@@ -208,57 +220,85 @@ const S_IFLNK = 0o120000;
 const MAX_LINK_BYTES = 4096;
 
 function zipReader(source: ArchiveSource): ArchiveReader {
+  // One pass over the central directory serves both the declared sizes and the walk.
+  let listing: Promise<{ zip: Yauzl.ZipFile; entries: Yauzl.Entry[] }> | undefined;
+  const list = (): Promise<{ zip: Yauzl.ZipFile; entries: Yauzl.Entry[] }> => (listing ??= listZip(source));
   return {
     type: 'zip',
+    async declaredEntries() {
+      const { entries } = await list();
+      return entries.map((entry) => ({ name: entry.fileName, kind: zipEntryKind(entry), size: zipEntryKind(entry) === 'file' ? entry.uncompressedSize : 0 }));
+    },
     async forEachEntry(visit) {
-      const { default: yauzl } = await import('yauzl');
-      let zip: Yauzl.ZipFile;
+      const { zip, entries } = await list();
       try {
-        zip = await yauzl.fromRandomAccessReaderPromise(sourceReader(yauzl, source.random), source.random.size, {
-          lazyEntries: true,
-          autoClose: false,
-          decodeStrings: true,
-          strictFileNames: true,
-          validateEntrySizes: true,
-        });
-      } catch (error) {
-        throw badArchive(source, 'zip', error);
-      }
-      try {
-        for (;;) {
-          const entry = await new Promise<Yauzl.Entry | undefined>((resolve, reject) => {
-            zip.once('entry', resolve).once('end', () => resolve(undefined)).once('error', reject);
-            zip.readEntry();
-          }).finally(() => zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error'));
-          if (!entry) break;
-          const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+        for (const entry of entries) {
+          const kind = zipEntryKind(entry);
           const open = (): Readable => Readable.from(openZipEntry(zip, entry));
-          if (mode === S_IFLNK) {
+          if (kind === 'symlink') {
             if (entry.uncompressedSize > MAX_LINK_BYTES) throw new Error(`symlink ${entry.fileName} is ${entry.uncompressedSize} bytes long`);
             const parts: Buffer[] = [];
             for await (const part of openZipEntry(zip, entry)) parts.push(part);
             const target = Buffer.concat(parts).toString('utf8');
-            await visit({ name: entry.fileName, kind: 'symlink', size: 0, linkTarget: target }, open);
-          } else if (entry.fileName.endsWith('/')) {
-            await visit({ name: entry.fileName, kind: 'directory', size: 0 }, open);
+            await visit({ name: entry.fileName, kind, size: 0, linkTarget: target }, open);
           } else {
-            await visit({ name: entry.fileName, kind: 'file', size: entry.uncompressedSize }, open);
+            await visit({ name: entry.fileName, kind, size: kind === 'file' ? entry.uncompressedSize : 0 }, open);
           }
         }
       } catch (error) {
-        const hostile = YAUZL_HOSTILE_NAME.exec((error as Error).message ?? '');
-        if (hostile) {
-          throw new IngestError(
-            IngestErrorCode.HostileEntry,
-            `${source.name} has an entry named ${JSON.stringify(hostile[2])} that would leave the image folder (${hostile[1]}); nothing was installed — use an archive from a trusted source`,
-          );
-        }
-        throw badArchive(source, 'zip', error);
+        throw zipError(source, error);
       } finally {
         zip.close();
       }
     },
   };
+}
+
+async function listZip(source: ArchiveSource): Promise<{ zip: Yauzl.ZipFile; entries: Yauzl.Entry[] }> {
+  const { default: yauzl } = await import('yauzl');
+  let zip: Yauzl.ZipFile;
+  try {
+    zip = await yauzl.fromRandomAccessReaderPromise(sourceReader(yauzl, source.random), source.random.size, {
+      lazyEntries: true,
+      autoClose: false,
+      decodeStrings: true,
+      strictFileNames: true,
+      validateEntrySizes: true,
+    });
+  } catch (error) {
+    throw badArchive(source, 'zip', error);
+  }
+  const entries: Yauzl.Entry[] = [];
+  try {
+    for (;;) {
+      const entry = await new Promise<Yauzl.Entry | undefined>((resolve, reject) => {
+        zip.once('entry', resolve).once('end', () => resolve(undefined)).once('error', reject);
+        zip.readEntry();
+      }).finally(() => zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error'));
+      if (!entry) return { zip, entries };
+      entries.push(entry);
+    }
+  } catch (error) {
+    zip.close();
+    throw zipError(source, error);
+  }
+}
+
+function zipEntryKind(entry: Yauzl.Entry): ArchiveEntry['kind'] {
+  if (((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK) return 'symlink';
+  return entry.fileName.endsWith('/') ? 'directory' : 'file';
+}
+
+// yauzl's own name checks end the walk with a message: a hostile name, said as the other readers say it.
+function zipError(source: ArchiveSource, error: unknown): IngestError {
+  const hostile = YAUZL_HOSTILE_NAME.exec((error as Error).message ?? '');
+  if (hostile) {
+    return new IngestError(
+      IngestErrorCode.HostileEntry,
+      `${source.name} has an entry named ${JSON.stringify(hostile[2])} that would leave the image folder (${hostile[1]}); nothing was installed — use an archive from a trusted source`,
+    );
+  }
+  return badArchive(source, 'zip', error);
 }
 
 async function* openZipEntry(zip: Yauzl.ZipFile, entry: Yauzl.Entry): AsyncGenerator<Buffer> {
@@ -267,7 +307,7 @@ async function* openZipEntry(zip: Yauzl.ZipFile, entry: Yauzl.Entry): AsyncGener
 }
 
 async function isoReader(source: ArchiveSource, onWarning: (message: string) => void): Promise<ArchiveReader> {
-  let image;
+  let image: Awaited<ReturnType<typeof openIsoImage>>;
   try {
     image = await openIsoImage(source.random, {
       onSkip: (skip) => onWarning(`${source.name}: left out ${JSON.stringify(skip.name)} in ${skip.directory || '/'} (${skip.reason}: ${skip.detail})`),
@@ -275,11 +315,28 @@ async function isoReader(source: ArchiveSource, onWarning: (message: string) => 
   } catch (error) {
     throw badArchive(source, 'ISO 9660', error);
   }
+  // One walk of the directories serves both the declared sizes and the extraction (a remote image pays
+  // one Range request per directory, once).
+  let listing: Promise<IsoEntry[]> | undefined;
+  const list = (): Promise<IsoEntry[]> =>
+    (listing ??= (async () => {
+      const entries: IsoEntry[] = [];
+      try {
+        for await (const entry of image.walk()) entries.push(entry);
+      } catch (error) {
+        throw badArchive(source, 'ISO 9660', error);
+      }
+      return entries;
+    })());
   return {
     type: 'iso9660',
+    async declaredEntries() {
+      return (await list()).map((entry) => ({ name: entry.path, kind: entry.kind, size: entry.kind === 'file' ? entry.size : 0 }));
+    },
     async forEachEntry(visit) {
+      const entries = await list();
       try {
-        for await (const entry of image.walk()) {
+        for (const entry of entries) {
           const open = (): Readable => Readable.from(image.readFile(entry), { objectMode: false });
           await visit(
             {

@@ -19,23 +19,6 @@ export function normalizeEntryPath(name: string): EntryPath {
   return { ok: true, path: split.segments.join('/') };
 }
 
-/**
- * Whether a symlink at `path` with target `target` stays inside the image folder once resolved
- * relative to the link's own folder; absolute targets never do.
- */
-export function linkStaysInside(path: string, target: string): boolean {
-  if (target.startsWith('/') || target.includes('\\') || target.includes('\0') || target === '') return false;
-  const stack = path.split('/').slice(0, -1);
-  for (const segment of target.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') {
-      if (stack.length === 0) return false;
-      stack.pop();
-    } else stack.push(segment);
-  }
-  return true;
-}
-
 /** Up to `limit` archive paths that look like `wanted`: the same file name elsewhere, a longer or shorter form of it, or a few typos away. */
 export function similarPaths(wanted: string, paths: Iterable<string>, limit = 3): string[] {
   const wantedName = basename(wanted).toLowerCase();

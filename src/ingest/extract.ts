@@ -1,14 +1,24 @@
 // Writes the wanted entries of an archive into a fresh folder, hashing each file as it is written, and
 // checks that the boot files are there. The folder is a staging folder: nothing here is served yet.
+//
+// One path for tar, zip and ISO alike, safe by construction rather than by pattern: an ExtractionTree
+// holds everything this extraction made, and the disk is only touched where the tree says so. Every folder
+// is made by this extraction (mkdir, never recursive), every file is opened with O_EXCL (never through a
+// link), an entry whose path runs through a link of the archive is refused, hard links are copies of
+// regular files of the same archive, and symlinks are made last, each judged against the final tree with
+// every other link of the archive followed. Nothing is removed but files this extraction wrote.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArchiveEntry, ArchiveReader } from './archives.ts';
+import { ensureFreeSpace, rethrowAsDiskFull } from './disk-space.ts';
 import type { ProgressSink } from './download.ts';
-import { linkStaysInside, normalizeEntryPath, similarPaths } from './entry-names.ts';
+import { normalizeEntryPath, similarPaths } from './entry-names.ts';
+import { DEFAULT_MAX_EXTRACTED_BYTES, ExtractBudget } from './extract-budget.ts';
+import { ExtractionTree } from './extraction-tree.ts';
 import { compileMatcher } from './globs.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import type { ManifestFile } from './manifest.ts';
@@ -25,6 +35,10 @@ export interface ExtractPlan {
   renames: Readonly<Record<string, string>>;
   /** Files that must exist afterwards: the boot files. */
   required: readonly string[];
+  /** Cap on the bytes of all files written (DEFAULT_MAX_EXTRACTED_BYTES when absent). */
+  maxExtractedBytes?: number;
+  /** What the files are for, in a "disk full" message (the image id); the archive name when absent. */
+  image?: string;
 }
 
 /** The files written (regular files, hashed). */
@@ -32,7 +46,7 @@ export interface ExtractResult {
   files: ManifestFile[];
 }
 
-/** Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is hostile or lacks a boot file. */
+/** Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is hostile, too big for its cap or the disk, or lacks a boot file. */
 export async function extractArchive(
   reader: ArchiveReader,
   dir: string,
@@ -40,11 +54,57 @@ export async function extractArchive(
   warn: (message: string) => void,
   progress?: ProgressSink,
 ): Promise<ExtractResult> {
+  const budget = new ExtractBudget(plan.maxExtractedBytes ?? DEFAULT_MAX_EXTRACTED_BYTES, plan.archiveName);
+  try {
+    return await extractInto(reader, dir, plan, budget, warn, progress);
+  } catch (error) {
+    const needed = budget.needed;
+    return rethrowAsDiskFull(error, { where: dir, what: plan.image ?? plan.archiveName, needed: needed.bytes, atLeast: needed.atLeast });
+  }
+}
+
+async function extractInto(
+  reader: ArchiveReader,
+  dir: string,
+  plan: ExtractPlan,
+  budget: ExtractBudget,
+  warn: (message: string) => void,
+  progress: ProgressSink | undefined,
+): Promise<ExtractResult> {
   const wanted = compileMatcher([...plan.extract, ...plan.required]);
   const renameGlobs = compileMatcher([...Object.values(plan.renames), ...Object.keys(plan.renames)]);
+  const taken = (path: string): boolean => wanted.matches(path) || renameGlobs.matches(path);
+  const tree = new ExtractionTree();
   const files = new Map<string, ManifestFile>();
-  const archivePaths = new Set<string>();
-  const links: Array<{ path: string; target: string; hard: boolean }> = [];
+  // Every entry that is not a folder, by its kind: renames, hard links and "similar names" look here.
+  const archiveKinds = new Map<string, ArchiveEntry['kind']>();
+  const hostile = (path: string, why: string): IngestError =>
+    new IngestError(IngestErrorCode.HostileEntry, `${plan.archiveName} has ${why.replace('%s', JSON.stringify(path.slice(0, 200)))}; nothing was installed — use an archive from a trusted source`);
+  // Folders the tree says are missing, made one level at a time: mkdir fails on anything already there.
+  const place = async (path: string): Promise<'file' | 'symlink' | 'hardlink' | undefined> => {
+    const placement = tree.place(path);
+    if (!placement.ok) throw hostile(path, `an entry %s that ${placement.reason}`);
+    for (const folder of placement.newDirs) {
+      await mkdir(join(dir, folder));
+      tree.addDir(folder);
+    }
+    return placement.replaces;
+  };
+  const forget = async (path: string): Promise<void> => {
+    for (const folder of tree.remove(path)) await rmdir(join(dir, folder));
+  };
+
+  // Zip and ISO declare their sizes up front: a bomb or an image too big for the disk stops before a byte is written.
+  if (reader.declaredEntries) {
+    let total = 0;
+    for (const entry of await reader.declaredEntries()) {
+      const normalized = normalizeEntryPath(entry.name);
+      if (entry.kind === 'file' && normalized.ok && taken(normalized.path)) total += entry.size;
+    }
+    budget.declareTotal(total);
+    await ensureFreeSpace({ where: dir, what: plan.image ?? plan.archiveName, needed: total });
+  }
+
   // Made at the first stored entry of a local image and used for the rest.
   let copier: StoredCopier | undefined;
   const storedCopier = (): StoredCopier => (copier ??= new StoredCopier());
@@ -61,43 +121,49 @@ export async function extractArchive(
     }
     const path = normalized.path;
     if (entry.kind === 'directory' || entry.kind === 'other') return;
-    archivePaths.add(path);
-    if (!wanted.matches(path) && !renameGlobs.matches(path)) return;
-    if (entry.kind === 'symlink' || entry.kind === 'hardlink') {
-      const target = entry.linkTarget ?? '';
-      // A hard link names an archive path; a symlink is relative to its own folder.
-      const inside = entry.kind === 'hardlink' ? normalizeEntryPath(target).ok : linkStaysInside(path, target);
-      if (!inside) {
-        throw new IngestError(
-          IngestErrorCode.HostileEntry,
-          `${plan.archiveName} has a link ${JSON.stringify(path)} pointing outside the image folder (to ${JSON.stringify(target.slice(0, 200))}); nothing was installed — use an archive from a trusted source`,
-        );
-      }
-      links.push({ path, target, hard: entry.kind === 'hardlink' });
-      return;
+    archiveKinds.set(path, entry.kind);
+    if (!taken(path)) return;
+    const replaces = await place(path);
+    // tar lets a later entry of the same name win; only a file this extraction wrote is ever removed.
+    if (replaces === 'file') {
+      await rm(join(dir, path));
+      files.delete(path);
     }
-    files.set(path, await writeEntry(dir, path, entry, open, files.has(path), storedCopier, progress));
+    if (entry.kind === 'symlink') {
+      tree.add(path, { kind: 'symlink', target: entry.linkTarget ?? '' });
+    } else if (entry.kind === 'hardlink') {
+      // A hard link names an archive path, which must itself be a plain name inside.
+      const source = normalizeEntryPath(entry.linkTarget ?? '');
+      if (!source.ok) throw hostile(path, `a hard link %s to ${JSON.stringify((entry.linkTarget ?? '').slice(0, 200))}, which would leave the image folder (${source.reason})`);
+      tree.add(path, { kind: 'hardlink', target: source.path });
+    } else {
+      budget.declare(entry.size);
+      files.set(path, await writeEntry(dir, path, entry, open, storedCopier, budget, progress));
+      tree.add(path, { kind: 'file' });
+    }
   });
   await walked.finally(() => copier?.close());
 
-  // Links last: no entry is ever written through a link, so none can redirect a later write.
-  for (const link of links) {
-    const at = join(dir, link.path);
-    await mkdir(dirname(at), { recursive: true });
-    await rm(at, { force: true });
-    if (link.hard) {
-      const source = normalizeEntryPath(link.target);
-      const original = source.ok ? files.get(source.path) : undefined;
-      if (!original) continue;
-      await copyFile(join(dir, original.path), at);
-      files.set(link.path, { ...original, path: link.path });
-    } else {
-      if (links.some((other) => link.path.startsWith(`${other.path}/`))) continue;
-      await symlink(link.target, at);
+  // Hard links are copies of files this extraction wrote, so both names stay plain files.
+  for (const { path, node } of tree.plannedLinks()) {
+    if (node.kind !== 'hardlink') continue;
+    if (archiveKinds.get(node.target) !== 'file') {
+      throw hostile(path, `a hard link %s to ${JSON.stringify(node.target.slice(0, 200))}, which is not a regular file of the archive`);
     }
+    const original = tree.get(node.target)?.kind === 'file' ? files.get(node.target) : undefined;
+    if (!original) {
+      // Its file was not extracted (not wanted): nothing to copy; a missing boot file is reported below.
+      await forget(path);
+      continue;
+    }
+    budget.declare(original.size);
+    await copyFile(join(dir, original.path), join(dir, path), constants.COPYFILE_EXCL);
+    budget.written(original.size);
+    tree.add(path, { kind: 'file' });
+    files.set(path, { ...original, path });
   }
 
-  const { moves, ambiguous } = resolveRenames(plan.renames, archivePaths);
+  const { moves, ambiguous } = resolveRenames(plan.renames, new Set(archiveKinds.keys()));
   if (ambiguous.length > 0) {
     const first = ambiguous[0]!;
     throw new IngestError(
@@ -108,23 +174,37 @@ export async function extractArchive(
   for (const move of moves) {
     const from = files.get(move.source);
     if (!from) continue;
-    await mkdir(dirname(join(dir, move.target)), { recursive: true });
-    if (wanted.matches(move.source)) await copyFile(join(dir, move.source), join(dir, move.target));
-    else {
+    await place(move.target);
+    if (wanted.matches(move.source)) {
+      budget.declare(from.size);
+      await copyFile(join(dir, move.source), join(dir, move.target), constants.COPYFILE_EXCL);
+      budget.written(from.size);
+      tree.add(move.target, { kind: 'file' });
+    } else {
       await rename(join(dir, move.source), join(dir, move.target));
+      // The target first: its folder may be the one the source leaves empty.
+      tree.add(move.target, { kind: 'file' });
       files.delete(move.source);
-      await removeEmptyParents(dir, move.source);
+      await forget(move.source);
     }
     files.set(move.target, { ...from, path: move.target });
   }
   // Files taken only because a rename glob might have needed them.
   for (const path of [...files.keys()]) {
     if (!wanted.matches(path) && !(path in plan.renames)) {
-      await rm(join(dir, path), { force: true });
+      await rm(join(dir, path));
       files.delete(path);
-      await removeEmptyParents(dir, path);
+      await forget(path);
     }
   }
+
+  // Symlinks last, judged against the final tree: nothing is written after them, so none can redirect a write.
+  const symlinks = tree.plannedLinks().filter((link) => link.node.kind === 'symlink');
+  for (const { path, node } of symlinks) {
+    const verdict = tree.judgeSymlink(path);
+    if (!verdict.ok) throw hostile(path, `a link %s to ${JSON.stringify(node.target.slice(0, 200))} that ${verdict.reason}`);
+  }
+  for (const { path, node } of symlinks) await symlink(node.target, join(dir, path));
 
   const present = await Promise.all(plan.required.map((file) => stat(join(dir, file)).then((s) => s.isFile(), () => false)));
   const missing = plan.required.filter((_, i) => !present[i]);
@@ -136,7 +216,7 @@ export async function extractArchive(
   }
   if (missing.length > 0) {
     const described = missing.map((file) => {
-      const similar = similarPaths(file, archivePaths);
+      const similar = similarPaths(file, archiveKinds.keys());
       return similar.length > 0 ? `${file} (similar: ${similar.join(', ')})` : file;
     });
     throw new IngestError(
@@ -145,44 +225,31 @@ export async function extractArchive(
     );
   }
   for (const pattern of plan.extract) {
-    if (!plan.required.includes(pattern) && ![...files.keys()].some((path) => compileMatcher([pattern]).matches(path)) && !links.some((l) => compileMatcher([pattern]).matches(l.path))) {
+    const matcher = compileMatcher([pattern]);
+    if (!plan.required.includes(pattern) && ![...files.keys()].some((path) => matcher.matches(path)) && !symlinks.some((l) => matcher.matches(l.path))) {
       warn(`extract pattern ${pattern} matches nothing in ${plan.archiveName}`);
     }
   }
   return { files: [...files.values()].sort((a, b) => a.path.localeCompare(b.path)) };
 }
 
-// Folders that only held a renamed or dropped file are not installed either.
-async function removeEmptyParents(dir: string, path: string): Promise<void> {
-  const segments = path.split('/').slice(0, -1);
-  while (segments.length > 0) {
-    try {
-      await rmdir(join(dir, ...segments));
-    } catch {
-      return;
-    }
-    segments.pop();
-  }
-}
-
 // Progress per file: the sink's throttle keeps small files silent and shows multi-GB root images moving.
+// 'wx' (O_CREAT|O_EXCL) on both paths: a file is never opened through a link or over anything already there.
 async function writeEntry(
   dir: string,
   path: string,
   entry: ArchiveEntry,
   open: () => NodeJS.ReadableStream,
-  replace: boolean,
   storedCopier: () => StoredCopier,
+  budget: ExtractBudget,
   progress: ProgressSink | undefined,
 ): Promise<ManifestFile> {
   const at = join(dir, path);
-  await mkdir(dirname(at), { recursive: true });
-  // tar lets a later entry of the same name win; 'wx' otherwise guarantees we never write through a link.
-  if (replace) await rm(at, { force: true });
   const hash = createHash('sha256');
   const started = Date.now();
   let size = 0;
   const take = (chunk: Uint8Array): void => {
+    budget.written(chunk.length);
     hash.update(chunk);
     size += chunk.length;
     progress?.update({ received: size, total: entry.size, resumedFrom: 0, elapsedMs: Date.now() - started });
@@ -193,7 +260,11 @@ async function writeEntry(
   } else {
     const hasher = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
-        take(chunk);
+        try {
+          take(chunk);
+        } catch (error) {
+          return callback(error as Error);
+        }
         callback(null, chunk);
       },
     });

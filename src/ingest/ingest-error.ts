@@ -30,8 +30,10 @@ export const IngestErrorCode = {
   MissingFiles: 'INGEST_MISSING_FILES',
   /** A rename glob matches several files, so the target is ambiguous. */
   AmbiguousRename: 'INGEST_AMBIGUOUS_RENAME',
-  /** The download does not fit on the disk of the cache. */
+  /** The disk of the data directory is full, or the download or extraction would not fit on it. */
   NoSpace: 'INGEST_NO_SPACE',
+  /** The archive's files are bigger than the image's cap (source.max_extracted_size). */
+  TooLarge: 'INGEST_TOO_LARGE',
   /** Another ingest of the same image is running. */
   Busy: 'INGEST_BUSY',
 } as const;

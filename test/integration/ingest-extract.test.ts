@@ -159,7 +159,7 @@ describe('hostile archives are refused before anything is written', () => {
       await writeFile(path, await buildTar(entries));
       const error = await failure(extractFile(path));
       assert.equal(error.code, IngestErrorCode.HostileEntry);
-      assert.match(error.message, /^test-archive has (an entry named|a link) .* (would leave|pointing outside) the image folder .*nothing was installed/);
+      assert.match(error.message, /^test-archive has (an entry named .* that would leave the image folder|a link .* that (climbs above|points to an absolute path, outside) the image folder).*; nothing was installed/);
       assert.deepEqual(await readdir(root).then((names) => names.filter((n) => n === 'escaped')), []);
     });
   }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import tarStream from 'tar-stream';
@@ -90,4 +91,30 @@ export function buildStoredZip(entries: Array<{ name: string; content: string; s
   end.writeUInt32LE(centralSize, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, ...centrals, end]);
+}
+
+/** One path of a snapshot: its kind, and its content or link target. */
+export type SnapshotItem = { kind: 'file'; sha256: string; mtimeMs: number } | { kind: 'link'; target: string } | { kind: 'dir' } | { kind: 'other' };
+
+/**
+ * Every path under `root` (links not followed) with what it holds, leaving out paths `skip` accepts:
+ * two snapshots around an ingest show whether anything outside the image folder was created, changed or deleted.
+ */
+export async function snapshotTree(root: string, skip: (relative: string) => boolean = () => false): Promise<Map<string, SnapshotItem>> {
+  const items = new Map<string, SnapshotItem>();
+  const walk = async (relative: string): Promise<void> => {
+    for (const name of await readdir(join(root, relative))) {
+      const path = relative === '' ? name : `${relative}/${name}`;
+      if (skip(path)) continue;
+      const stats = await lstat(join(root, path));
+      if (stats.isSymbolicLink()) items.set(path, { kind: 'link', target: await readlink(join(root, path)) });
+      else if (stats.isDirectory()) {
+        items.set(path, { kind: 'dir' });
+        await walk(path);
+      } else if (stats.isFile()) items.set(path, { kind: 'file', sha256: createHash('sha256').update(await readFile(join(root, path))).digest('hex'), mtimeMs: stats.mtimeMs });
+      else items.set(path, { kind: 'other' });
+    }
+  };
+  await walk('');
+  return items;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { linkStaysInside, normalizeEntryPath, similarPaths } from '../../src/ingest/entry-names.ts';
+import { normalizeEntryPath, similarPaths } from '../../src/ingest/entry-names.ts';
 
 describe('archive entry names', () => {
   test('ordinary names are normalised', () => {
@@ -19,14 +19,6 @@ describe('archive entry names', () => {
       ['./', 'empty name'],
     ];
     for (const [name, reason] of refusals) assert.deepEqual(normalizeEntryPath(name), { ok: false, reason }, JSON.stringify(name));
-  });
-
-  test('symlink targets must stay inside the image folder', () => {
-    assert.equal(linkStaysInside('boot/vmlinuz', 'vmlinuz-6.1'), true);
-    assert.equal(linkStaysInside('boot/x/vmlinuz', '../vmlinuz-6.1'), true);
-    assert.equal(linkStaysInside('boot/vmlinuz', '../../etc/passwd'), false);
-    assert.equal(linkStaysInside('vmlinuz', '/boot/vmlinuz'), false);
-    assert.equal(linkStaysInside('vmlinuz', ''), false);
   });
 
   test('similar names: the same file name elsewhere first, then near typos', () => {

@@ -2,7 +2,7 @@
 
 /* Every keyboard layout is linked in (src/core/dynkeymap.c, about 1.2 KB on undionly.kpxe), and storing the
  * setting "keymap" selects one at once: the embedded script starts with `set keymap <build layout>`, and
- * boot.ipxe sets the layout of images.yaml, so changing it needs no rebuild. */
+ * boot.ipxe sets the one images.yaml names, so changing it needs no rebuild. */
 #undef KEYBOARD_MAP
 #define KEYBOARD_MAP dynamic
 

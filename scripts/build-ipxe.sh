@@ -72,7 +72,7 @@ target_outputs() {
 # CROSS= for make: empty where this machine's gcc builds the target. On x86 the host gcc builds all x86
 # targets (iPXE is freestanding: no multilib needed); elsewhere (an arm64 NAS) the x86 targets need the
 # x86 cross compilers, and arm64 needs one everywhere but on arm64.
-host_machine="$(uname -m)"
+host_machine="$(uname -m 2>/dev/null || echo unknown)"
 target_cross() {
   case "$1:$host_machine" in
     bios:x86_64 | bios:i?86 | efi32:x86_64 | efi32:i?86 | efi64:x86_64 | arm64:aarch64) ;;

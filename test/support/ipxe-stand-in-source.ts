@@ -1,6 +1,11 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
+
+const exec = promisify(execFile);
 
 /**
  * A STAND-IN for an iPXE source tree, for tests only (the real source cannot be downloaded here): a
@@ -25,9 +30,18 @@ function standInMakefile(recordDir: string): string {
   // Recipes are shell lines; $$ is a literal $ for the shell.
   return [
     '# Stand-in for iPXE\'s src/Makefile (bootstation tests): records its invocation, writes fake binaries.',
-    'VERSION_MAJOR\t= 2',
-    'VERSION_MINOR\t= 0',
-    'VERSION_PATCH\t= 0',
+    '# The version block has both shapes a Makefile may carry: values computed from `git describe` in a',
+    '# checkout, and plain numbers assigned with := otherwise; bootstation must read the plain numbers.',
+    'ifneq ($(wildcard ../.git),)',
+    'VERSIONS\t\t:= $(shell git describe --tags --always --long --abbrev=1 --match "v*")',
+    'VERSION_MAJOR\t\t:= $(word 1,$(subst ., ,$(VERSIONS)))',
+    'VERSION_MINOR\t\t:= $(word 2,$(subst ., ,$(VERSIONS)))',
+    'VERSION_PATCH\t\t:= $(word 3,$(subst ., ,$(VERSIONS)))',
+    'else',
+    'VERSION_MAJOR\t\t:= 2',
+    'VERSION_MINOR\t\t:= 0',
+    'VERSION_PATCH\t\t:= 0',
+    'endif',
     `RECORD_DIR := ${recordDir}`,
     '',
     `${GOALS.join(' ')}:`,
@@ -67,4 +81,45 @@ export async function standInCalls(recordDir: string): Promise<StandInCall[]> {
 export async function seenFiles(call: StandInCall): Promise<Map<string, string>> {
   const names = await readdir(call.seen);
   return new Map(await Promise.all(names.map(async (name) => [name, await readFile(join(call.seen, name), 'utf8')] as const)));
+}
+
+/** A stand-in release tarball in the three forms a site may hold it in, with what its pin must say. */
+export interface StandInRelease {
+  /** The commit `git archive` wrote into the pax global header. */
+  commit: string;
+  /** SHA-256 of the tar stream (the same for all three files). */
+  tarSha256: string;
+  tar: string;
+  gzip: string;
+  xz: string;
+}
+
+/**
+ * Makes a stand-in release the way GitHub makes upstream's: a commit of the tree at `source`, then
+ * `git archive --format=tar --prefix=ipxe-2.0.0/` (a pax global header carrying the commit id), plus its
+ * gzip and xz forms. The repository is removed again, so `source` stays a plain folder. `message` and
+ * `prefix` make releases that differ in commit or in tar stream.
+ */
+export async function createStandInRelease(source: string, outDir: string, name: string, options: { message?: string; prefix?: string } = {}): Promise<StandInRelease> {
+  await mkdir(outDir, { recursive: true });
+  const git = (...args: string[]): Promise<{ stdout: string }> =>
+    exec('git', ['-C', source, '-c', 'user.name=stand-in', '-c', 'user.email=stand-in@example.invalid', '-c', 'commit.gpgsign=false', ...args]);
+  await rm(join(source, '.git'), { recursive: true, force: true });
+  try {
+    await git('init', '-q');
+    await git('add', '.');
+    await git('commit', '-q', '-m', options.message ?? 'stand-in v2.0.0');
+    const commit = (await git('rev-parse', 'HEAD')).stdout.trim();
+    const tar = join(outDir, `${name}.tar`);
+    await git('archive', '--format=tar', `--prefix=${options.prefix ?? 'ipxe-2.0.0/'}`, '-o', tar, 'HEAD');
+    await exec('sh', ['-c', 'gzip -9nc "$1" > "$1.gz" && xz -c "$1" > "$1.xz"', 'sh', tar]);
+    return { commit, tarSha256: createHash('sha256').update(await readFile(tar)).digest('hex'), tar, gzip: `${tar}.gz`, xz: `${tar}.xz` };
+  } finally {
+    await rm(join(source, '.git'), { recursive: true, force: true });
+  }
+}
+
+/** Writes a pin file (the format of ipxe-src/pin.json) for a release. */
+export async function writePin(file: string, pin: { version?: string; commit: string; url: string; tarSha256: string }): Promise<void> {
+  await writeFile(file, `${JSON.stringify({ version: pin.version ?? 'v2.0.0', commit: pin.commit, url: pin.url, tar_sha256: pin.tarSha256 }, null, 2)}\n`);
 }

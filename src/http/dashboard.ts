@@ -24,8 +24,11 @@ export interface DashboardOptions {
   adminToken: () => string | undefined;
   /** Title of the page (menu.title). */
   title: () => string;
+  /** Limits of /api/events/stream (see EventStreamOptions). */
   heartbeatMs?: number;
   maxStreams?: number;
+  maxStreamsPerAddress?: number;
+  maxUnreadBytes?: number;
 }
 
 // Never more events in one JSON answer than this; ask again with the last id as `since`.
@@ -33,7 +36,8 @@ const EVENTS_PAGE = 500;
 
 /** Registers /, /dashboard.js, /dashboard.css, /api/* and /metrics. */
 export async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions): Promise<void> {
-  const stream = createEventStream({ store: options.store, heartbeatMs: options.heartbeatMs, maxStreams: options.maxStreams });
+  const { store, heartbeatMs, maxStreams, maxStreamsPerAddress, maxUnreadBytes } = options;
+  const stream = createEventStream({ store, heartbeatMs, maxStreams, maxStreamsPerAddress, maxUnreadBytes });
   app.addHook('preClose', async () => stream.endAll());
 
   app.get('/', async (_request, reply) => {

@@ -61,6 +61,7 @@ function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonl
   if (checksum) spec.checksum = checksum;
   if (wantsArchive) spec.keepArchiveAs = archiveName(from);
   if (recipe?.renames) spec.renames = recipe.renames;
+  if (source.max_extracted_size !== undefined) spec.maxExtractedBytes = source.max_extracted_size;
   if (image.recipe) spec.recipe = image.recipe;
   if (image.version) spec.version = image.version;
   return spec;

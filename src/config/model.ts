@@ -32,6 +32,8 @@ export interface IngestSpec {
   keepArchiveAs?: string;
   /** Stable names for versioned files: target path → glob (see Recipe.renames). */
   renames?: Readonly<Record<string, string>>;
+  /** Cap on the bytes of the files extracted (source.max_extracted_size); undefined: DEFAULT_MAX_EXTRACTED_BYTES. */
+  maxExtractedBytes?: number;
   recipe?: string;
   version?: string;
 }

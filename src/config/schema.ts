@@ -81,6 +81,19 @@ const hexDigest = (algorithm: (typeof CHECKSUM_ALGORITHMS)[number]) =>
     .string()
     .regex(new RegExp(`^[0-9a-fA-F]{${CHECKSUM_HEX_DIGITS[algorithm]}}$`), `must be ${CHECKSUM_HEX_DIGITS[algorithm]} hexadecimal digits (a ${algorithm} digest)`);
 
+// A size in bytes: a whole number, or a number with a binary unit, as people read sizes off `ls -lh`.
+const SIZE_UNITS: Readonly<Record<string, number>> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+const MAX_EXTRACTED_SIZE_MESSAGE = 'must be a size from 1 MiB to 1 TiB, such as 20 GiB (units B, KiB, MiB, GiB, TiB)';
+const maxExtractedSize = z.union([z.number(), z.string()], { message: MAX_EXTRACTED_SIZE_MESSAGE }).transform((value, ctx) => {
+  const match = typeof value === 'number' ? [String(value), String(value), 'B'] : /^(\d+(?:\.\d+)?) ?([KMGT]iB|B)$/.exec(value.trim());
+  const bytes = match ? Math.floor(Number(match[1]) * (SIZE_UNITS[match[2]!] ?? Number.NaN)) : Number.NaN;
+  if (!(bytes >= 1024 ** 2 && bytes <= 1024 ** 4)) {
+    ctx.addIssue({ code: 'custom', message: MAX_EXTRACTED_SIZE_MESSAGE });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 // Where an image's files come from: a folder the user fills (dir), or an archive that
 // `bootstation ingest` downloads (url) or reads (path), checked against one checksum.
 const sourceSchema = z
@@ -94,6 +107,7 @@ const sourceSchema = z
     checksums: httpUrl.optional(),
     insecure: z.boolean().optional(),
     fetch: z.enum(['all', 'files'], { message: 'must be all or files' }).optional(),
+    max_extracted_size: maxExtractedSize.optional(),
   })
   .superRefine((source, ctx) => {
     const kinds = (['dir', 'url', 'path'] as const).filter((key) => source[key] !== undefined);
@@ -103,7 +117,7 @@ const sourceSchema = z
     }
     const checksums = (['sha256', 'sha512', 'md5', 'checksums'] as const).filter((key) => source[key] !== undefined);
     if (source.dir !== undefined) {
-      for (const key of [...checksums, ...(['insecure', 'fetch'] as const).filter((k) => source[k] !== undefined)]) {
+      for (const key of [...checksums, ...(['insecure', 'fetch', 'max_extracted_size'] as const).filter((k) => source[k] !== undefined)]) {
         ctx.addIssue({ code: 'custom', path: [key], message: 'only applies to url and path sources' });
       }
       return;

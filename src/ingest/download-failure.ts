@@ -1,4 +1,5 @@
 // Which download failures are worth retrying, and the sentence a user sees for the others. Pure.
+import { redactUrl } from '../config/redact-url.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 
 /** What went wrong with one request: a network error code, an HTTP status, or both unknown. */
@@ -23,7 +24,9 @@ export function isTransient(facts: FailureFacts): boolean {
 
 /** The IngestError a user sees for a failure that is not retried (or no longer). */
 export function failureError(facts: FailureFacts, attempts: number): IngestError {
-  const { url, code, status } = facts;
+  const { code, status } = facts;
+  // The URL may carry credentials (user:password@, ?token=): the sentence shows it without them.
+  const url = redactUrl(facts.url);
   const host = hostOf(url);
   if (isTransient(facts)) {
     const what = status !== undefined ? `HTTP ${status}` : code;

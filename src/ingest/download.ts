@@ -2,16 +2,18 @@
 // after an interruption, retried with backoff on transient failures only, verified before it counts.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { Got } from 'got';
+import { redactUrl } from '../config/redact-url.ts';
 import type { Digest } from './checksum-list.ts';
 import { continuesAt, parseContentRange, parseUnsatisfiedRange } from './content-range.ts';
+import { diskFullError, freeBytes, isDiskFull } from './disk-space.ts';
 import { failureError, isTransient, type FailureFacts } from './download-failure.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { formatBytes, type ProgressSnapshot } from './progress.ts';
+import type { ProgressSnapshot } from './progress.ts';
 
 /** Connection, first-byte and idle limits of one request, in milliseconds. */
 export interface DownloadTimeouts {
@@ -49,6 +51,8 @@ export interface DownloadOptions {
   progress?: ProgressSink;
   /** Free bytes on the cache's file system (statfs by default); a download larger than that stops before it starts. */
   freeBytes?: (dir: string) => Promise<number>;
+  /** What the download is for, in a "disk full" message (the image id); the URL, redacted, when absent. */
+  what?: string;
   /** Take a complete copy from the cache when its record matches (default true). */
   reuse?: boolean;
   log: (message: string) => void;
@@ -81,6 +85,8 @@ class RestartFromZero extends Error {}
 /** Downloads `url` into the cache (or reuses a complete, verified copy there) and checks it against `expected`. */
 export async function downloadToCache(options: DownloadOptions): Promise<DownloadedArchive> {
   const { url, cacheDir, fileName, expected } = options;
+  // Logs and errors show the URL without its userinfo and query, which may hold credentials.
+  const shown = redactUrl(url);
   const finalPath = join(cacheDir, fileName);
   const recordPath = `${finalPath}.json`;
   const partPath = `${finalPath}.part`;
@@ -99,7 +105,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
     if (!hashes || hashes.bytes !== partSize) {
       // A .part left by an earlier run: its bytes are hashed once, then the download continues after them.
       hashes = await hashExisting(partPath, partSize, expected);
-      if (partSize > 0) options.log(`resuming ${url} at byte ${partSize}`);
+      if (partSize > 0) options.log(`resuming ${shown} at byte ${partSize}`);
     }
     const startedAt = hashes.bytes;
     try {
@@ -110,12 +116,18 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
       // retry budget starts over, so a long download over a flaky link still finishes.
       if (hashes.bytes - startedAt >= PROGRESS_RESETS_RETRIES) failures = 0;
       if (error instanceof RestartFromZero) {
-        options.log(`${url}: the server answered a different range than byte ${hashes.bytes} onwards; downloading it again from the start`);
+        options.log(`${shown}: the server answered a different range than byte ${hashes.bytes} onwards; downloading it again from the start`);
         await truncate(partPath, 0);
         hashes = undefined;
         continue;
       }
       if (error instanceof IngestError) throw error;
+      if (isDiskFull(error)) {
+        options.progress?.done();
+        const free = await (options.freeBytes ?? freeBytes)(cacheDir).catch(() => 0);
+        const total = hashes.expectedTotal;
+        throw diskFullError({ where: cacheDir, what: options.what ?? shown, needed: total ?? hashes.bytes, atLeast: total === undefined }, free, error);
+      }
       const facts = factsOf(url, error);
       if (!isTransient(facts) || failures >= retries) {
         options.progress?.done();
@@ -123,7 +135,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
       }
       failures++;
       const wait = retryAfterMs(error) ?? backoff(failures);
-      options.log(`${url}: ${facts.status !== undefined ? `HTTP ${facts.status}` : facts.code}; retry ${failures} of ${retries} in ${Math.round(wait / 1000)} s`);
+      options.log(`${shown}: ${facts.status !== undefined ? `HTTP ${facts.status}` : facts.code}; retry ${failures} of ${retries} in ${Math.round(wait / 1000)} s`);
       await sleep(wait);
     }
   }
@@ -137,7 +149,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
     await rm(partPath, { force: true });
     throw new IngestError(
       IngestErrorCode.ChecksumMismatch,
-      `${url} has ${expected.algorithm} ${digest.value}, but ${expected.value} was expected; the download was deleted and nothing was installed — check the checksum in images.yaml or the mirror`,
+      `${shown} has ${expected.algorithm} ${digest.value}, but ${expected.value} was expected; the download was deleted and nothing was installed — check the checksum in images.yaml or the mirror`,
     );
   }
   const record: CacheRecord = { url, size, sha256, digests: { sha256, [digest.algorithm]: digest.value } };
@@ -161,6 +173,8 @@ interface Hashes {
   /** The expected algorithm's hash, when it is not sha256. */
   other: Hash | undefined;
   algorithm: Digest['algorithm'] | undefined;
+  /** The whole file's size, when the server said it (Content-Length or Content-Range). */
+  expectedTotal?: number | undefined;
 }
 
 async function hashExisting(path: string, size: number, expected: Digest | undefined): Promise<Hashes> {
@@ -223,7 +237,7 @@ async function fetchOnce(options: DownloadOptions, partPath: string, hashes: Has
   let resumedFrom = offset;
   if (offset > 0 && status === 200) {
     // The server ignores Range and sends the whole file: take it from byte 0 rather than ask again.
-    options.log(`${options.url}: the server did not continue at byte ${offset}; downloading it again from the start`);
+    options.log(`${redactUrl(options.url)}: the server did not continue at byte ${offset}; downloading it again from the start`);
     resetHashes(hashes);
     resumedFrom = 0;
   } else if (offset > 0 && !continuesAt(status, header('content-range'), offset)) {
@@ -231,15 +245,13 @@ async function fetchOnce(options: DownloadOptions, partPath: string, hashes: Has
     throw new RestartFromZero();
   }
   const total = status === 206 ? parseContentRange(header('content-range'))?.complete : optionalNumber(header('content-length'));
+  hashes.expectedTotal = total;
   if (total !== undefined) {
     const needed = total - resumedFrom;
-    const free = await (options.freeBytes ?? freeBytesOf)(options.cacheDir);
+    const free = await (options.freeBytes ?? freeBytes)(options.cacheDir);
     if (needed > free) {
       request.destroy();
-      throw new IngestError(
-        IngestErrorCode.NoSpace,
-        `${options.url} needs ${formatBytes(needed)} more in ${options.cacheDir}, but only ${formatBytes(free)} is free; free some space or use a --data directory on a larger disk`,
-      );
+      throw diskFullError({ where: options.cacheDir, what: options.what ?? redactUrl(options.url), needed }, free);
     }
   }
   const now = options.now ?? Date.now;
@@ -294,11 +306,6 @@ function factsOf(url: string, error: unknown): FailureFacts {
 function retryAfterMs(error: unknown): number | undefined {
   if (!(error instanceof HttpStatusFailure) || error.retryAfter === undefined || !/^\d+$/.test(error.retryAfter)) return undefined;
   return Math.min(Number(error.retryAfter) * 1000, 120_000);
-}
-
-async function freeBytesOf(dir: string): Promise<number> {
-  const stats = await statfs(dir);
-  return stats.bavail * stats.bsize;
 }
 
 function optionalNumber(text: string | undefined): number | undefined {

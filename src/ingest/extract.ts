@@ -59,7 +59,7 @@ export async function extractArchive(
     return await extractInto(reader, dir, plan, budget, warn, progress);
   } catch (error) {
     const needed = budget.needed;
-    return rethrowAsDiskFull(error, { where: dir, what: plan.image ?? plan.archiveName, needed: needed.bytes, atLeast: needed.atLeast });
+    return await rethrowAsDiskFull(error, { where: dir, what: plan.image ?? plan.archiveName, needed: needed.bytes, atLeast: needed.atLeast });
   }
 }
 

@@ -1,6 +1,7 @@
 // A remote file read through HTTP Range requests, for `source.fetch: files`: the ISO reader (or yauzl)
 // reads directories and the wanted files from it without downloading the rest.
 import type { Got } from 'got';
+import { redactUrl } from '../config/redact-url.ts';
 import { parseContentRange } from './content-range.ts';
 import type { DownloadTimeouts } from './download.ts';
 import { DEFAULT_TIMEOUTS } from './download.ts';
@@ -90,7 +91,7 @@ export async function openHttpRangeSource(
     if (!answer.body) {
       throw new IngestError(
         IngestErrorCode.HttpStatus,
-        `${url} answered a Range request for byte ${position} with HTTP ${answer.status} and other bytes; set fetch: all on this source to download it whole`,
+        `${redactUrl(url)} answered a Range request for byte ${position} with HTTP ${answer.status} and other bytes; set fetch: all on this source to download it whole`,
       );
     }
     return answer.body;

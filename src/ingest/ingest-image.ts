@@ -1,14 +1,16 @@
 // Ingests one image: resolve the expected checksum, skip when the installed manifest already matches,
 // fetch and verify the archive, extract into a staging folder, then switch the served folder atomically.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Got } from 'got';
 import type { ImageConfig, IngestSpec } from '../config/model.ts';
+import { redactUrl } from '../config/redact-url.ts';
 import { openForReading } from '../files/boot-files.ts';
 import { openArchive, type ArchiveSource, type ArchiveTools } from './archives.ts';
 import { findListedDigest, type Digest } from './checksum-list.ts';
+import { rethrowAsDiskFull } from './disk-space.ts';
 import { DEFAULT_TIMEOUTS, downloadToCache, type DownloadTimeouts, type ProgressSink } from './download.ts';
 import { failureError } from './download-failure.ts';
 import { extractArchive } from './extract.ts';
@@ -80,7 +82,7 @@ export async function ingestImage(image: ImageConfig, context: IngestContext): P
 
 async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageLayout, context: IngestContext, now: () => Date): Promise<IngestOutcome> {
   if (spec.insecure && !spec.checksum) {
-    context.warn(`the source of ${image.id} is not verified (insecure: true): whatever ${spec.from.kind === 'url' ? spec.from.url : spec.from.path} holds gets installed; add sha256 or checksums to its source`);
+    context.warn(`the source of ${image.id} is not verified (insecure: true): whatever ${spec.from.kind === 'url' ? redactUrl(spec.from.url) : spec.from.path} holds gets installed; add sha256 or checksums to its source`);
   }
   const expected = await expectedDigest(spec, context);
   const localStats = spec.from.kind === 'path' ? await statSource(spec.from.path) : undefined;
@@ -98,7 +100,14 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
     const result = await extractArchive(
       reader,
       staging.dir,
-      { archiveName: fetched.source.name, extract: spec.extract, renames: spec.renames ?? {}, required: requiredFiles(image) },
+      {
+        archiveName: fetched.source.name,
+        extract: spec.extract,
+        renames: spec.renames ?? {},
+        required: requiredFiles(image),
+        image: image.id,
+        ...(spec.maxExtractedBytes !== undefined ? { maxExtractedBytes: spec.maxExtractedBytes } : {}),
+      },
       context.warn,
       context.progress?.(image.id),
     );
@@ -115,7 +124,8 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
     return { status: 'installed', manifest };
   } catch (error) {
     await rm(staging.dir, { recursive: true, force: true });
-    throw error;
+    // Extraction and download say "disk full" themselves; this covers the manifest and the kept archive.
+    return await rethrowAsDiskFull(error, { where: layout.imagesDir, what: image.id, needed: fetched.source.random.size, atLeast: true });
   } finally {
     await fetched.close();
   }
@@ -140,7 +150,7 @@ async function expectedDigest(spec: IngestSpec, context: IngestContext): Promise
   const name = archiveFileName(spec);
   const digest = findListedDigest(response.body, name);
   if (!digest) {
-    throw new IngestError(IngestErrorCode.ChecksumNotListed, `the checksum list ${checksum.listUrl} does not name ${name}; check source.checksums in images.yaml (it must be the list published next to the archive)`);
+    throw new IngestError(IngestErrorCode.ChecksumNotListed, `the checksum list ${redactUrl(checksum.listUrl)} does not name ${name}; check source.checksums in images.yaml (it must be the list published next to the archive)`);
   }
   return digest;
 }
@@ -191,6 +201,8 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
     return localArchive(spec.from.path, name, undefined, sha256, expected !== undefined, expected ? undefined : 'a local file without a checksum');
   }
   const url = spec.from.url;
+  // Logs show the URL without its userinfo and query, which may hold credentials.
+  const shown = redactUrl(url);
   if (spec.from.fetch === 'files') {
     if (spec.keepArchiveAs) context.info(`${image.id} keeps the whole archive as ${spec.keepArchiveAs}, so it is downloaded whole despite fetch: files`);
     else {
@@ -198,7 +210,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
       if (remote) {
         const reader = await openArchive({ name, random: remote }, context.tools).catch(() => undefined);
         if (reader && (reader.type === 'iso9660' || reader.type === 'zip')) {
-          context.info(`reading only the wanted files of ${url} with Range requests (fetch: files); the archive's checksum cannot be verified this way`);
+          context.info(`reading only the wanted files of ${shown} with Range requests (fetch: files); the archive's checksum cannot be verified this way`);
           return {
             source: { name, random: remote },
             localPath: undefined,
@@ -209,12 +221,12 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
             close: async () => {},
           };
         }
-        context.info(`${url} is not an ISO or zip, which fetch: files needs; downloading it whole`);
-      } else context.info(`the server of ${url} does not support Range requests, which fetch: files needs; downloading it whole`);
+        context.info(`${shown} is not an ISO or zip, which fetch: files needs; downloading it whole`);
+      } else context.info(`the server of ${shown} does not support Range requests, which fetch: files needs; downloading it whole`);
     }
   }
   const cacheFile = cacheFileName(image.id, url);
-  context.info(`downloading ${url}`);
+  context.info(`downloading ${shown}`);
   const downloaded = await downloadToCache({
     http: context.http,
     url,
@@ -225,6 +237,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
     ...(context.retries !== undefined ? { retries: context.retries } : {}),
     ...(context.sleep ? { sleep: context.sleep } : {}),
     ...(context.progress ? { progress: context.progress(image.id) } : {}),
+    what: image.id,
     // Without a checksum nothing proves the cached copy is what the URL serves now: --force fetches it again.
     reuse: expected !== undefined || !context.force,
     log: context.info,
@@ -280,11 +293,13 @@ async function sha256File(path: string): Promise<string> {
 }
 
 // The cache and data/images share the data directory, so a hard link costs no space; copy across devices.
+// Neither follows a link at `to` or writes over anything there (link() never does; COPYFILE_EXCL).
 async function linkOrCopy(from: string, to: string): Promise<void> {
   try {
     await link(from, to);
-  } catch {
-    await copyFile(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error;
+    await copyFile(from, to, constants.COPYFILE_EXCL);
   }
 }
 
@@ -302,7 +317,7 @@ function buildManifest(
     format: 1,
     id: image.id,
     fingerprint,
-    checksumSource: !checksum ? 'none' : 'listUrl' in checksum ? { listUrl: checksum.listUrl } : 'config',
+    checksumSource: !checksum ? 'none' : 'listUrl' in checksum ? { listUrl: redactUrl(checksum.listUrl) } : 'config',
     archiveVerified: fetched.verified,
     ...(fetched.unverifiedReason && !fetched.verified ? { unverifiedReason: fetched.unverifiedReason } : {}),
     archive: { name: fetched.source.name, type, size: fetched.source.random.size, ...(fetched.sha256 ? { sha256: fetched.sha256 } : {}) },

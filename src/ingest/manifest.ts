@@ -1,5 +1,6 @@
 // .manifest.json of an ingested image: what was installed from where, and whether it needs doing again. Pure.
 import type { IngestSpec } from '../config/model.ts';
+import { redactUrl } from '../config/redact-url.ts';
 import { parseJsonObject } from '../files/json-object.ts';
 import type { Digest } from './checksum-list.ts';
 
@@ -15,7 +16,7 @@ export interface ManifestFile {
 
 /** What decides whether an image must be ingested again: the same fingerprint means the same files. */
 export interface IngestFingerprint {
-  /** The URL or the local path. */
+  /** The local path, or the URL without its userinfo and query (they may hold credentials, and the manifest is served). */
   source: string;
   fetch: 'all' | 'files' | 'local';
   /** The digest the archive must have ("sha256:…"), or null for insecure sources and unchecked local files. */
@@ -48,7 +49,7 @@ export interface Manifest {
 /** The fingerprint of an image's ingest spec, given the expected digest and (for local sources without one) the file's stats. */
 export function fingerprintOf(spec: IngestSpec, expected: Digest | undefined, localFile?: { size: number; mtimeMs: number }): IngestFingerprint {
   return {
-    source: spec.from.kind === 'url' ? spec.from.url : spec.from.path,
+    source: spec.from.kind === 'url' ? redactUrl(spec.from.url) : spec.from.path,
     fetch: spec.from.kind === 'url' ? spec.from.fetch : 'local',
     checksum: expected ? `${expected.algorithm}:${expected.value}` : null,
     localFile: expected === undefined && localFile ? { size: localFile.size, mtimeMs: localFile.mtimeMs } : null,

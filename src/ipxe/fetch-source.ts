@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Got } from 'got';
-import { redactUrl } from '../config/redact-url.ts';
+import { redactUrl, redactUrlsIn } from '../config/redact-url.ts';
 import { downloadToCache } from '../ingest/download.ts';
 import { IngestError, IngestErrorCode } from '../ingest/ingest-error.ts';
 import { IpxeBuildError, type IpxeSource } from './build.ts';
@@ -35,7 +35,7 @@ export async function fetchPinnedSource(options: { pin: IpxePin; mirror?: string
     fileName: `ipxe-${pin.version}.tar`,
     reuse: false,
     retries: 2,
-    log: (line) => options.log(redactUrl(line)),
+    log: (line) => options.log(redactUrlsIn(line)),
   }).catch((error: unknown) => {
     const reason = error instanceof IngestError ? (REASONS[error.code] ?? error.code) : (error as Error).message;
     throw new IpxeBuildError(

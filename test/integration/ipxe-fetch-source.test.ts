@@ -157,6 +157,14 @@ describe('bootstation ipxe build: download, verify against the pin, compile', { 
     );
   });
 
+  test('a mirror URL with credentials is shown without them', async () => {
+    const port = await freeTcpPort();
+    const result = await build(join(dir, 'data-secret'), '--mirror', `http://user:s3cret@127.0.0.1:${port}/ipxe-2.0.0.tar.gz?token=t0ken`);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`downloaded from http://\\*\\*\\*@127\\.0\\.0\\.1:${port}/ipxe-2\\.0\\.0\\.tar\\.gz\\?\\*\\*\\* \\(nothing answers there\\)`));
+    assert.doesNotMatch(`${result.stdout}${result.stderr}`, /s3cret|t0ken/);
+  });
+
   test('a mirror without the file fails with one sentence too', async () => {
     const result = await build(join(dir, 'data-404'), '--mirror', server.url('/no-such.tar.gz'));
     assert.equal(result.code, 1);

@@ -4,6 +4,9 @@ import { TftpErrorCode, TftpOpcode, type TftpPacket } from './codec.ts';
 /** Longest request path accepted; real boot file names are far shorter and RFC 1350 requests fit in 512 bytes. */
 export const tftpMaxPathLength = 255;
 
+/** Untrusted text from a client (file names, ERROR messages) is logged, but never more than this much of it. */
+export const tftpLoggedTextLength = 128;
+
 /** A request refused before any lookup: the ERROR packet to send and the reason to log. */
 export interface TftpRefusal {
   kind: 'refuse';

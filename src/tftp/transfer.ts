@@ -1,4 +1,4 @@
-// One TFTP read transfer as a pure state machine: events in, actions out. Time arrives inside events
+// One TFTP read transfer as a pure state machine: inputs in, actions out. Time arrives inside inputs
 // (`now`, in milliseconds from any monotonic origin), so tests drive it with a fake clock and no sockets.
 import { TftpErrorCode, type TftpOption } from './codec.ts';
 
@@ -29,8 +29,8 @@ export interface TftpTransferConfig {
  */
 export const tftpDefaultIdleTimeoutMs = 30_000;
 
-/** Something that happened to a transfer. */
-export type TftpTransferEvent =
+/** What happens to a transfer, as the machine's input: its start, the client's packets, its timer. */
+export type TftpTransferInput =
   | { type: 'start'; now: number }
   | { type: 'ack'; block: number; now: number }
   | { type: 'error'; code: number; message: string; now: number }
@@ -100,22 +100,22 @@ export class TftpReadTransfer {
     return this.#totalBlocks;
   }
 
-  /** True once a finish action has been emitted; later events produce no actions. */
+  /** True once a finish action has been emitted; later inputs produce no actions. */
   get finished(): boolean {
     return this.#phase === 'done';
   }
 
-  /** Feeds one event and returns what to do, in order. */
-  handle(event: TftpTransferEvent): TftpTransferAction[] {
-    switch (event.type) {
+  /** Feeds one input and returns what to do, in order. */
+  handle(input: TftpTransferInput): TftpTransferAction[] {
+    switch (input.type) {
       case 'start':
-        return this.#start(event.now);
+        return this.#start(input.now);
       case 'ack':
-        return this.#ack(event.block, event.now);
+        return this.#ack(input.block, input.now);
       case 'error':
-        return this.#clientError(event.code, event.message, event.now);
+        return this.#clientError(input.code, input.message, input.now);
       case 'timer-fired':
-        return this.#timerFired(event.now);
+        return this.#timerFired(input.now);
     }
   }
 

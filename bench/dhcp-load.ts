@@ -7,7 +7,7 @@ import type { Socket } from 'node:dgram';
 import { BOOTP_BROADCAST_FLAG, decodeDhcpPacket, encodeDhcpPacket, encodeSubOptions } from '../src/dhcp/codec.ts';
 import { readPxeAnswer } from '../src/doctor/pxe-answers.ts';
 import { openUdpSocket } from '../src/net/udp.ts';
-import { pxeClientRequest } from '../test/support/dhcp-request-builder.ts';
+import { pxeClientRequest } from '../tools/dhcp-request-builder.ts';
 
 /** What the orchestrator passes. */
 interface LoadArguments {

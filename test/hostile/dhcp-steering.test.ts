@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import type { ProxyDhcpPolicy } from '../../src/dhcp/proxy-answer.ts';
 import { createProxyDhcpService, type ProxyDhcpService } from '../../src/dhcp/service.ts';
-import { pxeClientRequest, type TestClient } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest, type TestClient } from '../../tools/dhcp-request-builder.ts';
 import { captureLog } from '../support/log-capture.ts';
 
 const serverAddress = '127.0.0.1';

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
-import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
 import { tftpGet } from '../support/tftp-test-client.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -10,7 +10,7 @@ import { BindError } from '../../src/net/bind-error.ts';
 import { decodeDhcpPacket, encodeDhcpPacket, type DhcpPacket } from '../../src/dhcp/codec.ts';
 import type { ProxyDhcpPolicy } from '../../src/dhcp/proxy-answer.ts';
 import { createProxyDhcpService, type ProxyDhcpService } from '../../src/dhcp/service.ts';
-import { pxeClientRequest, type TestClient } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest, type TestClient } from '../../tools/dhcp-request-builder.ts';
 
 const serverAddress = '127.0.0.1';
 const clientAddress = '127.0.0.2';

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeDhcpPacket, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
-import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
 
 // The whole appliance as users run it: `bootstation serve` with ProxyDHCP, TFTP and HTTP on loopback ports.
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-serve-'));

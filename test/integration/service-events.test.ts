@@ -16,7 +16,7 @@ import type { BootEventInput } from '../../src/events/model.ts';
 import { createEventStore } from '../../src/events/store.ts';
 import { buildHttpApp } from '../../src/http/app.ts';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
-import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
 import { tempFileSource, TftpErrorReply, tftpGet, waitFor } from '../support/tftp-test-client.ts';
 
 const MAC = '52:54:00:0e:0e:01';

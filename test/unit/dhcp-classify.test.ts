@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyClient, type ClientClassification, type NetbootClient } from '../../src/dhcp/classify.ts';
-import { pxeClientRequest, type TestClient } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest, type TestClient } from '../../tools/dhcp-request-builder.ts';
 
 function netboot(client: TestClient): NetbootClient {
   const classification = classifyClient(pxeClientRequest(client));

@@ -10,7 +10,7 @@ import {
   encodeSubOptions,
   type DhcpPacket,
 } from '../../src/dhcp/codec.ts';
-import { pxeClientRequest } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
 
 /** A minimal valid message: header, cookie, then the given option bytes. */
 function message(optionBytes: number[], edit?: (bytes: Uint8Array) => void): Uint8Array {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { decodeDhcpPacket, DhcpDecodeError, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { classifyClient } from '../../src/dhcp/classify.ts';
 import { decideProxyDhcpAnswer, type ProxyDhcpDecision, type ProxyDhcpPolicy, type ProxyDhcpPort } from '../../src/dhcp/proxy-answer.ts';
-import { pxeClientRequest, type TestClient } from '../support/dhcp-request-builder.ts';
+import { pxeClientRequest, type TestClient } from '../../tools/dhcp-request-builder.ts';
 
 const us = '10.77.0.2';
 const allBinaries = new Set(['undionly.kpxe', 'ipxe.efi', 'ipxe32.efi', 'snp-arm64.efi']);

@@ -1,7 +1,8 @@
-// Builds client requests for DHCP tests: a PXE client's DHCPDISCOVER with the options real firmware sends.
-import { latin1Encode, ipv4Bytes, type DhcpPacket } from '../../src/dhcp/codec.ts';
+// Builds PXE client requests for the DHCP tests and the bench's load generator: a DHCPDISCOVER with the options real
+// firmware sends. Development code in tools/, so that neither test/ nor bench/ imports the other; never shipped.
+import { latin1Encode, ipv4Bytes, type DhcpPacket } from '../src/dhcp/codec.ts';
 
-/** What a test client looks like; every field has the value of a BIOS PXE ROM unless a test says otherwise. */
+/** What a simulated client looks like; every field has the value of a BIOS PXE ROM unless the caller says otherwise. */
 export interface TestClient {
   messageType?: number;
   vendorClass?: string | null;

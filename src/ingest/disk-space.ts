@@ -16,7 +16,8 @@ const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 /** Whether `error`, or an error it wraps (`cause`), is a write that failed because the disk is full. */
 export function isDiskFull(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
-    if (current instanceof IngestError) return current.code === IngestErrorCode.NoSpace;
+    // An IngestError may wrap the write that failed (a reader reports it as an unreadable archive).
+    if (current instanceof IngestError && current.code === IngestErrorCode.NoSpace) return true;
     const code = (current as NodeJS.ErrnoException).code;
     if (typeof code === 'string' && DISK_FULL_CODES.has(code)) return true;
   }
@@ -43,18 +44,13 @@ export function diskFullError(need: SpaceNeed, free: number, cause?: unknown): I
   );
 }
 
-/** Throws the "disk full" error before a write of `need.needed` bytes that cannot fit. */
-export async function ensureFreeSpace(need: SpaceNeed, free: (path: string) => Promise<number> = freeBytes): Promise<void> {
-  const available = await free(need.where);
-  if (need.needed > available) throw diskFullError(need, available);
-}
-
 /**
  * Rethrows `error` as the "disk full" error when the disk filled up under it (ENOSPC anywhere in its
- * causes), with the free space measured now; any other error is rethrown as it is.
+ * causes), with `freeBefore` (the free space before the writes began) or else the free space measured
+ * now; any other error is rethrown as it is.
  */
-export async function rethrowAsDiskFull(error: unknown, need: SpaceNeed): Promise<never> {
+export async function rethrowAsDiskFull(error: unknown, need: SpaceNeed, freeBefore?: number): Promise<never> {
   if (!isDiskFull(error) || (error instanceof IngestError && error.code === IngestErrorCode.NoSpace)) throw error;
-  const free = await freeBytes(need.where).catch(() => 0);
+  const free = freeBefore ?? (await freeBytes(need.where).catch(() => 0));
   throw diskFullError(need, free, error);
 }

@@ -124,6 +124,8 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
       if (error instanceof IngestError) throw error;
       if (isDiskFull(error)) {
         options.progress?.done();
+        // A resume would stop at the same byte, and a full data disk starves everything else meanwhile.
+        await rm(partPath, { force: true });
         const free = await (options.freeBytes ?? freeBytes)(cacheDir).catch(() => 0);
         const total = hashes.expectedTotal;
         throw diskFullError({ where: cacheDir, what: options.what ?? shown, needed: total ?? hashes.bytes, atLeast: total === undefined }, free, error);

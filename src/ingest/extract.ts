@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArchiveEntry, ArchiveReader } from './archives.ts';
-import { ensureFreeSpace, rethrowAsDiskFull } from './disk-space.ts';
+import { diskFullError, freeBytes, rethrowAsDiskFull, type SpaceNeed } from './disk-space.ts';
 import type { ProgressSink } from './download.ts';
 import { normalizeEntryPath, similarPaths } from './entry-names.ts';
 import { DEFAULT_MAX_EXTRACTED_BYTES, ExtractBudget } from './extract-budget.ts';
@@ -39,6 +39,8 @@ export interface ExtractPlan {
   maxExtractedBytes?: number;
   /** What the files are for, in a "disk full" message (the image id); the archive name when absent. */
   image?: string;
+  /** The folder a "disk full" message names (data/images); the extraction folder when absent. */
+  diskFolder?: string;
 }
 
 /** The files written (regular files, hashed). */
@@ -55,11 +57,13 @@ export async function extractArchive(
   progress?: ProgressSink,
 ): Promise<ExtractResult> {
   const budget = new ExtractBudget(plan.maxExtractedBytes ?? DEFAULT_MAX_EXTRACTED_BYTES, plan.archiveName);
+  // Measured before the first write: "has N free" in a disk-full message is what the image had to fit in.
+  const free = await freeBytes(dir);
+  const need = (bytes: number, atLeast: boolean): SpaceNeed => ({ where: plan.diskFolder ?? dir, what: plan.image ?? plan.archiveName, needed: bytes, atLeast });
   try {
-    return await extractInto(reader, dir, plan, budget, warn, progress);
+    return await extractInto(reader, dir, plan, budget, { free, need }, warn, progress);
   } catch (error) {
-    const needed = budget.needed;
-    return await rethrowAsDiskFull(error, { where: dir, what: plan.image ?? plan.archiveName, needed: needed.bytes, atLeast: needed.atLeast });
+    return await rethrowAsDiskFull(error, need(budget.needed.bytes, budget.needed.atLeast), free);
   }
 }
 
@@ -68,6 +72,7 @@ async function extractInto(
   dir: string,
   plan: ExtractPlan,
   budget: ExtractBudget,
+  space: { free: number; need: (bytes: number, atLeast: boolean) => SpaceNeed },
   warn: (message: string) => void,
   progress: ProgressSink | undefined,
 ): Promise<ExtractResult> {
@@ -102,7 +107,7 @@ async function extractInto(
       if (entry.kind === 'file' && normalized.ok && taken(normalized.path)) total += entry.size;
     }
     budget.declareTotal(total);
-    await ensureFreeSpace({ where: dir, what: plan.image ?? plan.archiveName, needed: total });
+    if (total > space.free) throw diskFullError(space.need(total, false), space.free);
   }
 
   // Made at the first stored entry of a local image and used for the rest.

@@ -73,7 +73,8 @@ export async function ingestImage(image: ImageConfig, context: IngestContext): P
     if (removed.length > 0) context.info(`removed leftovers of an interrupted ingest: ${removed.join(', ')}`);
     return await ingestLocked(image, spec, layout, context, now);
   } catch (error) {
-    await recordFailure(layout, now(), error as Error);
+    // Best effort: on a full disk the record cannot be written either, and the error itself must get through.
+    await recordFailure(layout, now(), error as Error).catch(() => undefined);
     throw error;
   } finally {
     await release();
@@ -106,6 +107,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
         renames: spec.renames ?? {},
         required: requiredFiles(image),
         image: image.id,
+        diskFolder: layout.imagesDir,
         ...(spec.maxExtractedBytes !== undefined ? { maxExtractedBytes: spec.maxExtractedBytes } : {}),
       },
       context.warn,

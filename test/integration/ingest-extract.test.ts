@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { openForReading } from '../../src/files/boot-files.ts';
-import { openArchive } from '../../src/ingest/archives.ts';
+import { openArchive, type ArchiveReader } from '../../src/ingest/archives.ts';
 import { extractArchive, type ExtractPlan } from '../../src/ingest/extract.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { buildStoredZip, buildTar, hasCommand, runIn, writeArchiveTree, type ArchiveTree } from '../support/ingest-archives.ts';
@@ -189,6 +190,29 @@ describe('hostile archives are refused before anything is written', () => {
     assert.equal(await readlink(join(result.dir, 'casper/vmlinuz')), 'vmlinuz-6.1');
     assert.equal((await lstat(join(result.dir, 'casper/initrd.hard'))).isFile(), true);
     assert.equal(await readFile(join(result.dir, 'casper/initrd.hard'), 'utf8'), 'initrd');
+  });
+});
+
+describe('the cap on extracted bytes', () => {
+  test('a file that writes more than it declares is stopped once the bytes written pass the cap', async () => {
+    // No real format lets an entry outgrow its declared size (tar-stream, yauzl and the ISO reader check);
+    // the count of written bytes is what holds if one ever did.
+    const chunk = Buffer.alloc(64 * 1024);
+    const reader: ArchiveReader = {
+      type: 'tar',
+      async forEachEntry(visit) {
+        await visit({ name: 'casper/vmlinuz', kind: 'file', size: 1 }, () => Readable.from((function* () {
+          for (let i = 0; i < 64; i++) yield chunk;
+        })()));
+      },
+    };
+    const dir = join(root, `liar-${++counter}`);
+    await mkdir(dir);
+    const error = await failure(extractArchive(reader, dir, { ...PLAN, maxExtractedBytes: 1024 * 1024 }, () => {}));
+    assert.equal(error.code, IngestErrorCode.TooLarge);
+    assert.match(error.message, /^test-archive wrote 1\.06 MiB, more than its files declare, over the 1\.00 MiB cap of source\.max_extracted_size; nothing was installed/);
+    const written = await stat(join(dir, 'casper/vmlinuz')).then((s) => s.size, () => 0);
+    assert.ok(written <= 1024 * 1024, `${written} bytes reached the disk`);
   });
 });
 

@@ -83,12 +83,14 @@ async function extractInto(
   const files = new Map<string, ManifestFile>();
   // Every entry that is not a folder, by its kind: renames, hard links and "similar names" look here.
   const archiveKinds = new Map<string, ArchiveEntry['kind']>();
-  const hostile = (path: string, why: string): IngestError =>
-    new IngestError(IngestErrorCode.HostileEntry, `${plan.archiveName} has ${why.replace('%s', JSON.stringify(path.slice(0, 200)))}; nothing was installed — use an archive from a trusted source`);
+  // Names from the archive are quoted and cut: they are untrusted text.
+  const quoted = (name: string): string => JSON.stringify(name.slice(0, 200));
+  const hostile = (what: string): IngestError =>
+    new IngestError(IngestErrorCode.HostileEntry, `${plan.archiveName} has ${what}; nothing was installed — use an archive from a trusted source`);
   // Folders the tree says are missing, made one level at a time: mkdir fails on anything already there.
   const place = async (path: string): Promise<'file' | 'symlink' | 'hardlink' | undefined> => {
     const placement = tree.place(path);
-    if (!placement.ok) throw hostile(path, `an entry %s that ${placement.reason}`);
+    if (!placement.ok) throw hostile(`an entry ${quoted(path)} that ${placement.reason}`);
     for (const folder of placement.newDirs) {
       await mkdir(join(dir, folder));
       tree.addDir(folder);
@@ -121,7 +123,7 @@ async function extractInto(
     if (!normalized.ok) {
       throw new IngestError(
         IngestErrorCode.HostileEntry,
-        `${plan.archiveName} has an entry named ${JSON.stringify(entry.name.slice(0, 200))} that would leave the image folder (${normalized.reason}); nothing was installed — use an archive from a trusted source`,
+        `${plan.archiveName} has an entry named ${quoted(entry.name)} that would leave the image folder (${normalized.reason}); nothing was installed — use an archive from a trusted source`,
       );
     }
     const path = normalized.path;
@@ -139,7 +141,7 @@ async function extractInto(
     } else if (entry.kind === 'hardlink') {
       // A hard link names an archive path, which must itself be a plain name inside.
       const source = normalizeEntryPath(entry.linkTarget ?? '');
-      if (!source.ok) throw hostile(path, `a hard link %s to ${JSON.stringify((entry.linkTarget ?? '').slice(0, 200))}, which would leave the image folder (${source.reason})`);
+      if (!source.ok) throw hostile(`a hard link ${quoted(path)} to ${quoted(entry.linkTarget ?? '')}, which would leave the image folder (${source.reason})`);
       tree.add(path, { kind: 'hardlink', target: source.path });
     } else {
       budget.declare(entry.size);
@@ -153,7 +155,7 @@ async function extractInto(
   for (const { path, node } of tree.plannedLinks()) {
     if (node.kind !== 'hardlink') continue;
     if (archiveKinds.get(node.target) !== 'file') {
-      throw hostile(path, `a hard link %s to ${JSON.stringify(node.target.slice(0, 200))}, which is not a regular file of the archive`);
+      throw hostile(`a hard link ${quoted(path)} to ${quoted(node.target)}, which is not a regular file of the archive`);
     }
     const original = tree.get(node.target)?.kind === 'file' ? files.get(node.target) : undefined;
     if (!original) {
@@ -207,7 +209,7 @@ async function extractInto(
   const symlinks = tree.plannedLinks().filter((link) => link.node.kind === 'symlink');
   for (const { path, node } of symlinks) {
     const verdict = tree.judgeSymlink(path);
-    if (!verdict.ok) throw hostile(path, `a link %s to ${JSON.stringify(node.target.slice(0, 200))} that ${verdict.reason}`);
+    if (!verdict.ok) throw hostile(`a link ${quoted(path)} to ${quoted(node.target)} that ${verdict.reason}`);
   }
   for (const { path, node } of symlinks) await symlink(node.target, join(dir, path));
 

@@ -47,8 +47,8 @@ export class ExtractionTree {
       const parent = segments.slice(0, i).join('/');
       const node = this.#nodes.get(parent);
       if (node === undefined) newDirs.push(parent);
-      else if (node.kind === 'symlink' || node.kind === 'hardlink') return { ok: false, reason: `runs through the link ${parent}` };
-      else if (node.kind === 'file') return { ok: false, reason: `runs through ${parent}, which is a file` };
+      else if (node.kind === 'symlink' || node.kind === 'hardlink') return { ok: false, reason: `runs through the link ${quoted(parent)}` };
+      else if (node.kind === 'file') return { ok: false, reason: `runs through ${quoted(parent)}, which is a file` };
     }
     const existing = this.#nodes.get(path);
     if (existing?.kind === 'dir') return { ok: false, reason: 'is also a folder' };
@@ -101,7 +101,7 @@ export class ExtractionTree {
       const segment = pending.pop()!;
       if (segment === '' || segment === '.') continue;
       if (segment === '..') {
-        if (at.length === 0) return { ok: false, reason: through === undefined ? 'climbs above the image folder' : `climbs above the image folder through the link ${through}` };
+        if (at.length === 0) return { ok: false, reason: through === undefined ? 'climbs above the image folder' : `climbs above the image folder through the link ${quoted(through)}` };
         at.pop();
         continue;
       }
@@ -111,7 +111,7 @@ export class ExtractionTree {
       through ??= at.join('/');
       if (++hops > MAX_LINK_HOPS) return { ok: false, reason: `runs through more than ${MAX_LINK_HOPS} links in a row (a loop)` };
       const nested = targetRefusal(reached.target);
-      if (nested) return { ok: false, reason: `runs through the link ${at.join('/')}, which ${nested}` };
+      if (nested) return { ok: false, reason: `runs through the link ${quoted(at.join('/'))}, which ${nested}` };
       at.pop();
       pending.push(...reached.target.split('/').reverse());
     }
@@ -126,6 +126,11 @@ export class ExtractionTree {
     const parentNode = parent === undefined ? undefined : this.#nodes.get(parent);
     if (parentNode?.kind === 'dir') parentNode.children++;
   }
+}
+
+// Archive paths in a reason are untrusted text: quoted, and cut.
+function quoted(path: string): string {
+  return JSON.stringify(path.slice(0, 200));
 }
 
 function parentOf(path: string): string | undefined {

@@ -24,8 +24,8 @@ describe('extraction tree', () => {
 
   test('a path through a link or a file, or onto a folder, is refused', () => {
     const tree = treeOf([['a/up', '..'], ['a/file', undefined]]);
-    assert.deepEqual(tree.place('a/up/x'), { ok: false, reason: 'runs through the link a/up' });
-    assert.deepEqual(tree.place('a/file/x'), { ok: false, reason: 'runs through a/file, which is a file' });
+    assert.deepEqual(tree.place('a/up/x'), { ok: false, reason: 'runs through the link "a/up"' });
+    assert.deepEqual(tree.place('a/file/x'), { ok: false, reason: 'runs through "a/file", which is a file' });
     assert.deepEqual(tree.place('a'), { ok: false, reason: 'is also a folder' });
   });
 
@@ -46,10 +46,10 @@ describe('extraction tree', () => {
       [[['vmlinuz', '/boot/vmlinuz']], 'vmlinuz', 'points to an absolute path, outside the image folder'],
       [[['vmlinuz', '']], 'vmlinuz', 'points nowhere (an empty target)'],
       // The chain: each link alone looks inside.
-      [[['linux/a/b/c/l', '../../../..'], ['linux/a/b/c/esc', 'l/../../../..']], 'linux/a/b/c/esc', 'climbs above the image folder through the link linux/a/b/c/l'],
+      [[['linux/a/b/c/l', '../../../..'], ['linux/a/b/c/esc', 'l/../../../..']], 'linux/a/b/c/esc', 'climbs above the image folder through the link "linux/a/b/c/l"'],
       // Order does not matter: the tree is judged when it is complete.
-      [[['s2', 'x/s1/..'], ['x/s1', '../..']], 's2', 'climbs above the image folder through the link x/s1'],
-      [[['x/abs', '/etc'], ['y', 'x/abs/passwd']], 'y', 'runs through the link x/abs, which points to an absolute path, outside the image folder'],
+      [[['s2', 'x/s1/..'], ['x/s1', '../..']], 's2', 'climbs above the image folder through the link "x/s1"'],
+      [[['x/abs', '/etc'], ['y', 'x/abs/passwd']], 'y', 'runs through the link "x/abs", which points to an absolute path, outside the image folder'],
       [[['a', 'b'], ['b', 'a']], 'a', 'runs through more than 40 links in a row (a loop)'],
     ];
     for (const [entries, path, reason] of cases) assert.deepEqual(treeOf(entries).judgeSymlink(path), { ok: false, reason }, JSON.stringify(entries));

@@ -21,7 +21,7 @@ import { DEFAULT_MAX_EXTRACTED_BYTES, ExtractBudget } from './extract-budget.ts'
 import { ExtractionTree } from './extraction-tree.ts';
 import { compileMatcher } from './globs.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import type { ManifestFile } from './manifest.ts';
+import { MANIFEST_NAME, type ManifestFile } from './manifest.ts';
 import { resolveRenames } from './renames.ts';
 import { StoredCopier } from './stored-copy.ts';
 
@@ -130,6 +130,11 @@ async function extractInto(
     if (entry.kind === 'directory' || entry.kind === 'other') return;
     archiveKinds.set(path, entry.kind);
     if (!taken(path)) return;
+    if (path === MANIFEST_NAME) {
+      // The name of the manifest the install writes: an archive's own would stand in its way (or forge it).
+      warn(`${plan.archiveName}: left out its ${MANIFEST_NAME}, the name of bootstation's own manifest`);
+      return;
+    }
     const replaces = await place(path);
     // tar lets a later entry of the same name win; only a file this extraction wrote is ever removed.
     if (replaces === 'file') {

@@ -178,6 +178,14 @@ describe('hostile archives are refused before anything is written', () => {
     });
   }
 
+  test('an entry named like the manifest is left out with a warning, so it can neither block nor forge the real one', async () => {
+    const path = join(root, `manifest-${++counter}.tar`);
+    await writeFile(path, await buildTar([{ name: '.manifest.json', content: '{"forged": true}' }, { name: 'casper/vmlinuz', content: 'k' }, { name: 'casper/initrd', content: 'i' }]));
+    const result = await extractFile(path, { ...PLAN, extract: ['**'] });
+    assert.deepEqual(await readdir(result.dir), ['casper']);
+    assert.deepEqual(result.warnings, ['test-archive: left out its .manifest.json, the name of bootstation\'s own manifest']);
+  });
+
   test('a symlink that stays inside is kept as a link', async () => {
     const path = join(root, `links-${++counter}.tar`);
     await writeFile(path, await buildTar([

@@ -120,12 +120,7 @@ async function extractInto(
     // `tar -C dir .` records the folder itself as "./".
     if (entry.kind === 'directory' && /^(\.\/?)+$/.test(entry.name)) return;
     const normalized = normalizeEntryPath(entry.name);
-    if (!normalized.ok) {
-      throw new IngestError(
-        IngestErrorCode.HostileEntry,
-        `${plan.archiveName} has an entry named ${quoted(entry.name)} that would leave the image folder (${normalized.reason}); nothing was installed — use an archive from a trusted source`,
-      );
-    }
+    if (!normalized.ok) throw hostile(`an entry named ${quoted(entry.name)} that would leave the image folder (${normalized.reason})`);
     const path = normalized.path;
     if (entry.kind === 'directory' || entry.kind === 'other') return;
     archiveKinds.set(path, entry.kind);

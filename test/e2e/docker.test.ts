@@ -4,8 +4,15 @@
 //
 // No registry is reachable here, so the base images are made locally (test/support/docker-engine.ts,
 // cached in /var/cache/bootstation-docker) and passed as NODE_IMAGE / DEBIAN_IMAGE; the image is built
-// with IPXE_SOURCE=stock by a dockerd in the root namespace (its builds reach the Debian and npm
-// registries), then moved with `docker save | docker load` into a second dockerd in the NAS namespace.
+// by a dockerd in the root namespace (its builds reach the Debian and npm registries), then moved with
+// `docker save | docker load` into a second dockerd in the NAS namespace.
+//
+// iPXE is compiled on the image's default path, the way an air-gapped site builds it: the release tarball
+// under ipxe-src/source/ of the build context, named with IPXE_SOURCE, checked against ipxe-src/pin.json by
+// the ipxe stage before it compiles. The real release cannot be downloaded here, so the context is a copy
+// of the checkout holding a STAND-IN release (git archive of the stand-in tree) and a pin naming it, as a
+// site pinning its own release would write. Stand-in binaries cannot boot a machine, so before the VMs
+// boot, data/ipxe is given Debian's iPXE binaries as the user's own build (which first start keeps).
 // Both engines are this test's own (data root, exec root, pid file and socket under a temporary folder)
 // and are stopped by pid. Needs root, docker.io, docker-compose, debootstrap and the lab's packages;
 // skipped with the reason otherwise, and failed instead when BOOTSTATION_E2E=required.
@@ -23,7 +30,9 @@ import { startProcess, tailFile } from '../../src/lab/processes.ts';
 import { cleanSerialText, furthestBootStep } from '../../src/lab/serial-report.ts';
 import { ensureTestKernel } from '../../src/lab/test-kernel.ts';
 import type { LabFirmware } from '../../src/lab/topology.ts';
+import { parseManifest } from '../../src/ipxe/manifest.ts';
 import { BASE_IMAGES, copyImage, dockerSkipReason, ensureBaseImageFiles, loadBaseImages, run, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
+import { createStandInIpxeSource, createStandInRelease, writePin, type StandInRelease } from '../support/ipxe-stand-in-source.ts';
 
 const required = process.env['BOOTSTATION_E2E'] === 'required';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,12 +45,16 @@ const HTTP_PORT = 8080;
 // The image's user (Dockerfile: useradd --uid 10001), who must own the bind-mounted folders.
 const APP_UID = 10001;
 const BASE_URL = `http://${NAS}:${HTTP_PORT}/images/${LAB_IMAGE_ID}/`;
-// Measured on 2 cores: a cold build (apt-get, npm ci, tsc) ≈ 3 min; the VMs as in netboot.test.ts.
-const BUILD_TIMEOUT_MS = 600_000;
+// Measured on 2 cores: a cold build (apt-get with the compilers, npm ci, tsc) ≈ 5 min; the VMs as in netboot.test.ts.
+const BUILD_TIMEOUT_MS = 900_000;
+// What the build context holds (.dockerignore admits only these), copied from the checkout.
+const CONTEXT_PATHS = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts/build-ipxe.sh', 'ipxe-src'];
+// Debian's iPXE binaries (the ipxe package), which the VMs boot.
+const DEBIAN_IPXE = '/usr/lib/ipxe';
 const HEALTHY_TIMEOUT_MS = 90_000;
 const BOOT_TIMEOUT_MS = 240_000;
 
-const skipReason = (await dockerSkipReason('the Docker test', [['docker-compose', 'docker-compose'], ['nsenter', 'util-linux']])) ?? (await labSkipReason());
+const skipReason = (await dockerSkipReason('the Docker test', [['docker-compose', 'docker-compose'], ['nsenter', 'util-linux'], ['git', 'git']])) ?? (await labSkipReason());
 
 /** Everything the test started, so that `after` can end it whatever failed. */
 interface Setup {
@@ -52,6 +65,7 @@ interface Setup {
   lab?: Lab;
   projectDir: string;
   payloadSha256?: string;
+  release?: StandInRelease;
 }
 
 const setup: Setup = { workDir: '', buildLog: '', projectDir: '' };
@@ -118,6 +132,24 @@ async function bootVm(t: TestContext, firmware: LabFirmware): Promise<void> {
   if (firmware === 'efi') assert.match(cleanSerialText(wait.serial), /NBP filename is ipxe\.efi/, `efi: EDK2 should be offered ipxe.efi\n${boot}`);
 }
 
+/**
+ * The build context as an air-gapped site prepares it: the checkout's files, the release tarball under
+ * ipxe-src/source/, and (since this release is a stand-in) a pin naming it. The repository is not touched.
+ */
+async function prepareContext(): Promise<string> {
+  const context = join(setup.workDir, 'context');
+  await mkdir(join(context, 'scripts'), { recursive: true });
+  for (const path of CONTEXT_PATHS) await run(['cp', '-a', join(REPO, path), join(context, path)]);
+  await rm(join(context, 'ipxe-src', 'source'), { recursive: true, force: true });
+  const source = join(setup.workDir, 'stand-in-ipxe-source');
+  await createStandInIpxeSource(source, '/tmp/stand-in-record-in-the-ipxe-stage');
+  setup.release = await createStandInRelease(source, join(setup.workDir, 'release'), 'ipxe-2.0.0');
+  await mkdir(join(context, 'ipxe-src', 'source'), { recursive: true });
+  await run(['cp', setup.release.gzip, join(context, 'ipxe-src', 'source', 'ipxe-2.0.0.tar.gz')]);
+  await writePin(join(context, 'ipxe-src', 'pin.json'), { commit: setup.release.commit, url: 'https://mirror.invalid/ipxe-2.0.0.tar.gz', tarSha256: setup.release.tarSha256 });
+  return context;
+}
+
 if (skipReason && required) {
   describe('docker appliance', () => {
     it('can run on this machine (BOOTSTATION_E2E=required)', () => assert.fail(`BOOTSTATION_E2E=required, but ${skipReason}`));
@@ -137,10 +169,12 @@ if (skipReason && required) {
         await loadBaseImages(setup.builder, files, setup.workDir);
         progress(`base images loaded after ${seconds()}`);
         const version = (JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
-        const buildArgs = { NODE_IMAGE: BASE_IMAGES.node, DEBIAN_IMAGE: BASE_IMAGES.debian, IPXE_SOURCE: 'stock', VERSION: version };
+        const context = await prepareContext();
+        // KEYMAP and TARGETS stay at the Dockerfile's defaults (us; bios, efi64, efi32, arm64), as `docker compose up` builds.
+        const buildArgs = { NODE_IMAGE: BASE_IMAGES.node, DEBIAN_IMAGE: BASE_IMAGES.debian, IPXE_SOURCE: 'ipxe-2.0.0.tar.gz', VERSION: version };
         // The build containers use the host's network: the test's engines have no bridge (see startDockerd).
         const build = (): Promise<string> =>
-          setup.builder!.docker(['build', '--network', 'host', '--tag', IMAGE, ...Object.entries(buildArgs).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]), REPO], { timeoutMs: BUILD_TIMEOUT_MS / 2 });
+          setup.builder!.docker(['build', '--network', 'host', '--tag', IMAGE, ...Object.entries(buildArgs).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]), context], { timeoutMs: BUILD_TIMEOUT_MS / 2 });
         // apt-get and npm ci fetch from the internet; one failed fetch gets a second build (layers done stay cached).
         const output = await build()
           .catch((error: Error) => {
@@ -153,6 +187,8 @@ if (skipReason && required) {
           });
         await writeFile(setup.buildLog, output);
         progress(`image built after ${seconds()}`);
+        assert.match(output, /build-ipxe: ipxe-2\.0\.0\.tar\.gz is iPXE v2\.0\.0 as \/build\/ipxe-src\/pin\.json pins it/, 'the ipxe stage checked the tarball against the pin');
+        assert.match(output, /build-ipxe: building arm64 \(bin-arm64-efi\/snp\.efi\)/, 'arm64 is a default target');
 
         const kernel = await ensureTestKernel();
         const labDir = join(setup.workDir, 'lab');
@@ -209,7 +245,17 @@ if (skipReason && required) {
         const starter = await readFile(join(setup.projectDir, 'config', 'images.yaml'), 'utf8');
         assert.match(starter, /^# bootstation configuration, written on the container's first start/);
         const ipxe = await readdir(join(setup.projectDir, 'data', 'ipxe'));
-        for (const file of ['undionly.kpxe', 'ipxe.efi', '.from-image']) assert.ok(ipxe.includes(file), `data/ipxe should hold ${file}, holds ${ipxe.join(', ')}`);
+        for (const file of ['undionly.kpxe', 'ipxe.efi', 'snponly.efi', 'ipxe32.efi', 'snp-arm64.efi', 'manifest.json', '.from-image']) {
+          assert.ok(ipxe.includes(file), `data/ipxe should hold ${file}, holds ${ipxe.join(', ')}`);
+        }
+        // The image's iPXE was compiled from the stand-in release: its manifest names the pinned version and the
+        // commit from the tarball's pax header, and the binaries carry the stand-in's marks.
+        const manifest = parseManifest(await readFile(join(setup.projectDir, 'data', 'ipxe', 'manifest.json'), 'utf8'));
+        assert.ok(manifest, 'data/ipxe/manifest.json is a manifest bootstation wrote');
+        assert.equal(manifest.version, 'v2.0.0');
+        assert.equal(manifest.commit, setup.release?.commit);
+        assert.deepEqual(manifest.targets, ['bios', 'efi64', 'efi32', 'arm64']);
+        assert.match(await readFile(join(setup.projectDir, 'data', 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n/);
         assert.equal(await inspect('{{.Config.User}}'), 'bootstation');
         assert.equal((await setup.nas!.docker(['exec', CONTAINER, 'id', '-u'])).trim(), String(APP_UID));
         // /proc/1/status of the server: CapEff 0x400 is CAP_NET_BIND_SERVICE (bit 10) and nothing else.
@@ -226,6 +272,16 @@ if (skipReason && required) {
 
     describe('VMs boot the lab image through the container (ProxyDHCP, TFTP and HTTP from inside it)', { concurrency: true }, () => {
       before(async () => {
+        // Stand-in binaries cannot boot: Debian's iPXE goes into data/ipxe as the user's own build (no manifest,
+        // no .from-image marker), which first start would keep. The manifest goes last: the running server
+        // looks at the folder again when it disappears.
+        const ipxeDir = join(setup.projectDir, 'data', 'ipxe');
+        const debian = ['undionly.kpxe', 'ipxe.efi', 'snponly.efi'];
+        for (const file of debian) await run(['cp', join(DEBIAN_IPXE, file), join(ipxeDir, file)]);
+        await run(['chown', '-R', `${APP_UID}:${APP_UID}`, ipxeDir]);
+        for (const name of await readdir(ipxeDir)) if (!debian.includes(name) && name !== 'manifest.json') await rm(join(ipxeDir, name), { force: true });
+        await rm(join(ipxeDir, 'manifest.json'));
+        await waitUntil('the container serves the binaries as custom ones', async () => /serving custom iPXE binaries from the data directory/.test(await containerLogs()), 30_000);
         // The running server reloads images.yaml on its own when the file changes.
         await writeFile(join(setup.projectDir, 'config', 'images.yaml'), renderLabConfig({ dir: '/data/lab-image' }, 1));
         await waitUntil('the container applied the lab config', async () => /"images":1\b.*"msg":"configuration reloaded"/.test(await containerLogs()), 30_000);

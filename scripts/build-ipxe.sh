@@ -203,17 +203,20 @@ src="$tree/src"
 [[ -n $version ]] || version="$(makefile_version "$src/Makefile")"
 [[ -n $version ]] || version='unknown'
 
-# KEYBOARD_MAP takes the object name: iPXE's Makefile turns "-" into "_" (keymap_no-latin1.c → keymap_no_latin1).
+# The layout must be one this source links (iPXE's Makefile turns "-" into "_": keymap_no-latin1.c → keymap_no_latin1).
 if [[ ! -f $src/hci/keymap/keymap_$keymap.c ]]; then
   available="$(cd "$src/hci/keymap" 2>/dev/null && for f in keymap_*.c; do f="${f#keymap_}" && printf '%s ' "${f%.c}"; done)"
   die "keymap \"$keymap\" is not in this iPXE source (src/hci/keymap/); use one of: ${available:-none found}"
 fi
 mkdir -p "$src/config/local"
 cp "$overlay/config/local/console.h" "$overlay/config/local/general.h" "$overlay/config/local/branding.h" "$src/config/local/"
-grep -q '^#define KEYBOARD_MAP ' "$src/config/local/console.h" ||
-  die "$overlay/config/local/console.h has no \"#define KEYBOARD_MAP\" line to set the keymap in; render it again with bootstation"
-sed -i "s/^#define KEYBOARD_MAP .*/#define KEYBOARD_MAP ${keymap//-/_}/" "$src/config/local/console.h"
+# The overlay links every layout (KEYBOARD_MAP dynamic); the build's own one is the embedded script's first
+# command, `set keymap`, set here to --keymap: that is how the Docker build's KEYMAP reaches the committed
+# ipxe-src/embed.ipxe.
 cp "$embed" "$work/embed.ipxe"
+grep -q '^set keymap ' "$work/embed.ipxe" ||
+  die "the embedded script $embed has no \"set keymap\" line to set the layout in; render it again with bootstation"
+sed -i "s/^set keymap .*/set keymap ${keymap}/" "$work/embed.ipxe"
 
 # Everything that goes into a binary besides the target: source, overlay as applied, embedded script.
 identity="$(

@@ -223,6 +223,23 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
     assert.equal(noGcc.stderr, 'build-ipxe: gcc is not installed, and the iPXE build needs it: on Debian, apt-get install gcc (or build through Docker: bootstation ipxe build without --local)\n');
   });
 
+  test('--keymap sets the embedded script\'s `set keymap` line, as the Docker stage\'s KEYMAP does to the committed embed.ipxe', async () => {
+    const overlay = join(dir, 'overlay-keymap');
+    for (const [path, content] of Object.entries(renderOverlay())) {
+      await mkdir(join(overlay, 'config', 'local'), { recursive: true });
+      await writeFile(join(overlay, path), content);
+    }
+    const embed = join(dir, 'embed-us.ipxe');
+    await writeFile(embed, renderEmbedScript(80, 'us'));
+    const callsBefore = (await standInCalls(standInRecord)).length;
+    await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'fr', '--targets', 'bios', '--overlay', overlay, '--embed', embed, '--out', join(dir, 'out-keymap')]);
+    const [call] = (await standInCalls(standInRecord)).slice(callsBefore);
+    assert.ok(call, 'make ran');
+    const seen = await seenFiles(call);
+    assert.equal(seen.get('embed.ipxe'), renderEmbedScript(80, 'fr'), 'the embedded script selects fr first');
+    assert.equal(seen.get('console.h'), renderOverlay()['config/local/console.h'], 'the overlay is applied as rendered: every layout linked in');
+  });
+
   test('a keymap the source does not ship is refused with the ones it does', async () => {
     await rm(join(standInSource, 'src', 'hci', 'keymap', 'keymap_fr.c'));
     try {

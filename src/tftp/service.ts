@@ -85,9 +85,6 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
   const maxTransfersPerAddress = options.maxTransfersPerAddress ?? defaultMaxTransfersPerAddress;
   const idleTimeoutMs = options.idleTimeoutMs ?? tftpDefaultIdleTimeoutMs;
   const transferAddress = options.transferAddress ?? options.address;
-  // Requests from our own serving address come from this host (Linux drops packets from the network that claim a
-  // local source address), e.g. the bench's 64-client storm: only the total cap applies to them.
-  const ownAddress = transferAddress;
   const limits = { maxBlockSize: options.maxBlockSize ?? 1468, maxWindowSize: options.maxWindowSize ?? 16 };
   const retransmitTimeoutMs = options.retransmitTimeoutMs ?? 1000;
   const maxRetries = options.maxRetries ?? 5;
@@ -169,7 +166,9 @@ export async function createTftpService(options: TftpServiceOptions): Promise<Tf
       refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');
       return;
     }
-    if (client.address !== ownAddress && (slotsByAddress.get(client.address) ?? 0) >= maxTransfersPerAddress) {
+    // Requests from our own serving address come from this host (Linux drops packets from the network that claim a
+    // local source address), e.g. the bench's 64-client storm: only the total cap applies to them.
+    if (client.address !== transferAddress && (slotsByAddress.get(client.address) ?? 0) >= maxTransfersPerAddress) {
       log.debug({ client: key, file: screened.path, maxTransfersPerAddress }, 'TFTP refused a request: too many transfers from this address');
       summary.note('over the per-address cap', client.address);
       refuse(client, TftpErrorCode.NotDefined, 'Server busy, try again later');

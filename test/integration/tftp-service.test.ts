@@ -246,6 +246,55 @@ describe('TFTP service limits and cleanup', () => {
     }
   });
 
+  it('holds packets that arrive during a slow file read and handles them after it, in order (a client ERROR then ends the transfer)', async () => {
+    let releaseRead: () => void = () => {};
+    const readGate = new Promise<void>((resolve) => (releaseRead = resolve));
+    let readsStarted = 0;
+    let closedFiles = 0;
+    const bytes = randomBytes(3000);
+    const file = {
+      size: bytes.length,
+      read: async (position: number, length: number) => {
+        readsStarted += 1;
+        await readGate;
+        return bytes.subarray(position, position + length);
+      },
+      close: async () => void (closedFiles += 1),
+    };
+    const { log, lines } = captureLog();
+    // A long retransmit interval: only the held ERROR, not a timeout, can end the transfer within the test.
+    const service = await createTftpService({ address: '127.0.0.1', port: 0, files: async () => file, log, retransmitTimeoutMs: 10_000 });
+    const client = await openTestSocket();
+    try {
+      client.send(encodeTftpPacket({ opcode: TftpOpcode.ReadRequest, filename: 'slow.bin', mode: 'octet', options: [{ name: 'tsize', value: '0' }] }), service.port);
+      const optionAck = await client.receive(2000);
+      assert.equal(optionAck?.packet.opcode, TftpOpcode.OptionAck);
+      // ACK 0 asks for DATA 1, whose read now waits; a repeated ACK 0 and an ERROR arrive during it.
+      client.send(encodeTftpPacket({ opcode: TftpOpcode.Ack, block: 0 }), optionAck.port);
+      await waitFor(() => readsStarted === 1, 'the file read to start');
+      client.send(encodeTftpPacket({ opcode: TftpOpcode.Ack, block: 0 }), optionAck.port);
+      client.send(encodeTftpPacket({ opcode: TftpOpcode.Error, code: 0, message: 'cancelled by the user' }), optionAck.port);
+      assert.equal(await client.receive(200), undefined, 'nothing is sent while the read is under way');
+      assert.equal(service.activeTransfers(), 1, 'the ERROR waits behind the read');
+      releaseRead();
+      await waitFor(() => service.activeTransfers() === 0 && closedFiles === 1, 'the held ERROR to end the transfer and close its file');
+      // DATA 1 is handed to the socket first, but the socket closes in the same turn, so it may never leave; the
+      // repeated ACK 0 must not have been answered with a second copy, and nothing follows the ERROR.
+      const reply = await client.receive(200);
+      if (reply !== undefined) {
+        assert.ok(reply.packet.opcode === TftpOpcode.Data && reply.packet.block === 1, `only DATA 1 may follow the read, got opcode ${reply.packet.opcode}`);
+        assert.equal(await client.receive(200), undefined, 'DATA 1 is sent once');
+      }
+      const end = lines.find((line) => typeof line.outcome === 'string');
+      assert.equal(end?.outcome, 'client-error');
+      assert.equal(end?.clientMessage, 'cancelled by the user');
+      assert.equal(readsStarted, 1);
+    } finally {
+      await client.close();
+      await service.close();
+    }
+  });
+
   it('sends a transfer from transferAddress while listening on 0.0.0.0 (replies come from the next-server address)', async () => {
     const files = await tempFileSource({ 'a.bin': randomBytes(100) });
     const { log } = captureLog();

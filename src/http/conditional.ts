@@ -94,17 +94,19 @@ const RANGE_MALFORMED = 1;
 function withoutSpacesAroundDelimiters(header: string): string {
   const isBlank = (index: number): boolean => header[index] === ' ' || header[index] === '\t';
   const isDelimiter = (char: string | undefined): boolean => char === undefined || char === '=' || char === '-' || char === ',';
-  let out = '';
+  const kept: string[] = [];
+  let last: string | undefined;
   for (let index = 0; index < header.length; ) {
     if (!isBlank(index)) {
-      out += header[index];
+      last = header[index];
+      kept.push(last!);
       index += 1;
       continue;
     }
     let runEnd = index;
     while (isBlank(runEnd)) runEnd += 1;
-    if (!isDelimiter(out.at(-1)) && !isDelimiter(header[runEnd])) out += header.slice(index, runEnd);
+    if (!isDelimiter(last) && !isDelimiter(header[runEnd])) kept.push(header.slice(index, runEnd));
     index = runEnd;
   }
-  return out;
+  return kept.join('');
 }

@@ -1,3 +1,4 @@
+import http, { type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseBootClient } from '../boot/client.ts';
 import { cacheMissingBootFiles, type MissingBootFiles } from '../boot/image-files.ts';
@@ -9,6 +10,17 @@ import { splitUrlPath } from '../files/safe-path.ts';
 import { addBootEventHooks } from './boot-events.ts';
 import { dashboardPlugin, type DashboardOptions } from './dashboard.ts';
 import { refuseFile, sendFile, sendFileFrom } from './files.ts';
+import { createConnectionLimiter, DEFAULT_HTTP_LIMITS, serverTimeouts, type HttpLimits } from './limits.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Another http.Server that runs this app under the same limits (the connection caps count both), for one more
+     * listening address; it stops accepting when the app closes.
+     */
+    secondaryServer(): Server;
+  }
+}
 
 /** What the HTTP app reads on every request; getters, so a config reload applies at once. */
 export interface HttpAppOptions {
@@ -25,14 +37,21 @@ export interface HttpAppOptions {
   dashboard?: DashboardOptions;
   /** Which boot files are missing, per image; default: checked on disk by a cacheMissingBootFiles of its own. */
   missingBootFiles?: MissingBootFiles;
+  /** Connection caps and timeouts; each one not given is DEFAULT_HTTP_LIMITS'. */
+  limits?: Partial<HttpLimits>;
 }
 
 const IPXE_SCRIPT = 'text/plain; charset=utf-8';
 
 /** Builds the Fastify app (scripts, menu, files, health, and the dashboard when given); it never listens by itself. */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const timeouts = serverTimeouts(limits);
   const app = Fastify({
     loggerInstance: options.log,
+    // Fastify turns Node's request timeout off by default; a client must not hold a connection by sending slowly.
+    requestTimeout: timeouts.requestTimeout,
+    http: timeouts,
     // Our own onResponse hook writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -46,6 +65,24 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       return reply.code(error.statusCode ?? 400).type('text/plain').send(`${error.message}\n`);
     },
   });
+
+  const limiter = createConnectionLimiter(limits, (client, reason) => options.log.debug({ client, reason }, 'HTTP connection closed on arrival: over the connection cap'));
+  limiter.attach(app.server);
+  const secondaries: Server[] = [];
+  app.decorate('secondaryServer', () => {
+    const server = http.createServer(timeouts, app.routing);
+    server.keepAliveTimeout = app.server.keepAliveTimeout;
+    limiter.attach(server);
+    secondaries.push(server);
+    return server;
+  });
+  app.addHook('preClose', async () => {
+    for (const server of secondaries) {
+      server.close();
+      server.closeIdleConnections();
+    }
+  });
+  const fileOptions = { stallMs: limits.stallMs };
 
   // One log line per request, with what was sent.
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
@@ -83,8 +120,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       const name = rawTail(request.raw.url, '/ipxe/');
       // The first-stage binaries are served by exact name: the stock ones are symlinks into /boot.
       const binary = ipxe.files.get(name);
-      if (binary) return sendFile(binary, request, reply);
-      return sendFileFrom(ipxe.dir, name, request, reply);
+      if (binary) return sendFile(binary, request, reply, fileOptions);
+      return sendFileFrom(ipxe.dir, name, request, reply, fileOptions);
     },
   });
 
@@ -99,7 +136,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       if (!id.ok) return refuseFile(tail, id.reason, request, reply);
       const image = options.config().images.find((candidate) => candidate.id === id.segments[0]);
       if (!image) return reply.code(404).type('text/plain').send('no such image\n');
-      return sendFileFrom(image.dir, slash < 0 ? '' : tail.slice(slash + 1), request, reply);
+      return sendFileFrom(image.dir, slash < 0 ? '' : tail.slice(slash + 1), request, reply, fileOptions);
     },
   });
 

@@ -28,22 +28,29 @@ function returnBuffer(buffer: Buffer): void {
   if (idle.length < POOLED_BUFFERS) idle.push(buffer);
 }
 
-/** Why a file body stopped early: the client went away, or the file could not be read as planned. */
+/** Why a file body stopped early: the client went away or stopped taking data, or the file could not be read as planned. */
 export class FileBodyError extends Error {
   readonly clientGone: boolean;
-  constructor(message: string, clientGone: boolean, options?: ErrorOptions) {
+  /** The client took no data for the stall bound and the connection was cut. */
+  readonly stalled: boolean;
+  constructor(message: string, clientGone: boolean, options?: ErrorOptions & { stalled?: boolean }) {
     super(message, options);
     this.clientGone = clientGone;
+    this.stalled = options?.stalled ?? false;
   }
 }
+
+/** A response whose client takes no data for this long is cut, unless the caller says otherwise. */
+export const DEFAULT_STALL_MS = 30_000;
 
 /**
  * Writes bytes start..end (inclusive) of the file at `path` to `response`, whose status and headers are already
  * set, then ends it. Resolves when the last byte is handed to the socket; rejects with FileBodyError when the
- * client hangs up or the file vanishes, shrinks or fails to read (the response is then destroyed: a short body
- * must not look complete).
+ * client hangs up, takes no data for `stallMs`, or the file vanishes, shrinks or fails to read (the response is
+ * then destroyed: a short body must not look complete).
  */
-export async function writeFileBody(path: string, start: number, end: number, response: ServerResponse): Promise<void> {
+export async function writeFileBody(path: string, start: number, end: number, response: ServerResponse, options: { stallMs?: number } = {}): Promise<void> {
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const handle = await open(path, 'r').catch((error: unknown) => {
     response.destroy();
     throw new FileBodyError(`${path} could not be opened: ${(error as Error).message}`, false, { cause: error });
@@ -53,6 +60,12 @@ export async function writeFileBody(path: string, start: number, end: number, re
   let owned = 0;
   let inHand: Buffer | undefined;
   let failure: FileBodyError | undefined;
+  // A client that stops reading holds a buffer and a connection for as long as it likes; each chunk the socket
+  // takes restarts the clock. Destroying the response makes the writes it holds call back, ending the loop.
+  const stall = setTimeout(() => {
+    failure ??= new FileBodyError(`the client took no data for ${stallMs / 1000} s`, true, { stalled: true });
+    response.destroy();
+  }, stallMs);
   /** A buffer the socket no longer holds: an idle one of ours, a new one while allowed, else after a write. */
   const nextBuffer = async (): Promise<Buffer | undefined> => {
     while (failure === undefined) {
@@ -88,6 +101,7 @@ export async function writeFileBody(path: string, start: number, end: number, re
       const written: Promise<void> = new Promise((resolve) => {
         response.write(buffer.subarray(0, bytesRead), (error) => {
           writes.delete(written);
+          stall.refresh();
           // Only now is the buffer out of the socket's hands: reuse it.
           free.push(buffer);
           if (error && failure === undefined) failure = new FileBodyError('client closed the connection', true, { cause: error });
@@ -101,6 +115,7 @@ export async function writeFileBody(path: string, start: number, end: number, re
     failure ??= new FileBodyError(`${path} could not be read: ${(error as Error).message}`, false, { cause: error });
     await Promise.all(writes);
   } finally {
+    clearTimeout(stall);
     if (inHand !== undefined) free.push(inHand);
     for (const buffer of free) returnBuffer(buffer);
     extrasInUse -= Math.max(0, owned - 1);

@@ -7,7 +7,8 @@
 // debootstrap (cached in /var/cache/bootstation-docker, shared with the Docker test) plus the packages
 // the stage installs. The test's engines have no bridge, so the stage's own RUN steps have no network:
 // its `apt-get update` fails offline and its `apt-get install` finds everything already there, which
-// is how a site's offline mirror image behaves. The package list is read from the stage's Dockerfile.
+// is how a site's offline mirror image behaves. The package list is what the stage installs: the build
+// script's --packages for the targets built here, on this machine.
 // Needs root, docker.io and debootstrap; skipped with the reason otherwise, and failed instead when
 // BOOTSTATION_E2E=required.
 import assert from 'node:assert/strict';
@@ -16,12 +17,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { renderIpxeDockerfile } from '../../src/ipxe/docker-context.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { parseManifest } from '../../src/ipxe/manifest.ts';
 import { startProcess } from '../../src/lab/processes.ts';
 import { runCli } from '../support/cli.ts';
 import { BASE_IMAGES, dockerSkipReason, ensureBaseImageFiles, importDebianImage, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
-import { createStandInIpxeSource } from '../support/ipxe-stand-in-source.ts';
+import { createStandInIpxeSource, createStandInRelease, writePin } from '../support/ipxe-stand-in-source.ts';
 
 const required = process.env['BOOTSTATION_E2E'] === 'required';
 const skipReason = await dockerSkipReason('the iPXE Docker build test');
@@ -32,11 +35,9 @@ const progress = (line: string): void => void process.stderr.write(`ipxe docker 
 const setup: { dir: string; engine?: TestDockerd; env: NodeJS.ProcessEnv } = { dir: '', env: {} };
 let failed = false;
 
-/** The packages the stage installs to compile a source tree (its non-stock branch). */
-function stagePackages(): string {
-  const packages = /\*\) apt-get install -y --no-install-recommends ([^\\&]+?) \\/.exec(renderIpxeDockerfile())?.[1];
-  if (!packages) throw new Error('the iPXE stage no longer installs its compiler with one `*) apt-get install` line; update this test');
-  return packages;
+/** The packages the stage installs to compile the targets this test builds (bios, efi64). */
+async function stagePackages(): Promise<string> {
+  return (await promisify(execFile)('bash', [BUILD_SCRIPT, '--packages', '--targets', 'bios,efi64'])).stdout.trim();
 }
 
 if (skipReason && required) {
@@ -58,7 +59,7 @@ if (skipReason && required) {
         await importDebianImage(setup.engine, files);
         const context = join(setup.dir, 'tools-context');
         await mkdir(context);
-        await writeFile(join(context, 'Dockerfile'), `FROM ${BASE_IMAGES.debian}\nRUN apt-get update && apt-get install -y --no-install-recommends ${stagePackages()} && rm -rf /var/lib/apt/lists/*\n`);
+        await writeFile(join(context, 'Dockerfile'), `FROM ${BASE_IMAGES.debian}\nRUN apt-get update && apt-get install -y --no-install-recommends ${await stagePackages()} && rm -rf /var/lib/apt/lists/*\n`);
         // This build reaches Debian's mirror through the host's network; a mirror hiccup gets one more try.
         const build = (): Promise<string> => setup.engine!.docker(['build', '--network', 'host', '--tag', baseImage, context], { timeoutMs: 300_000 });
         await build().catch((error: Error) => {
@@ -90,7 +91,7 @@ if (skipReason && required) {
         assert.equal(result.code, 0, `the Docker build must succeed:\n${result.stdout.slice(-4000)}${result.stderr}`);
         assert.match(result.stdout, /build-ipxe: building efi64 \(bin-x86_64-efi\/ipxe\.efi bin-x86_64-efi\/snponly\.efi\)/, 'the build output is shown');
         assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe.efi', 'manifest.json', 'snponly.efi', 'undionly.kpxe']);
-        assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n#define KEYBOARD_MAP de\n/);
+        assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n#define KEYBOARD_MAP dynamic\n/);
         const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
         assert.ok(manifest, 'a manifest bootstation wrote');
         assert.equal(manifest.keymap, 'de');
@@ -106,11 +107,39 @@ if (skipReason && required) {
 
         // A failing RUN (the source lacks the keymap) is reported with the engine's reason, and data/ipxe stays as it was.
         await rm(join(source, 'src', 'hci', 'keymap', 'keymap_fr.c'));
-        const failedBuild = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--keymap', 'fr'], env);
+        const failedBuild = await runCli(['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--source', source, '--keymap', 'fr', '--targets', 'bios,efi64'], env);
         assert.equal(failedBuild.code, 1);
         assert.match(failedBuild.stdout, /build-ipxe: keymap "fr" is not in this iPXE source/);
         assert.match(failedBuild.stderr, /^bootstation: the Docker build of the iPXE stage failed: .*non-zero code: 1; the build output above says why\n$/);
         assert.equal(parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.keymap, 'de');
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+
+    it('a release tarball is checked against the pin inside the stage, as on the host: the pinned one builds, another commit is refused', { timeout: 10 * 60_000 }, async () => {
+      try {
+        const { dir, env } = setup;
+        const source = join(dir, 'stand-in-for-release');
+        await createStandInIpxeSource(source, join(dir, 'stand-in-record-release'));
+        const release = await createStandInRelease(source, join(dir, 'release'), 'ipxe-2.0.0');
+        const other = await createStandInRelease(source, join(dir, 'other'), 'ipxe-2.0.0', { message: 'not the pinned commit' });
+        const pin = join(dir, 'pin.json');
+        await writePin(pin, { commit: release.commit, url: 'https://mirror.invalid/ipxe-2.0.0.tar.gz', tarSha256: release.tarSha256 });
+        const data = join(dir, 'data-release');
+        const args = ['ipxe', 'build', '--config', join(dir, 'images.yaml'), '--data', data, '--pin', pin, '--targets', 'bios'];
+        const built = await runCli([...args, '--source', release.xz], env);
+        assert.equal(built.code, 0, `${built.stdout.slice(-4000)}${built.stderr}`);
+        assert.match(built.stdout, /build-ipxe: ipxe-2\.0\.0\.tar\.xz is iPXE v2\.0\.0 as \/build\/ipxe-src\/pin\.json pins it/);
+        const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
+        assert.equal(manifest?.commit, release.commit, 'the commit comes from the pax header');
+        assert.equal(manifest?.version, 'v2.0.0');
+
+        const refused = await runCli([...args, '--source', other.gzip], env);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stdout, new RegExp(`build-ipxe: ipxe-2\\.0\\.0\\.tar\\.gz is not iPXE v2\\.0\\.0 as /build/ipxe-src/pin\\.json pins it: its tar header names commit ${other.commit}, the pin names ${release.commit}`));
+        assert.equal(parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.commit, release.commit, 'data/ipxe stays as it was');
       } catch (error) {
         failed = true;
         throw error;

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isIPv4 } from 'node:net';
 import pino from 'pino';
 import { prepareFirstStart } from '../appliance/first-start.ts';
 import { ConfigError } from '../config/parse.ts';
@@ -31,12 +32,14 @@ serve and doctor options:
   --interface NAME  interface to serve on (default: server.interface, else the default route's)
   --address IP      IPv4 address advertised to clients (default: server.address, else the interface's)
   --http-port N     HTTP port (default: server.http_port, else 80)
+  --http-listen L   more addresses for HTTP, comma-separated, or all (default: server.http_listen);
+                    it always listens on the serving address and 127.0.0.1
   --tftp-port N     TFTP port (default 69)
   --dhcp-port N     ProxyDHCP port (default 67)
   --pxe-port N      PXE boot server port (default 4011)
   --no-proxy-dhcp   do not answer DHCP; the router hands out next-server and filename
   Environment (the command line wins, and both win over images.yaml): BOOTSTATION_INTERFACE,
-  BOOTSTATION_ADDRESS, BOOTSTATION_HTTP_PORT, BOOTSTATION_PROXY_DHCP (true or false),
+  BOOTSTATION_ADDRESS, BOOTSTATION_HTTP_PORT, BOOTSTATION_HTTP_LISTEN, BOOTSTATION_PROXY_DHCP (true or false),
   BOOTSTATION_LOG_LEVEL; BOOTSTATION_IMAGE_IPXE (set by the container image) makes serve write a
   starter config when there is none and copy the image's iPXE binaries into <data>/ipxe
 
@@ -68,6 +71,7 @@ const OPTIONS = {
   interface: { type: 'string' },
   address: { type: 'string' },
   'http-port': { type: 'string' },
+  'http-listen': { type: 'string' },
   'tftp-port': { type: 'string' },
   'dhcp-port': { type: 'string' },
   'pxe-port': { type: 'string' },
@@ -183,6 +187,7 @@ function networkOptions(values: ParsedValues, common: { configPath: string; data
     interface: values.interface ?? nonEmpty(env['BOOTSTATION_INTERFACE']),
     address: values.address ?? nonEmpty(env['BOOTSTATION_ADDRESS']),
     httpPort: portOption('--http-port', values['http-port']) ?? portOption('BOOTSTATION_HTTP_PORT', nonEmpty(env['BOOTSTATION_HTTP_PORT'])),
+    httpListen: listenOption('--http-listen', values['http-listen']) ?? listenOption('BOOTSTATION_HTTP_LISTEN', nonEmpty(env['BOOTSTATION_HTTP_LISTEN'])),
     tftpPort: portOption('--tftp-port', values['tftp-port']) ?? 69,
     dhcpPort: portOption('--dhcp-port', values['dhcp-port']) ?? 67,
     pxePort: portOption('--pxe-port', values['pxe-port']) ?? 4011,
@@ -199,6 +204,16 @@ function booleanOption(name: string, value: string | undefined): boolean | undef
   if (value === undefined) return undefined;
   if (value === 'true' || value === 'false') return value === 'true';
   throw new UsageError(`${name} must be true or false, not "${value}"`);
+}
+
+// "all", or IPv4 addresses separated by commas.
+function listenOption(name: string, value: string | undefined): string[] | 'all' | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'all') return 'all';
+  const addresses = value.split(',').map((address) => address.trim());
+  const bad = addresses.find((address) => !isIPv4(address));
+  if (bad !== undefined) throw new UsageError(`${name} must be "all" or IPv4 addresses separated by commas (e.g. 10.77.0.2,127.0.0.1), not "${bad}"`);
+  return addresses;
 }
 
 function portOption(name: string, value: string | undefined): number | undefined {

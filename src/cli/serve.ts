@@ -6,9 +6,9 @@ import { createIngestJobs } from '../events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../events/metrics.ts';
 import { createEventStore } from '../events/store.ts';
 import { buildHttpApp } from '../http/app.ts';
+import { httpListenAddresses, listenHttp } from '../http/listen.ts';
 import { findIpxeBinaries, STOCK_IPXE_FIX, STOCK_IPXE_LACKS_TEXT, type IpxeBinaries } from '../ipxe/binaries.ts';
 import { watchIpxeManifest } from '../ipxe/watch-binaries.ts';
-import { BindError } from '../net/bind-error.ts';
 import { interfaceMtu, resolveServingAddress } from '../net/interfaces.ts';
 import { findBootFile, openForReading } from '../files/boot-files.ts';
 import { createTftpService } from '../tftp/service.ts';
@@ -24,6 +24,8 @@ export interface ServeOptions {
   interface?: string;
   address?: string;
   httpPort?: number;
+  /** Addresses HTTP listens on besides the serving address and loopback, or 'all'; undefined: server.http_listen. */
+  httpListen?: readonly string[] | 'all';
   tftpPort: number;
   dhcpPort: number;
   pxePort: number;
@@ -42,6 +44,7 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
   // Ports and addresses are bound once; a reload changes what is served, not where.
   const httpPort = options.httpPort ?? initial.server.httpPort;
   const proxyDhcp = options.proxyDhcp ?? initial.server.proxyDhcp;
+  const httpListen = httpListenAddresses(options.httpListen ?? initial.server.httpListen, serving.address);
   const serverUrl = `http://${serving.address}${httpPort === 80 ? '' : `:${httpPort}`}`;
 
   let ipxe = await findIpxeBinaries(join(dataDir, 'ipxe'));
@@ -117,9 +120,7 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
   };
 
   try {
-    await app.listen({ host: '0.0.0.0', port: httpPort }).catch((error: NodeJS.ErrnoException) => {
-      throw new BindError('HTTP', 'tcp', '0.0.0.0', httpPort, error);
-    });
+    await listenHttp(app, httpListen, httpPort);
   } catch (error) {
     await closeAll();
     throw error;
@@ -169,7 +170,7 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
   }
   live.watchFile();
   log.info(
-    { interface: serving.interface, address: serving.address, chosenBy: serving.source, http: serverUrl, proxyDhcp, config: configPath, data: dataDir },
+    { interface: serving.interface, address: serving.address, chosenBy: serving.source, http: serverUrl, httpListen, proxyDhcp, config: configPath, data: dataDir },
     'bootstation serving',
   );
 

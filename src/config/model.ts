@@ -69,6 +69,8 @@ export interface BootstationConfig {
     interface?: string;
     address?: string;
     httpPort: number;
+    /** Addresses HTTP listens on besides the serving address and 127.0.0.1, or all of them. */
+    httpListen?: readonly string[] | 'all';
     proxyDhcp: boolean;
     /** Bearer token that unlocks the dashboard's mutating endpoints (ingest); undefined keeps them off. */
     adminToken?: string;

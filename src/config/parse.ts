@@ -165,6 +165,7 @@ function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
       // Only keys that are set: a config without them equals one written before they existed.
       ...(file.server.admin_token === undefined ? {} : { adminToken: file.server.admin_token }),
       ...(file.server.history_clients === undefined ? {} : { historyClients: file.server.history_clients }),
+      ...(file.server.http_listen === undefined ? {} : { httpListen: file.server.http_listen }),
       ...(file.server.dhcp_relays === undefined ? {} : { dhcpRelays: file.server.dhcp_relays }),
     },
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },

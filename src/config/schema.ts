@@ -48,6 +48,9 @@ const serverSchema = z.strictObject({
   interface: z.string().min(1).max(15, 'Linux interface names are at most 15 characters').optional(),
   address: z.ipv4('must be an IPv4 address such as 10.77.0.2').optional(),
   http_port: port.default(80),
+  // HTTP listens on the serving address and loopback, plus these (or every address), so the dashboard, API and
+  // metrics are not on every interface of a NAS that runs the container with network_mode: host.
+  http_listen: z.union([z.literal('all', { message: 'must be all or a list of IPv4 addresses such as [10.77.0.2]' }), z.array(z.ipv4('must be an IPv4 address such as 10.77.0.2')).min(1, 'must list at least one address').max(16, 'at most 16 addresses')]).optional(),
   proxy_dhcp: z.boolean().default(true),
   // A short token can be guessed over the LAN; `openssl rand -hex 16` gives 32 characters.
   admin_token: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 16`)').max(256, 'at most 256 characters').regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, as it travels in an Authorization header').optional(),

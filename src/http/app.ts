@@ -11,6 +11,7 @@ import { addBootEventHooks } from './boot-events.ts';
 import { dashboardPlugin, type DashboardOptions } from './dashboard.ts';
 import { refuseFile, sendFile, sendFileFrom } from './files.ts';
 import { createConnectionLimiter, DEFAULT_HTTP_LIMITS, serverTimeouts, type HttpLimits } from './limits.ts';
+import { setSecurityHeaders } from './security-headers.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -60,6 +61,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     // Hooks do not run for these early errors, so the request line is written here.
     frameworkErrors: (error, request, frameworkReply) => {
       const reply = frameworkReply as FastifyReply;
+      setSecurityHeaders(reply.raw);
       reply.raw.once('finish', () => logRequest(request, reply));
       if (error.code === 'FST_ERR_BAD_URL') return refuseFile(request.raw.url ?? '', 'bad-encoding', request, reply);
       return reply.code(error.statusCode ?? 400).type('text/plain').send(`${error.message}\n`);
@@ -84,6 +86,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
   const fileOptions = { stallMs: limits.stallMs };
 
+  // On the raw response, so that bodies written past Fastify (files, the event stream) carry them too.
+  app.addHook('onRequest', async (_request, reply) => setSecurityHeaders(reply.raw));
   // One log line per request, with what was sent.
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
   addBootEventHooks(app, { images: () => options.config().images, events: options.events, activeTransfers: options.activeTransfers });

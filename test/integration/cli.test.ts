@@ -62,7 +62,7 @@ describe('bootstation serve', () => {
     try {
       const result = await runCli(serveArgs(shippedConfig, port));
       assert.equal(result.code, 1);
-      assert.match(result.stderr, new RegExp(`HTTP cannot listen on TCP port ${port} on 0\\.0\\.0\\.0: another program already listens there`));
+      assert.match(result.stderr, new RegExp(`HTTP cannot listen on TCP port ${port} on 127\\.0\\.0\\.1: another program already listens there`));
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     } finally {
       blocker.close();

@@ -43,6 +43,7 @@ describe('the dashboard in headless Chromium', { skip }, () => {
   let ports: { http: number; tftp: number; dhcp: number; pxe: number };
   let context: BrowserContext;
   let page: Page;
+  const cspViolations: string[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bootstation-browser-'));
@@ -69,6 +70,10 @@ describe('the dashboard in headless Chromium', { skip }, () => {
       deviceScaleFactor: 2,
     });
     page = context.pages()[0] ?? (await context.newPage());
+    // A script, style or request the Content-Security-Policy blocks is reported as a console error.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
+    });
   });
 
   after(async () => {
@@ -79,7 +84,8 @@ describe('the dashboard in headless Chromium', { skip }, () => {
   });
 
   it('shows a client row that appears on its DHCP request and follows it through TFTP, menu, kernel and initrd', async () => {
-    await page.goto(`http://127.0.0.1:${ports.http}/`);
+    const response = await page.goto(`http://127.0.0.1:${ports.http}/`);
+    assert.match(response?.headers()['content-security-policy'] ?? '', /script-src 'self'/, 'the page is served under its policy');
     assert.equal(await page.locator('h1').textContent(), 'Browser lab');
     await page.locator('#live.on').waitFor();
     assert.ok(await page.locator('#no-clients').isVisible(), 'no client yet');
@@ -128,6 +134,10 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop.png'), fullPage: true });
+  });
+
+  it('ran under its Content-Security-Policy without a violation', () => {
+    assert.deepEqual(cspViolations, []);
   });
 
   async function dhcpRequest(overrides: { mac?: string; architecture?: number; vendorClass?: string } = {}): Promise<void> {

@@ -97,10 +97,10 @@ export interface StandInRelease {
 /**
  * Makes a stand-in release the way GitHub makes upstream's: a commit of the tree at `source`, then
  * `git archive --format=tar --prefix=ipxe-2.0.0/` (a pax global header carrying the commit id), plus its
- * gzip and xz forms. The repository is removed again, so `source` stays a plain folder. `message` and
- * `prefix` make releases that differ in commit or in tar stream.
+ * gzip and xz forms. The repository is removed again, so `source` stays a plain folder. Another `message`
+ * makes a release of the same tree under another commit.
  */
-export async function createStandInRelease(source: string, outDir: string, name: string, options: { message?: string; prefix?: string } = {}): Promise<StandInRelease> {
+export async function createStandInRelease(source: string, outDir: string, name: string, options: { message?: string } = {}): Promise<StandInRelease> {
   await mkdir(outDir, { recursive: true });
   const git = (...args: string[]): Promise<{ stdout: string }> =>
     exec('git', ['-C', source, '-c', 'user.name=stand-in', '-c', 'user.email=stand-in@example.invalid', '-c', 'commit.gpgsign=false', ...args]);
@@ -111,7 +111,7 @@ export async function createStandInRelease(source: string, outDir: string, name:
     await git('commit', '-q', '-m', options.message ?? 'stand-in v2.0.0');
     const commit = (await git('rev-parse', 'HEAD')).stdout.trim();
     const tar = join(outDir, `${name}.tar`);
-    await git('archive', '--format=tar', `--prefix=${options.prefix ?? 'ipxe-2.0.0/'}`, '-o', tar, 'HEAD');
+    await git('archive', '--format=tar', '--prefix=ipxe-2.0.0/', '-o', tar, 'HEAD');
     await exec('sh', ['-c', 'gzip -9nc "$1" > "$1.gz" && xz -c "$1" > "$1.xz"', 'sh', tar]);
     return { commit, tarSha256: createHash('sha256').update(await readFile(tar)).digest('hex'), tar, gzip: `${tar}.gz`, xz: `${tar}.xz` };
   } finally {

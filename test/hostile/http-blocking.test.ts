@@ -5,13 +5,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ImageConfig } from '../../src/config/model.ts';
-import { startHostileServer, timeHealthz, type HostileServer } from './http-hostile-server.ts';
+import { assertHealthzFast, startHostileServer, timeHealthz, type HostileServer } from './http-hostile-server.ts';
 
 // A large home-lab images.yaml: 300 images of a kernel and 3 initrds each (1,200 files to check per request).
 const IMAGES = 300;
 const CONCURRENT_REQUESTS = 200;
-// The issue's bound for /healthz during an attack.
-const HEALTHZ_BOUND_MS = 100;
 
 describe('200 concurrent /boot.ipxe with a config of many images', () => {
   let server: HostileServer;
@@ -29,7 +27,7 @@ describe('200 concurrent /boot.ipxe with a config of many images', () => {
   });
   after(() => server.close());
 
-  test(`/healthz answers in under ${HEALTHZ_BOUND_MS} ms while they are served, and each script is complete`, async () => {
+  test('/healthz answers in under 100 ms while they are served, and each script is complete', async () => {
     // The first request compiles the code paths; the attack is about what comes after.
     await server.app.inject({ url: '/boot.ipxe?platform=efi' });
     await timeHealthz(server.port);
@@ -40,13 +38,13 @@ describe('200 concurrent /boot.ipxe with a config of many images', () => {
     void attack.finally(() => (finished = true));
     const healthz: number[] = [];
     while (!finished) {
-      healthz.push(await timeHealthz(server.port, { askedAt: performance.now() }));
+      healthz.push(await timeHealthz(server.port, { localAddress: '127.0.0.100', askedAt: performance.now() }));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const { stdout } = await attack;
     const total = performance.now() - started;
     assert.equal(stdout.trim(), `${CONCURRENT_REQUESTS} scripts`, 'every request got its script');
-    assert.ok(Math.max(...healthz) < HEALTHZ_BOUND_MS, `/healthz took up to ${Math.max(...healthz).toFixed(0)} ms over ${healthz.length} probes (all ${CONCURRENT_REQUESTS} scripts in ${total.toFixed(0)} ms)`);
+    assertHealthzFast(healthz, `${CONCURRENT_REQUESTS} concurrent /boot.ipxe (all answered in ${total.toFixed(0)} ms)`);
   });
 });
 
@@ -57,8 +55,9 @@ const ATTACKER = `
 const http = require('node:http');
 const [port, count] = process.argv.slice(1).map(Number);
 let scripts = 0;
-const one = () => new Promise((resolve, reject) => {
-  http.get({ host: '127.0.0.1', port, path: '/boot.ipxe?platform=efi', agent: false }, (response) => {
+// From 20 addresses of 127.0.0.0/8, like machines booting together (one address would meet the per-address cap).
+const one = (_, index) => new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port, path: '/boot.ipxe?platform=efi', agent: false, localAddress: '127.0.0.' + (index % 20 + 1) }, (response) => {
     let body = '';
     response.on('data', (chunk) => (body += chunk));
     response.on('end', () => { if (body.startsWith('#!ipxe')) scripts += 1; resolve(); });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { truncate, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { startHostileServer, timeHealthz, type HostileServer } from './http-hostile-server.ts';
+import { assertHealthzFast, startHostileServer, timeHealthz, type HostileServer } from './http-hostile-server.ts';
 
 const BIG_FILE_BYTES = 256 * 1024 * 1024;
 // Small bounds so the test is quick; the defaults (README "Limits and bounds") are 30 s and 60 s.
@@ -15,8 +15,8 @@ const REQUEST_TIMEOUT_MS = 1000;
 // The issue's 400 downloads, from 16 addresses of 127.0.0.0/8 (25 each, under the per-address cap of 32).
 const ADDRESSES = Array.from({ length: 16 }, (_, index) => `127.0.0.${index + 1}`);
 const PER_ADDRESS = 25;
-// The default total cap; the caps themselves are tested with small values below.
-const MAX_CONNECTIONS = 256;
+// Above the 400, so that the /healthz probes are never the connection over the cap: the caps are tested below.
+const MAX_CONNECTIONS = 1000;
 
 describe('downloads whose clients never read', () => {
   let server: HostileServer;
@@ -37,7 +37,7 @@ describe('downloads whose clients never read', () => {
   });
   after(() => server.close());
 
-  test(`400 stalled GETs of 256 MiB: at most ${MAX_CONNECTIONS} open at once, all cut ${STALL_MS} ms after they stall, /healthz stays under 100 ms`, async (context) => {
+  test(`400 stalled GETs of 256 MiB: all cut ${STALL_MS} ms after they stall, RSS bounded by what is open, /healthz stays under 100 ms`, async (context) => {
     await timeHealthz(server.port);
     const rssBefore = process.memoryUsage().rss;
     // Each address opens its downloads one after the other, as machines would; the addresses run side by side.
@@ -50,7 +50,7 @@ describe('downloads whose clients never read', () => {
     );
     const clients = perAddress.flat();
     const started = performance.now();
-    const refused = clients.filter((client) => !client.admitted).length;
+    assert.ok(clients.every((client) => client.started), 'every download started');
     let peakRss = rssBefore;
     const healthz: number[] = [];
     // Until every download is cut, or twice the bound has passed.
@@ -61,15 +61,14 @@ describe('downloads whose clients never read', () => {
     }
     const cutAfter = performance.now() - started;
     const growthMb = (peakRss - rssBefore) / 2 ** 20;
-    context.diagnostic(`at most ${peakOpen} downloads open at once, ${refused} refused, all cut ${cutAfter.toFixed(0)} ms after the last one started, peak RSS +${growthMb.toFixed(0)} MB, /healthz max ${Math.max(...healthz).toFixed(0)} ms`);
+    context.diagnostic(`at most ${peakOpen} downloads open at once, all cut ${cutAfter.toFixed(0)} ms after the last one started, peak RSS +${growthMb.toFixed(0)} MB, /healthz max ${Math.max(...healthz).toFixed(0)} ms`);
     assert.equal(serverSockets.size, 0, `${serverSockets.size} stalled downloads still open after ${cutAfter.toFixed(0)} ms`);
-    assert.ok(peakOpen <= MAX_CONNECTIONS, `${peakOpen} connections open at once`);
     assert.ok(cutAfter < STALL_MS + 2500, `the last stalled download was cut after ${cutAfter.toFixed(0)} ms`);
     // Each open download holds at most one 512 KiB buffer while it stalls; 80 MB is slack for the collector and
     // the sockets. The issue measured +216 MB for 400 downloads, held until they ended.
     const rssBoundMb = peakOpen * 0.5 + 80;
     assert.ok(growthMb < rssBoundMb, `RSS grew by ${growthMb.toFixed(0)} MB, over ${rssBoundMb} MB for ${peakOpen} downloads`);
-    assert.ok(Math.max(...healthz) < 100, `/healthz took up to ${Math.max(...healthz).toFixed(0)} ms`);
+    assertHealthzFast(healthz, '400 stalled downloads');
     for (const client of clients) client.socket.destroy();
   });
 });
@@ -115,15 +114,15 @@ describe('connection caps and the request timeout', () => {
 
 interface StalledGet {
   socket: net.Socket;
-  /** The download started (its first bytes came); false: the connection was closed at once, over a cap. */
-  admitted: boolean;
+  /** The download started (its first bytes came); false: the connection was closed before. */
+  started: boolean;
 }
 
 /** Sends a GET for the big file from localAddress, takes the first bytes of the answer, and then reads no more. */
 async function stalledGet(port: number, localAddress: string): Promise<StalledGet> {
   const socket = await connect(port, localAddress);
   socket.on('error', () => {});
-  const admitted = await new Promise<boolean>((resolve) => {
+  const started = await new Promise<boolean>((resolve) => {
     socket.once('data', () => {
       socket.pause();
       resolve(true);
@@ -131,7 +130,7 @@ async function stalledGet(port: number, localAddress: string): Promise<StalledGe
     socket.once('close', () => resolve(false));
     socket.write('GET /images/debian/big.iso HTTP/1.1\r\nHost: x\r\n\r\n');
   });
-  return { socket, admitted };
+  return { socket, started };
 }
 
 function connect(port: number, localAddress: string): Promise<net.Socket> {

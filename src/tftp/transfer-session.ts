@@ -15,7 +15,7 @@ import {
 import { tftpLoggedTextLength } from './request.ts';
 import type { TftpReadTransfer, TftpTransferAction, TftpTransferInput, TftpTransferSummary } from './transfer.ts';
 
-/** An open file the service reads blocks from; the service closes it when the transfer ends. */
+/** An open file a transfer reads blocks from; it is closed when the transfer ends. */
 export interface TftpFile {
   size: number;
   /** Returns `length` bytes from `position` (fewer only past the end of the file). */
@@ -57,7 +57,7 @@ export interface TftpSessionOptions {
  * - `ready`: hands it over at once, and goes to `reading` when the DATA the machine asks for is not cached;
  * - `reading`: a file read is under way and the input waits in the backlog; the read's end performs the actions
  *   that waited for it, replays the backlog in arrival order and goes back to `ready`;
- * - `ended`: drops it. Any state ends on the machine's finish action, a failed read, or close().
+ * - `ended`: drops it. Every state goes to `ended` on the machine's finish action, a failed read, or close().
  */
 type SessionState = 'ready' | 'reading' | 'ended';
 

@@ -15,7 +15,7 @@ import { createTftpService } from '../tftp/service.ts';
 import { createProxyDhcpService } from '../dhcp/service.ts';
 import type { ProxyDhcpPolicy } from '../dhcp/proxy-answer.ts';
 import { imageStatusesOf } from './images.ts';
-import { cacheMissingBootFiles } from '../boot/image-files.ts';
+import { cacheMissingBootFiles, cachePerConfig } from '../boot/image-files.ts';
 
 /** Options of `bootstation serve`; undefined means "take it from images.yaml". */
 export interface ServeOptions {
@@ -74,6 +74,10 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     onReject: () => events.emit({ kind: 'config-reload', applied: false }),
   });
   const stopWatchingIpxe = watchIpxeManifest(join(dataDir, 'ipxe'), rescanIpxe);
+  // One check of the image files on disk, shared by the menu and the dashboard.
+  const missingBootFiles = cacheMissingBootFiles();
+  // Each image's manifest and failure record, read once for all the dashboards that ask within 2 s.
+  const imageStatuses = cachePerConfig((config) => imageStatusesOf(config, dataDir, missingBootFiles));
   const ingestLog = log.child({ service: 'ingest' });
   const ingest = createIngestJobs({
     images: () => live.current().images,
@@ -82,18 +86,22 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     // The downloader is loaded with the first ingest from the dashboard, not kept in memory by every server.
     run: async (image, progress) => {
       const [{ default: got }, { ingestImage }] = await Promise.all([import('got'), import('../ingest/ingest-image.ts')]);
-      return ingestImage(image, {
-        dataDir,
-        http: got,
-        info: (message) => ingestLog.info({ image: image.id }, message),
-        warn: (message) => ingestLog.warn({ image: image.id }, message),
-        progress: () => progress,
-      });
+      try {
+        return await ingestImage(image, {
+          dataDir,
+          http: got,
+          info: (message) => ingestLog.info({ image: image.id }, message),
+          warn: (message) => ingestLog.warn({ image: image.id }, message),
+          progress: () => progress,
+        });
+      } finally {
+        // The image's files changed: the menu and the dashboard see them at once, not within 2 s.
+        missingBootFiles.forget();
+        imageStatuses.forget();
+      }
     },
   });
 
-  // One check of the image files on disk, shared by the menu and the dashboard.
-  const missingBootFiles = cacheMissingBootFiles();
   const app = buildHttpApp({
     config: live.current,
     missingBootFiles,
@@ -105,7 +113,7 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     dashboard: {
       store: history,
       metrics,
-      images: () => imageStatusesOf(live.current(), dataDir, missingBootFiles),
+      images: () => imageStatuses(live.current()),
       ipxe: () => ipxe,
       ingest,
       adminToken: () => live.current().server.adminToken,

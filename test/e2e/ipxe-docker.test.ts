@@ -12,21 +12,24 @@
 // Needs root, docker.io and debootstrap; skipped with the reason otherwise, and failed instead when
 // BOOTSTATION_E2E=required.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { parseManifest } from '../../src/ipxe/manifest.ts';
 import { startProcess } from '../../src/lab/processes.ts';
-import { runCli } from '../support/cli.ts';
-import { BASE_IMAGES, dockerSkipReason, ensureBaseImageFiles, importDebianImage, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
+import { freeTcpPort, runCli } from '../support/cli.ts';
+import { BASE_IMAGES, dockerSkipReason, ensureBaseImageFiles, importDebianImage, run, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
+import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { createStandInIpxeSource, createStandInRelease, writePin } from '../support/ipxe-stand-in-source.ts';
 
 const required = process.env['BOOTSTATION_E2E'] === 'required';
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const skipReason = await dockerSkipReason('the iPXE Docker build test');
 const baseImage = 'bootstation-test/ipxe-tools:bookworm';
 const progress = (line: string): void => void process.stderr.write(`ipxe docker e2e: ${line}\n`);
@@ -59,7 +62,7 @@ if (skipReason && required) {
         await importDebianImage(setup.engine, files);
         const context = join(setup.dir, 'tools-context');
         await mkdir(context);
-        await writeFile(join(context, 'Dockerfile'), `FROM ${BASE_IMAGES.debian}\nRUN apt-get update && apt-get install -y --no-install-recommends ${await stagePackages()} && rm -rf /var/lib/apt/lists/*\n`);
+        await writeFile(join(context, 'Dockerfile'), `FROM ${BASE_IMAGES.debian}\nRUN apt-get update && apt-get install -y --no-install-recommends ${await stagePackages()} curl ca-certificates && rm -rf /var/lib/apt/lists/*\n`);
         // This build reaches Debian's mirror through the host's network; a mirror hiccup gets one more try.
         const build = (): Promise<string> => setup.engine!.docker(['build', '--network', 'host', '--tag', baseImage, context], { timeoutMs: 300_000 });
         await build().catch((error: Error) => {
@@ -143,6 +146,44 @@ if (skipReason && required) {
       } catch (error) {
         failed = true;
         throw error;
+      }
+    });
+
+    it("the project Dockerfile's default path downloads from IPXE_MIRROR, checks the copy against the pin and compiles; an unreachable mirror is one sentence", { timeout: 10 * 60_000 }, async () => {
+      let mirrored: Buffer | undefined;
+      const server = await startHttpFixture((request, response) => void (mirrored ? sendBody(request, response, mirrored) : response.writeHead(404).end()));
+      try {
+        const { dir, engine } = setup;
+        assert.ok(engine);
+        const source = join(dir, 'stand-in-for-mirror');
+        await createStandInIpxeSource(source, '/tmp/stand-in-record-in-the-ipxe-stage');
+        const release = await createStandInRelease(source, join(dir, 'mirror-release'), 'ipxe-2.0.0');
+        mirrored = await readFile(release.xz);
+        // The checkout's files the ipxe stage uses, with a pin naming the stand-in; the pin's own URL leads nowhere,
+        // so only the mirror can serve it.
+        const context = join(dir, 'project-context');
+        await mkdir(join(context, 'scripts'), { recursive: true });
+        for (const path of ['Dockerfile', '.dockerignore', 'scripts/build-ipxe.sh', 'ipxe-src']) await run(['cp', '-a', join(REPO, path), join(context, path)]);
+        await rm(join(context, 'ipxe-src', 'source'), { recursive: true, force: true });
+        await writePin(join(context, 'ipxe-src', 'pin.json'), { commit: release.commit, url: 'https://mirror.invalid/ipxe-2.0.0.tar.gz', tarSha256: release.tarSha256 });
+        // --network host: the stage's curl reaches the mirror on this machine's 127.0.0.1.
+        const build = (mirror: string): Promise<string> =>
+          engine.docker(['build', '--network', 'host', '--target', 'ipxe', '--build-arg', `DEBIAN_IMAGE=${baseImage}`, '--build-arg', 'TARGETS=bios', '--build-arg', `IPXE_MIRROR=${mirror}`, context], { timeoutMs: 300_000 });
+        const output = await build(server.url('/ipxe-2.0.0.tar.xz'));
+        assert.match(output, /build-ipxe: ipxe-release is iPXE v2\.0\.0 as \/build\/ipxe-src\/pin\.json pins it/);
+        assert.match(output, /build-ipxe: iPXE v2\.0\.0 with keymap us: bios in \/out/);
+
+        const port = await freeTcpPort();
+        const unreachable = await build(`http://127.0.0.1:${port}/ipxe-2.0.0.tar.gz`).then(
+          () => assert.fail('a build from an unreachable mirror must fail'),
+          (error: Error) => error.message,
+        );
+        assert.match(unreachable, new RegExp(`build-ipxe: the iPXE source could not be downloaded from http://127\\.0\\.0\\.1:${port}/ipxe-2\\.0\\.0\\.tar\\.gz \\(curl says why above\\); set IPXE_MIRROR to a copy this build can reach, or put the release tarball under ipxe-src/source/ and name it with IPXE_SOURCE`));
+      } catch (error) {
+        failed = true;
+        throw error;
+      } finally {
+        await server.close();
       }
     });
   });

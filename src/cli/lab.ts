@@ -1,91 +1,35 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+// `bootstation lab`: loads the VM lab from tools/lab of a source checkout; the image and the npm package do not ship it.
+import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { findIpxeBinaries } from '../ipxe/binaries.ts';
-import { LAB_IMAGE_ARGS, prepareLabImage, renderLabConfig } from '../lab/lab-image.ts';
-import { followFile, startLab, waitForSerial, type Lab } from '../lab/lab.ts';
-import { firmwareSkipReason, labSkipReason } from '../lab/preflight.ts';
-import { ensureTestKernel } from '../lab/test-kernel.ts';
-import type { LabFirmware } from '../lab/topology.ts';
 
-/** Options of `bootstation lab`. */
-export interface LabCommandOptions {
-  firmware: LabFirmware;
-  /** The images.yaml to serve; undefined: the lab's own marker image (test kernel and initrd). */
+/** Options of `bootstation lab`, as parsed from the command line. */
+export interface LabOptions {
+  /** The --firmware value; the lab checks it against its firmware kinds. */
+  firmware: string | undefined;
   configPath?: string;
   dataDir: string;
 }
+
+// src/cli/ and dist/cli/ are both two levels below the checkout, so one relative URL serves both.
+const LAB_COMMAND = new URL('../../tools/lab/command.ts', import.meta.url);
 
 // The lab runs `bootstation serve` from the same installation: main.ts next to this file when run
 // from source, main.js in dist/.
 const MAIN = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
 
-// Namespace prefix of the user's lab; the e2e tests use their own, so both can run at once.
-const PREFIX = 'bslab';
+/** The part of tools/lab/command.ts this loader calls (typed here: the build compiles src/ alone). */
+interface LabCommandModule {
+  runLab(options: LabOptions & { main: string }): Promise<number>;
+}
 
-/**
- * `bootstation lab`: builds the VM lab (router, NAS running bootstation, switch), powers on one VM
- * of the chosen firmware and streams its serial console to stdout until the VM powers off or the
- * user presses Ctrl-C; then removes everything it created.
- */
-export async function runLab(options: LabCommandOptions): Promise<number> {
-  const say = (line: string): void => void process.stderr.write(`bootstation lab: ${line}\n`);
-  const skip = await labSkipReason();
-  if (skip) {
-    say(skip);
+/** Runs `bootstation lab` from tools/lab, or says in one sentence that the lab needs a source checkout. */
+export async function runLab(options: LabOptions): Promise<number> {
+  const path = fileURLToPath(LAB_COMMAND);
+  if (!(await access(path).then(() => true, () => false))) {
+    process.stderr.write(`bootstation lab: the VM lab runs from a source checkout (git clone, npm ci, then sudo npx bootstation lab); ${path} is not part of this installation\n`);
     return 1;
   }
-  const dataDir = resolve(options.dataDir);
-  const firmwareSkip = await firmwareSkipReason(options.firmware, await findIpxeBinaries(join(dataDir, 'ipxe')));
-  if (firmwareSkip) {
-    say(firmwareSkip.reason);
-    return 1;
-  }
-
-  const workDir = await mkdtemp(join(tmpdir(), 'bootstation-lab-'));
-  let configPath = options.configPath && resolve(options.configPath);
-  if (!configPath) {
-    say('no --config: booting the lab image (a Debian kernel and a test initrd that fetches a file and checks it)');
-    const image = await prepareLabImage(join(workDir, 'image'), await ensureTestKernel(undefined, say));
-    configPath = join(workDir, 'images.yaml');
-    await writeFile(configPath, renderLabConfig({ dir: image.dir }, 5));
-    say(`kernel arguments: ${LAB_IMAGE_ARGS}`);
-  }
-
-  let lab: Lab | undefined;
-  let interrupted = false;
-  const interrupt = (): void => {
-    interrupted = true;
-    say('stopping');
-    void lab?.close();
-  };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  let booted = false;
-  try {
-    lab = await startLab({ prefix: PREFIX, workDir });
-    await lab.startBootstation({ command: [process.execPath, MAIN], configPath, dataDir });
-    const { namespaces, subnet } = lab.topology;
-    say(`router ${subnet.router} (namespace ${namespaces.router}), bootstation ${subnet.nas} (namespace ${namespaces.nas}), logs in ${workDir}`);
-    const vm = await lab.startVm(options.firmware);
-    say(`${options.firmware} VM powered on (QEMU with TCG: expect 30-60 s to a kernel); Ctrl-C ends the lab`);
-    const stopFollowing = followFile(vm.serialLog, (chunk) => process.stdout.write(chunk));
-    const wait = await waitForSerial(vm, () => false, Number.POSITIVE_INFINITY);
-    await stopFollowing();
-    // The guest's escape sequences may have turned off line wrapping and left colours set.
-    if (process.stdout.isTTY) process.stdout.write('\x1b[?7h\x1b[0m\n');
-    booted = wait.report.marker;
-    if (wait.report.marker) say(`the lab image booted in ${(wait.elapsedMs / 1000).toFixed(0)} s${wait.report.netboot?.ok ? ' and fetched its file with a matching checksum' : ''}`);
-    else if (wait.outcome === 'firmware-gave-up') say(`the firmware gave up; bootstation's log: ${lab.bootstationLog}`);
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    await lab?.close();
-  }
-  if (booted && !options.configPath) await rm(workDir, { recursive: true, force: true });
-  else say(`logs and serial console kept in ${workDir}`);
-  if (interrupted) return 130;
-  // Without --config the lab image must reach its marker: then the command doubles as a self-test.
-  return options.configPath || booted ? 0 : 1;
+  // A computed specifier: TypeScript leaves it alone, and Node's type stripping runs the .ts file.
+  const lab = (await import(LAB_COMMAND.href)) as LabCommandModule;
+  return lab.runLab({ ...options, main: MAIN });
 }

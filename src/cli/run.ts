@@ -5,7 +5,6 @@ import { prepareFirstStart } from '../appliance/first-start.ts';
 import { ConfigError } from '../config/parse.ts';
 import { KeymapError, parseKeymap, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { parseTargets, TargetsError, type IpxeTargetName } from '../ipxe/targets.ts';
-import { LAB_FIRMWARE, type LabFirmware } from '../lab/topology.ts';
 import type { ServeOptions } from './serve.ts';
 import { UnknownImageError } from './unknown-image-error.ts';
 
@@ -137,7 +136,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         return await (await import('./doctor.ts')).runDoctor(networkOptions(values, common, env));
       case 'lab':
         return await (await import('./lab.ts')).runLab({
-          firmware: firmwareOption(values.firmware),
+          firmware: values.firmware,
           configPath: values.config ?? env['BOOTSTATION_CONFIG'],
           dataDir: common.dataDir,
         });
@@ -221,13 +220,6 @@ function portOption(name: string, value: string | undefined): number | undefined
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`${name} must be a port number from 0 to 65535, not "${value}"`);
   return port;
-}
-
-function firmwareOption(value: string | undefined): LabFirmware {
-  if (value === undefined) return 'bios';
-  const firmware = LAB_FIRMWARE.find((kind) => kind === value);
-  if (!firmware) throw new UsageError(`--firmware must be one of ${LAB_FIRMWARE.join(', ')}, not "${value}"`);
-  return firmware;
 }
 
 function keymapOption(value: string | undefined): IpxeKeymap | undefined {

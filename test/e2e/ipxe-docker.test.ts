@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { parseManifest } from '../../src/ipxe/manifest.ts';
-import { startProcess } from '../../src/lab/processes.ts';
+import { startProcess } from '../../tools/lab/processes.ts';
 import { freeTcpPort, runCli } from '../support/cli.ts';
 import { BASE_IMAGES, dockerSkipReason, ensureBaseImageFiles, importDebianImage, run, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';

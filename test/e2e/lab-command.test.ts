@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { labSkipReason } from '../../src/lab/preflight.ts';
+import { labSkipReason } from '../../tools/lab/preflight.ts';
 import { runCli } from '../support/cli.ts';
 
 const skipReason = await labSkipReason();

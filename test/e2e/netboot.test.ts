@@ -1,6 +1,6 @@
 // The VM lab: real firmware (SeaBIOS + iPXE ROM, OVMF + EDK2 PXE) netboots through `bootstation serve`
 // next to a router that only hands out addresses, and must reach the test initrd, which reports its
-// command line and the checksum of a file it fetched from ${base-url} (see src/lab).
+// command line and the checksum of a file it fetched from ${base-url} (see tools/lab).
 //
 // Needs root, /dev/net/tun and QEMU (Debian packages in .ci/run); skipped with the reason otherwise,
 // and failed instead of skipped when BOOTSTATION_E2E=required.
@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { findIpxeBinaries, type IpxeBinaries } from '../../src/ipxe/binaries.ts';
-import { describeBoot } from '../../src/lab/diagnostics.ts';
-import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, LAB_PAYLOAD_FILE, prepareLabImage, renderLabConfig, type LabImage } from '../../src/lab/lab-image.ts';
-import { startLab, waitForSerial, type Lab, type SerialWait } from '../../src/lab/lab.ts';
-import { firmwareSkipReason, labSkipReason } from '../../src/lab/preflight.ts';
-import { cleanSerialText, furthestBootStep } from '../../src/lab/serial-report.ts';
-import { ensureTestKernel } from '../../src/lab/test-kernel.ts';
-import type { LabFirmware } from '../../src/lab/topology.ts';
+import { describeBoot } from '../../tools/lab/diagnostics.ts';
+import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, LAB_PAYLOAD_FILE, prepareLabImage, renderLabConfig, type LabImage } from '../../tools/lab/lab-image.ts';
+import { startLab, waitForSerial, type Lab, type SerialWait } from '../../tools/lab/lab.ts';
+import { firmwareSkipReason, labSkipReason } from '../../tools/lab/preflight.ts';
+import { cleanSerialText, furthestBootStep } from '../../tools/lab/serial-report.ts';
+import { ensureTestKernel } from '../../tools/lab/test-kernel.ts';
+import type { LabFirmware } from '../../tools/lab/topology.ts';
 import { CLI } from '../support/cli.ts';
 
 const required = process.env['BOOTSTATION_E2E'] === 'required';

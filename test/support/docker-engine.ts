@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCommand, startProcess, tailFile, type LabProcess } from '../../src/lab/processes.ts';
+import { runCommand, startProcess, tailFile, type LabProcess } from '../../tools/lab/processes.ts';
 
 /** Where base images are cached between runs, one folder per recipe hash. */
 export const DOCKER_CACHE_DIR = process.env['BOOTSTATION_DOCKER_CACHE'] ?? '/var/cache/bootstation-docker';

@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/parse.ts';
-import { renderInitScript, renderUdhcpcScript } from '../../src/lab/initrd-files.ts';
-import { moduleLoadOrder, moduleName, parseModulesDep } from '../../src/lab/kernel-modules.ts';
-import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, renderLabConfig } from '../../src/lab/lab-image.ts';
-import { cleanSerialText, firmwareGaveUp, furthestBootStep, readSerialReport } from '../../src/lab/serial-report.ts';
-import { parseAptDepends, parseAptVersion } from '../../src/lab/test-kernel.ts';
+import { renderInitScript, renderUdhcpcScript } from '../../tools/lab/initrd-files.ts';
+import { moduleLoadOrder, moduleName, parseModulesDep } from '../../tools/lab/kernel-modules.ts';
+import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, renderLabConfig } from '../../tools/lab/lab-image.ts';
+import { cleanSerialText, firmwareGaveUp, furthestBootStep, readSerialReport } from '../../tools/lab/serial-report.ts';
+import { parseAptDepends, parseAptVersion } from '../../tools/lab/test-kernel.ts';
 
 // Serial consoles captured from real lab runs (SeaBIOS + iPXE ROM; OVMF + EDK2 PXE + iPXE; and the
 // iPXE ROM against the seed's ProxyDHCP that leaves siaddr empty).

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderRouterDnsmasqConfig } from '../../src/lab/dnsmasq-config.ts';
-import { qemuCommand } from '../../src/lab/qemu-args.ts';
-import { commandInHost, LAB_FIRMWARE, labNetworkCommands, labTopology } from '../../src/lab/topology.ts';
+import { renderRouterDnsmasqConfig } from '../../tools/lab/dnsmasq-config.ts';
+import { qemuCommand } from '../../tools/lab/qemu-args.ts';
+import { commandInHost, LAB_FIRMWARE, labNetworkCommands, labTopology } from '../../tools/lab/topology.ts';
 
 const lab = labTopology('bse2e');
 const commands = labNetworkCommands(lab);

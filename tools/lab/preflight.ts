@@ -1,6 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import type { IpxeBinaries } from '../ipxe/binaries.ts';
+import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';
 import { OVMF_FILES } from './qemu-args.ts';
 import { STATIC_BUSYBOX } from './test-initrd.ts';
 import type { LabFirmware } from './topology.ts';

@@ -1,5 +1,4 @@
-import { RECIPES } from '../ingest/recipes.ts';
-import type { Recipe } from '../ingest/recipes.ts';
+import { RECIPES, type Recipe } from './recipes.ts';
 import type { BootSpec, Checksum, ImageConfig, IngestSpec } from './model.ts';
 import type { ImagesYaml } from './schema.ts';
 

@@ -1,4 +1,17 @@
-import type { CHECKSUM_ALGORITHMS, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './schema.ts';
+// The validated configuration every decision receives, and the closed word lists its fields take
+// (schema.ts checks images.yaml against them; kept here so the model imports nothing).
+
+/** Keyboard layouts that iPXE v2.0.0 ships (src/hci/keymap/keymap_*.c), by the names users write. */
+export const IPXE_KEYMAPS = [
+  'al', 'by', 'cf', 'cz', 'de', 'dk', 'es', 'et', 'fi', 'fr', 'gr', 'hu', 'il', 'it', 'lt', 'mk', 'mt',
+  'nl', 'no', 'no-latin1', 'pl', 'pt', 'ro', 'ru', 'se', 'sg', 'sr-latin', 'ua', 'uk', 'us',
+] as const;
+
+/** Firmware families an image can be limited to; iPXE reports them as ${platform} pcbios / efi. */
+export const FIRMWARE_FAMILIES = ['bios', 'efi'] as const;
+
+/** Digests a source can be checked against. */
+export const CHECKSUM_ALGORITHMS = ['sha256', 'sha512', 'md5'] as const;
 
 /** A firmware family as images.yaml names it. */
 export type FirmwareFamily = (typeof FIRMWARE_FAMILIES)[number];

@@ -1,18 +1,9 @@
 import { z } from 'zod';
 import { nonUnicastKind } from '../dhcp/codec.ts';
-import { RECIPE_NAMES } from '../ingest/recipes.ts';
+import { CHECKSUM_ALGORITHMS, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './model.ts';
+import { RECIPE_NAMES } from './recipes.ts';
 
-/** Keyboard layouts that iPXE v2.0.0 ships (src/hci/keymap/keymap_*.c), by the names users write. */
-export const IPXE_KEYMAPS = [
-  'al', 'by', 'cf', 'cz', 'de', 'dk', 'es', 'et', 'fi', 'fr', 'gr', 'hu', 'il', 'it', 'lt', 'mk', 'mt',
-  'nl', 'no', 'no-latin1', 'pl', 'pt', 'ro', 'ru', 'se', 'sg', 'sr-latin', 'ua', 'uk', 'us',
-] as const;
-
-/** Firmware families an image can be limited to; iPXE reports them as ${platform} pcbios / efi. */
-export const FIRMWARE_FAMILIES = ['bios', 'efi'] as const;
-
-/** Digests a source can be checked against, with their length in hexadecimal digits. */
-export const CHECKSUM_ALGORITHMS = ['sha256', 'sha512', 'md5'] as const;
+// The length of each digest in hexadecimal digits.
 const CHECKSUM_HEX_DIGITS = { sha256: 64, sha512: 128, md5: 32 } as const;
 
 const IMAGE_ID = /^[a-z0-9][a-z0-9-]*$/;

@@ -1,5 +1,5 @@
 // SHA256SUMS-style lists (coreutils `sha256sum` text and binary mode, and BSD `SHA256 (name) = hex`). Pure.
-import type { CHECKSUM_ALGORITHMS } from '../config/schema.ts';
+import type { CHECKSUM_ALGORITHMS } from '../config/model.ts';
 
 /** A digest algorithm images.yaml accepts. */
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];

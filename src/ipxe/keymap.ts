@@ -1,4 +1,4 @@
-import { IPXE_KEYMAPS } from '../config/schema.ts';
+import { IPXE_KEYMAPS } from '../config/model.ts';
 
 /** A keyboard layout iPXE v2.0.0 ships, by the name users write (images.yaml, --keymap). */
 export type IpxeKeymap = (typeof IPXE_KEYMAPS)[number];

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
+import { IPXE_KEYMAPS } from '../../src/config/model.ts';
 
 const exec = promisify(execFile);
 

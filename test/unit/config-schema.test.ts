@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, formatPath, parseConfigText } from '../../src/config/parse.ts';
-import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
+import { IPXE_KEYMAPS } from '../../src/config/model.ts';
 import type { BootstationConfig } from '../../src/config/model.ts';
 import { FIXTURES_DIR } from '../support/golden.ts';
 

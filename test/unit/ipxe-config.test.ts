@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { IPXE_KEYMAPS } from '../../src/config/schema.ts';
+import { IPXE_KEYMAPS } from '../../src/config/model.ts';
 import { DHCP_TRIES, renderEmbedScript } from '../../src/ipxe/embed-script.ts';
 import { DEFAULT_KEYMAP, KeymapError, parseKeymap, setKeymapCommand } from '../../src/ipxe/keymap.ts';
 import { OVERLAY_HEADERS, renderOverlay } from '../../src/ipxe/overlay.ts';

@@ -5,7 +5,7 @@ import type { BootSpec, BootstationConfig } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { normalizeEntryPath } from '../../src/ingest/entry-names.ts';
 import { compileMatcher, matchGlob } from '../../src/ingest/globs.ts';
-import { RECIPES, RECIPE_NAMES, type Recipe, type RecipeName } from '../../src/ingest/recipes.ts';
+import { RECIPES, RECIPE_NAMES, type Recipe, type RecipeName } from '../../src/config/recipes.ts';
 import { resolveRenames } from '../../src/ingest/renames.ts';
 import { assertGolden } from '../support/golden.ts';
 

@@ -5,7 +5,7 @@ import type { BootstationConfig } from '../config/model.ts';
 import { redactUrlsIn } from '../config/redact-url.ts';
 import { imageLayout, readFailure, readInstalledManifest } from '../ingest/install.ts';
 import { describeVerification } from '../ingest/ingest-image.ts';
-import { formatBytes } from '../ingest/progress.ts';
+import { formatBytes } from '../text/format.ts';
 import type { CommandOutput } from './ingest.ts';
 
 /** One row of `bootstation images` (also its --json form). */

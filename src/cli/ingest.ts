@@ -6,7 +6,7 @@ import type { ImageConfig } from '../config/model.ts';
 import { ingestImage, cacheFileName } from '../ingest/ingest-image.ts';
 import { imageLayout, readInstalledManifest } from '../ingest/install.ts';
 import { fingerprintOf, isUpToDate } from '../ingest/manifest.ts';
-import { formatBytes } from '../ingest/progress.ts';
+import { formatBytes } from '../text/format.ts';
 import { createProgressReporter } from '../ingest/progress-reporter.ts';
 import { UnknownImageError } from './unknown-image-error.ts';
 

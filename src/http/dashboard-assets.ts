@@ -1,20 +1,15 @@
 // The dashboard's script and style sheet, served by bootstation itself (no CDN: the NAS may be offline) and
 // kept as strings here so that `tsc` carries them into dist/ without a build step of their own.
 
+import { formatBytes } from '../text/format.ts';
+
 /** /dashboard.js: follows /api/events/stream and updates the server-rendered tables; text goes in by textContent only. */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
 (function () {
   var STEPS = ['dhcp', 'tftp', 'script', 'menu', 'kernel', 'initrd', 'files'];
   var LABELS = { dhcp: 'DHCP', tftp: 'TFTP', script: 'script', menu: 'menu', kernel: 'kernel', initrd: 'initrd', files: 'files' };
-  var UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
-  function formatBytes(bytes) {
-    var value = bytes;
-    var unit = 0;
-    while (value >= 1024 && unit < UNITS.length - 1) { value /= 1024; unit++; }
-    if (unit === 0) return bytes + ' B';
-    return (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)) + ' ' + UNITS[unit];
-  }
+  ${formatBytes.toString()}
 
   function element(tag, className, text) {
     var node = document.createElement(tag);

@@ -2,7 +2,7 @@
 // client, a file name or images.yaml goes through escapeHtml; the script updates the page with textContent.
 import type { ImageStatus } from '../cli/images.ts';
 import { BOOT_STEPS, type BootStep, type ClientView, type StepView } from '../events/store.ts';
-import { formatBytes } from '../ingest/progress.ts';
+import { formatBytes } from '../text/format.ts';
 import { FIRST_STAGE_FILES, STOCK_IPXE_FIX, STOCK_IPXE_LACKS, type IpxeBinaries } from '../ipxe/binaries.ts';
 
 /** What the dashboard says about the iPXE binaries being served. */

@@ -2,7 +2,7 @@
 // install) reports when an image does not fit, instead of whatever the failed write looked like.
 import { statfs } from 'node:fs/promises';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { formatBytes } from './progress.ts';
+import { formatBytes } from '../text/format.ts';
 
 /** Bytes an unprivileged writer may still use on the file system that holds `path` (statfs). */
 export async function freeBytes(path: string): Promise<number> {

@@ -2,7 +2,7 @@
 // the disk holds (a gzip of zeros shrinks about 1000:1), so every file's declared size is counted before
 // it is written and every byte while it is written, and the extraction stops at the cap.
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { formatBytes } from './progress.ts';
+import { formatBytes } from '../text/format.ts';
 
 /**
  * Default cap: 16 GiB. The largest boot images ingested whole are ~4–6 GB (Ubuntu desktop ISO, Fedora

@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatBytes, formatDuration, formatProgress } from '../../src/ingest/progress.ts';
+import { formatProgress } from '../../src/ingest/progress.ts';
 
 describe('progress text', () => {
-  test('bytes and durations', () => {
-    assert.equal(formatBytes(0), '0 B');
-    assert.equal(formatBytes(1023), '1023 B');
-    assert.equal(formatBytes(1536), '1.50 KiB');
-    assert.equal(formatBytes(15 * 1024 * 1024), '15.0 MiB');
-    assert.equal(formatBytes(300 * 1024 ** 3), '300 GiB');
-    assert.equal(formatDuration(7), '7s');
-    assert.equal(formatDuration(65), '1m05s');
-    assert.equal(formatDuration(3725), '1h02m05s');
-  });
-
   test('with a total: percentage, rate of this run only, ETA', () => {
     const MiB = 1024 * 1024;
     const line = formatProgress({ received: 60 * MiB, total: 100 * MiB, resumedFrom: 40 * MiB, elapsedMs: 2000 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
+import { dataLayout } from '../files/data-dir.ts';
 import { FIRST_STAGE_FILES, STOCK_MARKER } from '../ipxe/binaries.ts';
 import { installOutputs } from '../ipxe/build.ts';
 import { STAGE_KEYMAP_FILE, STAGE_RECORD } from '../ipxe/docker-context.ts';
@@ -30,7 +31,7 @@ export interface FirstStartReport {
  */
 export async function prepareFirstStart(options: { configPath: string; dataDir: string; imageIpxeDir: string }): Promise<FirstStartReport> {
   const wroteStarterConfig = await writeStarterConfig(options.configPath).catch(explainDenied(dirname(options.configPath)));
-  const ipxe = await seedIpxe(options.imageIpxeDir, join(options.dataDir, 'ipxe')).catch(explainDenied(options.dataDir));
+  const ipxe = await seedIpxe(options.imageIpxeDir, dataLayout(options.dataDir).ipxe).catch(explainDenied(options.dataDir));
   return { wroteStarterConfig, ipxe };
 }
 

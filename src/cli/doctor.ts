@@ -1,12 +1,13 @@
 import { networkInterfaces } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
 import { checkHttp, checkImages, checkInterface, checkIpxeBinaries, checkPort, checkPxeServers, doctorExitCode, formatCheckLine, type CheckResult, type HttpFinding, type InterfaceFinding, type PxeProbeFinding, type WantedPort } from '../doctor/checks.ts';
+import { dataLayout } from '../files/data-dir.ts';
 import { findPortHolders } from '../doctor/port-holders.ts';
 import { probePxeServers } from '../doctor/pxe-probe.ts';
+import { readImageStatuses } from '../ingest/image-status.ts';
 import { findIpxeBinaries } from '../ipxe/binaries.ts';
 import { interfaceOf, resolveServingAddress } from '../net/interfaces.ts';
-import { imageStatuses } from './images.ts';
 import type { ServeOptions } from './serve.ts';
 
 /** Options of `bootstation doctor`: the same network settings as serve, so it checks what serve would use. */
@@ -46,12 +47,12 @@ export async function runDoctor(options: DoctorOptions, write: (text: string) =>
   const address = serving.ok ? serving.address : undefined;
 
   report(checkPxeServers(await probe(serving, options.probeMs ?? PROBE_MS), address));
-  report(checkIpxeBinaries(await findIpxeBinaries(join(dataDir, 'ipxe'))));
+  report(checkIpxeBinaries(await findIpxeBinaries(dataLayout(dataDir).ipxe)));
   if (address !== undefined) {
     const httpHolders = holders[wanted.findIndex((port) => port.protocol === 'tcp')] ?? [];
     report(checkHttp(await fetchHealth(`http://${address}${httpPort === 80 ? '' : `:${httpPort}`}`, httpHolders.length === 0)));
   }
-  report(checkImages(await imageStatuses(options.configPath, dataDir)));
+  report(checkImages(await readImageStatuses(config, dataDir)));
   const failed = results.filter((result) => result.status === 'fail').length;
   write(failed === 0 ? 'doctor: all checks passed\n' : `doctor: ${failed} check${failed === 1 ? '' : 's'} failed\n`);
   return doctorExitCode(results);

@@ -4,7 +4,8 @@ import got from 'got';
 import { loadConfigFile } from '../config/load.ts';
 import type { ImageConfig } from '../config/model.ts';
 import { ingestImage, cacheFileName } from '../ingest/ingest-image.ts';
-import { imageLayout, readInstalledManifest } from '../ingest/install.ts';
+import { dataLayout, imageLayout } from '../files/data-dir.ts';
+import { readInstalledManifest } from '../ingest/install.ts';
 import { fingerprintOf, isUpToDate } from '../ingest/manifest.ts';
 import { formatBytes } from '../text/format.ts';
 import { createProgressReporter } from '../ingest/progress-reporter.ts';
@@ -119,7 +120,7 @@ async function describePlan(image: ImageConfig, dataDir: string, force: boolean)
       : `verified against the digest that ${checksum.listUrl} gives`;
   if (spec.from.kind === 'path') lines.push(`read ${spec.from.path}, ${verify}`);
   else {
-    const cacheFile = join(dataDir, 'cache', cacheFileName(image.id, spec.from.url));
+    const cacheFile = join(dataLayout(dataDir).cache, cacheFileName(image.id, spec.from.url));
     const cached = await stat(cacheFile).then(() => true, () => false);
     const part = await stat(`${cacheFile}.part`).then((s) => s.size, () => 0);
     const how = spec.from.fetch === 'files' && !spec.keepArchiveAs ? 'read only the wanted files of' : cached ? 'take from the cache' : part > 0 ? `resume (at ${formatBytes(part)}) the download of` : 'download';

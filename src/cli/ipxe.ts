@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import got from 'got';
 import { loadConfigFile } from '../config/load.ts';
+import { dataLayout } from '../files/data-dir.ts';
 import { buildLocally, resolveSource, type IpxeBuildResult, type IpxeBuildSettings } from '../ipxe/build.ts';
 import { DEFAULT_BASE_IMAGE } from '../ipxe/docker-context.ts';
 import { buildInDocker } from '../ipxe/docker-build.ts';
@@ -44,7 +45,7 @@ export async function runIpxeBuild(options: IpxeBuildOptions, env: NodeJS.Proces
     httpPort: options.httpPort ?? config.server.httpPort,
     source,
     pinFile,
-    ipxeDir: join(dataDir, 'ipxe'),
+    ipxeDir: dataLayout(dataDir).ipxe,
     log,
   };
   log(`building iPXE for ${settings.targets.join(', ')} with keymap ${settings.keymap} and /boot.ipxe on HTTP port ${settings.httpPort}, from ${source.path}`);

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { dataLayout } from '../files/data-dir.ts';
 import type { Logger } from 'pino';
 import { createLiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -14,7 +15,7 @@ import { findBootFile, openForReading } from '../files/boot-files.ts';
 import { createTftpService } from '../tftp/service.ts';
 import { createProxyDhcpService } from '../dhcp/service.ts';
 import type { ProxyDhcpPolicy } from '../dhcp/proxy-answer.ts';
-import { imageStatusesOf } from './images.ts';
+import { readImageStatuses } from '../ingest/image-status.ts';
 import { cacheMissingBootFiles, cachePerConfig } from '../boot/image-files.ts';
 
 /** Options of `bootstation serve`; undefined means "take it from images.yaml". */
@@ -47,14 +48,14 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
   const httpListen = httpListenAddresses(options.httpListen ?? initial.server.httpListen, serving.address);
   const serverUrl = `http://${serving.address}${httpPort === 80 ? '' : `:${httpPort}`}`;
 
-  let ipxe = await findIpxeBinaries(join(dataDir, 'ipxe'));
+  let ipxe = await findIpxeBinaries(dataLayout(dataDir).ipxe);
   logIpxeBinaries(log, ipxe);
   // Re-scanned on a config reload and when a build finishes (its manifest changes); one scan at a time,
   // so an older result never replaces a newer one.
   let scan = Promise.resolve();
   const rescanIpxe = (): void => {
     scan = scan.then(async () => {
-      const found = await findIpxeBinaries(join(dataDir, 'ipxe'));
+      const found = await findIpxeBinaries(dataLayout(dataDir).ipxe);
       if (ipxeSummary(found) !== ipxeSummary(ipxe)) logIpxeBinaries(log, found);
       ipxe = found;
     });
@@ -73,11 +74,11 @@ export async function runServe(options: ServeOptions, log: Logger): Promise<numb
     },
     onReject: () => events.emit({ kind: 'config-reload', applied: false }),
   });
-  const stopWatchingIpxe = watchIpxeManifest(join(dataDir, 'ipxe'), rescanIpxe);
+  const stopWatchingIpxe = watchIpxeManifest(dataLayout(dataDir).ipxe, rescanIpxe);
   // One check of the image files on disk, shared by the menu and the dashboard.
   const missingBootFiles = cacheMissingBootFiles();
   // Each image's manifest and failure record, read once for all the dashboards that ask within 2 s.
-  const imageStatuses = cachePerConfig((config) => imageStatusesOf(config, dataDir, missingBootFiles));
+  const imageStatuses = cachePerConfig((config) => readImageStatuses(config, dataDir, missingBootFiles));
   const ingestLog = log.child({ service: 'ingest' });
   const ingest = createIngestJobs({
     images: () => live.current().images,

@@ -1,4 +1,5 @@
 import { RECIPES, type Recipe } from './recipes.ts';
+import { imageLayout } from '../files/data-dir.ts';
 import type { BootSpec, Checksum, ImageConfig, IngestSpec } from './model.ts';
 import type { ImagesYaml } from './schema.ts';
 
@@ -28,7 +29,7 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
   const config: ImageConfig = {
     id: image.id,
     label: image.label ?? (image.version ? `${image.id} ${image.version}` : image.id),
-    dir: image.source.dir ?? `${dataDir}/images/${image.id}`,
+    dir: image.source.dir ?? imageLayout(dataDir, image.id).link,
     ...boot,
     ...(firmware ? { firmware } : {}),
     ...(firmwareBoot ? { firmwareBoot } : {}),

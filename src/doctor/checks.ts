@@ -1,6 +1,6 @@
 // The doctor's judgements: each takes what was found (ports, addresses, answers, files) and says, in one line
 // each, whether it is fine and how to fix it if not. Pure: the command does all the looking.
-import type { ImageStatus } from '../cli/images.ts';
+import type { ImageStatus } from '../ingest/image-status.ts';
 import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS_TEXT, type IpxeBinaries } from '../ipxe/binaries.ts';
 import type { PxeAnswer } from './pxe-answers.ts';
 

@@ -2,7 +2,7 @@
 // here is read-only except POST /api/images/:id/ingest, which is off unless server.admin_token is set.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { ImageStatus } from '../cli/images.ts';
+import type { ImageStatus } from '../ingest/image-status.ts';
 import type { IngestJobs } from '../events/ingest-jobs.ts';
 import type { BootMetrics } from '../events/metrics.ts';
 import type { EventStore } from '../events/store.ts';

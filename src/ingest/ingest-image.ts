@@ -8,6 +8,7 @@ import type { Got } from 'got';
 import type { ImageConfig, IngestSpec } from '../config/model.ts';
 import { redactUrl } from '../config/redact-url.ts';
 import { openForReading } from '../files/boot-files.ts';
+import { dataLayout, imageLayout, type ImageLayout } from '../files/data-dir.ts';
 import { openArchive, type ArchiveSource, type ArchiveTools } from './archives.ts';
 import { findListedDigest, type Digest } from './checksum-list.ts';
 import { rethrowAsDiskFull } from './disk-space.ts';
@@ -16,7 +17,7 @@ import { failureError } from './download-failure.ts';
 import { extractArchive } from './extract.ts';
 import { openHttpRangeSource } from './http-range-source.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { cleanLeftovers, commitStaging, createStaging, imageLayout, lockImage, readInstalledManifest, recordFailure, type ImageLayout } from './install.ts';
+import { cleanLeftovers, commitStaging, createStaging, lockImage, readInstalledManifest, recordFailure } from './install.ts';
 import { fingerprintOf, isUpToDate, type IngestFingerprint, type Manifest } from './manifest.ts';
 
 /** What ingest needs from the outside world; tests pass their own HTTP client, clock, and retry timing. */
@@ -122,7 +123,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
     const manifest = buildManifest(image, spec, fingerprint, fetched, reader.type, files, now());
     await commitStaging(layout, staging, manifest);
     context.info(`installed ${files.length} files; ${describeVerification(manifest)}`);
-    if (spec.from.kind === 'url') await pruneCache(join(context.dataDir, 'cache'), image.id, fetched.cacheFile);
+    if (spec.from.kind === 'url') await pruneCache(dataLayout(context.dataDir).cache, image.id, fetched.cacheFile);
     return { status: 'installed', manifest };
   } catch (error) {
     await rm(staging.dir, { recursive: true, force: true });
@@ -232,7 +233,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Dige
   const downloaded = await downloadToCache({
     http: context.http,
     url,
-    cacheDir: join(context.dataDir, 'cache'),
+    cacheDir: dataLayout(context.dataDir).cache,
     fileName: cacheFile,
     ...(expected ? { expected } : {}),
     ...(context.timeouts ? { timeouts: context.timeouts } : {}),

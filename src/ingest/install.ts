@@ -3,36 +3,11 @@
 // never a half-written one. Old versions and leftovers of interrupted runs are removed afterwards.
 import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { IMAGE_VERSIONS_DIR as VERSIONS, type ImageLayout } from '../files/data-dir.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { MANIFEST_NAME, parseManifest, type Manifest } from './manifest.ts';
 
-/** Where one image's files live under the data directory. */
-export interface ImageLayout {
-  id: string;
-  imagesDir: string;
-  /** data/images/<id>: the served path (a symlink once ingested). */
-  link: string;
-  versionsDir: string;
-  /** Records the last failed ingest, for `bootstation images`. */
-  failureFile: string;
-  lockFile: string;
-}
-
-const VERSIONS = '.versions';
 const STAGING_SUFFIX = '.partial';
-
-/** The paths of image `id` under `dataDir`. */
-export function imageLayout(dataDir: string, id: string): ImageLayout {
-  const imagesDir = join(dataDir, 'images');
-  return {
-    id,
-    imagesDir,
-    link: join(imagesDir, id),
-    versionsDir: join(imagesDir, VERSIONS),
-    failureFile: join(imagesDir, `.${id}.failed.json`),
-    lockFile: join(imagesDir, `.${id}.lock`),
-  };
-}
 
 /** The manifest of the installed version, if any (read through the symlink, like the servers do). */
 export async function readInstalledManifest(layout: ImageLayout): Promise<Manifest | undefined> {

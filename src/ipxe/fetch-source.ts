@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Got } from 'got';
 import { redactUrl, redactUrlsIn } from '../config/redact-url.ts';
+import { dataLayout } from '../files/data-dir.ts';
 import { downloadToCache } from '../ingest/download.ts';
 import { IngestError, IngestErrorCode } from '../ingest/ingest-error.ts';
 import { IpxeBuildError, type IpxeSource } from './build.ts';
@@ -31,7 +32,7 @@ export async function fetchPinnedSource(options: { pin: IpxePin; mirror?: string
   const downloaded = await downloadToCache({
     http: options.http,
     url,
-    cacheDir: join(options.dataDir, 'cache', 'ipxe'),
+    cacheDir: dataLayout(options.dataDir).ipxeSourceCache,
     fileName: `ipxe-${pin.version}.tar`,
     reuse: false,
     retries: 2,

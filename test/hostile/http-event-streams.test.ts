@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createBootMetrics, fanOut } from '../../src/events/metrics.ts';
 import { createEventStore } from '../../src/events/store.ts';
-import type { ImageStatus } from '../../src/cli/images.ts';
+import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { startHostileServer, type HostileServer } from './http-hostile-server.ts';
 import { captureLog } from '../support/log-capture.ts';
 

@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ImageStatus } from '../../src/cli/images.ts';
+import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { createBootMetrics } from '../../src/events/metrics.ts';
 import { createEventStore } from '../../src/events/store.ts';
 import { httpListenAddresses } from '../../src/http/listen.ts';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { imageStatusesOf } from '../../src/cli/images.ts';
+import { readImageStatuses } from '../../src/ingest/image-status.ts';
 import type { BootstationConfig, ImageConfig } from '../../src/config/model.ts';
 import { createIngestJobs } from '../../src/events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../../src/events/metrics.ts';
@@ -69,7 +69,7 @@ const app = buildHttpApp({
   ipxe: () => ipxe,
   log: pino({ level: 'silent' }),
   events,
-  dashboard: { store, metrics, ingest, images: () => imageStatusesOf(config, dataDir), ipxe: () => ipxe, adminToken: () => 'admin', title: () => 'Secrets' },
+  dashboard: { store, metrics, ingest, images: () => readImageStatuses(config, dataDir), ipxe: () => ipxe, adminToken: () => 'admin', title: () => 'Secrets' },
 });
 let tftp: TftpService;
 let port = 0;

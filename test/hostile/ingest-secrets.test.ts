@@ -11,7 +11,7 @@ import got from 'got';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { IngestError } from '../../src/ingest/ingest-error.ts';
 import { ingestImage, type IngestContext } from '../../src/ingest/ingest-image.ts';
-import { imageLayout } from '../../src/ingest/install.ts';
+import { imageLayout } from '../../src/files/data-dir.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
 import { buildStoredZip, buildTar } from '../support/ingest-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';

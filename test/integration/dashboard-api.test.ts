@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { ImageStatus } from '../../src/cli/images.ts';
+import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import type { BootstationConfig, ImageConfig } from '../../src/config/model.ts';
 import { createIngestJobs, type RunIngest } from '../../src/events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../../src/events/metrics.ts';

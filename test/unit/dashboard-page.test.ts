@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ImageStatus } from '../../src/cli/images.ts';
+import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { createEventStore } from '../../src/events/store.ts';
 import { describeIpxe, escapeHtml, renderDashboardPage } from '../../src/http/dashboard-page.ts';
 

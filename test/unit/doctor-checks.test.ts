@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { ImageStatus } from '../../src/cli/images.ts';
+import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { decodeDhcpPacket, encodeDhcpPacket, encodeSubOptions, latin1Encode } from '../../src/dhcp/codec.ts';
 import { checkHttp, checkImages, checkInterface, checkIpxeBinaries, checkPort, checkPxeServers, doctorExitCode, formatCheckLine } from '../../src/doctor/checks.ts';
 import { findPortHolders } from '../../src/doctor/port-holders.ts';

@@ -1,0 +1,56 @@
+// The state of every configured image: its files on disk, its installed manifest and its last failed ingest.
+import { findMissingBootFiles } from '../boot/image-files.ts';
+import type { BootstationConfig } from '../config/model.ts';
+import { redactUrlsIn } from '../config/redact-url.ts';
+import { imageLayout } from '../files/data-dir.ts';
+import { describeVerification } from './ingest-image.ts';
+import { readFailure, readInstalledManifest } from './install.ts';
+
+/** The state of one image, as `bootstation images`, doctor and the dashboard show it. */
+export interface ImageStatus {
+  id: string;
+  label: string;
+  source: 'url' | 'path' | 'dir';
+  state: 'ready' | 'not ingested' | 'missing files' | 'failed';
+  version: string | null;
+  /** Bytes of the installed files (ingested images only). */
+  size: number | null;
+  lastIngest: string | null;
+  verification: string | null;
+  missingFiles: string[];
+  failure: { at: string; code: string; message: string } | null;
+}
+
+/**
+ * The state of every image of `config` (the caller's loaded or live one: nothing here reads images.yaml).
+ * Failure messages are shown with source URLs redacted: they may carry credentials.
+ */
+export async function readImageStatuses(
+  config: BootstationConfig,
+  dataDir: string,
+  findMissing: (config: BootstationConfig) => Promise<Map<string, string[]>> = findMissingBootFiles,
+): Promise<ImageStatus[]> {
+  const missing = await findMissing(config);
+  return Promise.all(
+    config.images.map(async (image): Promise<ImageStatus> => {
+      const layout = imageLayout(dataDir, image.id);
+      const manifest = image.ingest ? await readInstalledManifest(layout) : undefined;
+      const failure = image.ingest ? await readFailure(layout) : undefined;
+      const failedSince = failure && (!manifest || failure.at > manifest.ingestedAt) ? failure : undefined;
+      const absent = missing.get(image.id) ?? [];
+      const state: ImageStatus['state'] = failedSince ? 'failed' : absent.length === 0 ? 'ready' : image.ingest && !manifest ? 'not ingested' : 'missing files';
+      return {
+        id: image.id,
+        label: image.label,
+        source: image.ingest ? image.ingest.from.kind : 'dir',
+        state,
+        version: manifest?.version ?? image.ingest?.version ?? null,
+        size: manifest ? manifest.files.reduce((sum, file) => sum + file.size, 0) : null,
+        lastIngest: manifest?.ingestedAt ?? null,
+        verification: manifest ? redactUrlsIn(describeVerification(manifest)) : null,
+        missingFiles: absent,
+        failure: failedSince ? { ...failedSince, message: redactUrlsIn(failedSince.message) } : null,
+      };
+    }),
+  );
+}

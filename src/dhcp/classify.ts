@@ -1,11 +1,6 @@
+import { platformOfArchitecture, VENDOR_CLASS_PREFIX, type BootTransport, type PlatformId } from '../boot/platform.ts';
 import { clientHardwareAddress, ipv4FromOption, latin1Text, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, dhcpMessageTypeName, DhcpOption } from './options.ts';
-
-/** Firmware families bootstation has a first-stage iPXE binary for. */
-export type Firmware = 'bios' | 'efi-ia32' | 'efi-x64' | 'efi-arm64';
-
-/** How the firmware loads its first stage: PXE (TFTP) or UEFI HTTP Boot (vendor class HTTPClient). */
-export type BootTransport = 'pxe' | 'http';
 
 /** What every classification carries, so that each decision can be logged with the same fields. */
 export interface ClientSummary {
@@ -26,7 +21,8 @@ export interface NetbootClient extends ClientSummary {
   netboot: true;
   messageType: string;
   architecture: number;
-  firmware: Firmware;
+  /** The row of src/boot/platform.ts this client's option 93 names. */
+  firmware: PlatformId;
   transport: BootTransport;
   /** Already running iPXE: option 175 present or user class "iPXE" (or "bootstation", our own build). */
   ipxe: boolean;
@@ -78,21 +74,6 @@ export function architectureName(architecture: number): string {
   return architectureNames.get(architecture) ?? `architecture ${architecture}`;
 }
 
-/**
- * Architectures we boot. 7 is what real x64 firmware sends (RFC 4578 calls it "EFI BC"); some firmware sends 9,
- * so both mean x64 (the same reading as pixiecore and smee).
- */
-const supportedArchitectures: ReadonlyMap<number, { firmware: Firmware; transport: BootTransport }> = new Map([
-  [0, { firmware: 'bios', transport: 'pxe' }],
-  [6, { firmware: 'efi-ia32', transport: 'pxe' }],
-  [7, { firmware: 'efi-x64', transport: 'pxe' }],
-  [9, { firmware: 'efi-x64', transport: 'pxe' }],
-  [11, { firmware: 'efi-arm64', transport: 'pxe' }],
-  [15, { firmware: 'efi-ia32', transport: 'http' }],
-  [16, { firmware: 'efi-x64', transport: 'http' }],
-  [19, { firmware: 'efi-arm64', transport: 'http' }],
-]);
-
 /** User class of bootstation's own iPXE build (set in its embedded config, see the iPXE build issue). */
 export const BOOTSTATION_USER_CLASS = 'bootstation';
 
@@ -129,16 +110,16 @@ export function classifyClient(packet: DhcpPacket): ClientClassification {
   // PXE 2.1 §2.2.1 and UEFI 2.x §24.7: netboot clients identify themselves with these two vendor-class prefixes.
   let vendorTransport: BootTransport | undefined;
   if (vendorClass === undefined) reasons.push('no vendor class (option 60)');
-  else if (vendorClass.startsWith('PXEClient')) vendorTransport = 'pxe';
-  else if (vendorClass.startsWith('HTTPClient')) vendorTransport = 'http';
-  else reasons.push('vendor class (option 60) starts with neither PXEClient nor HTTPClient');
+  else if (vendorClass.startsWith(VENDOR_CLASS_PREFIX.pxe)) vendorTransport = 'pxe';
+  else if (vendorClass.startsWith(VENDOR_CLASS_PREFIX.http)) vendorTransport = 'http';
+  else reasons.push(`vendor class (option 60) starts with neither ${VENDOR_CLASS_PREFIX.pxe} nor ${VENDOR_CLASS_PREFIX.http}`);
 
-  const supported = architecture === undefined ? undefined : supportedArchitectures.get(architecture);
+  const supported = architecture === undefined ? undefined : platformOfArchitecture(architecture);
   if (architecture !== undefined && supported === undefined) {
     reasons.push(`${architectureName(architecture)} (option 93 = ${architecture}) has no first-stage iPXE binary`);
   }
   if (supported !== undefined && vendorTransport !== undefined && supported.transport !== vendorTransport) {
-    reasons.push(`vendor class ${vendorTransport === 'http' ? 'HTTPClient' : 'PXEClient'} does not match ${architectureName(architecture ?? 0)}`);
+    reasons.push(`vendor class ${VENDOR_CLASS_PREFIX[vendorTransport]} does not match ${architectureName(architecture ?? 0)}`);
   }
 
   const networkInterface = options.get(DhcpOption.clientNetworkInterface);
@@ -164,10 +145,10 @@ export function classifyClient(packet: DhcpPacket): ClientClassification {
     messageType: dhcpMessageTypeName(messageTypeCode),
     messageTypeCode,
     architecture,
-    firmware: supported.firmware,
+    firmware: supported.platform.id,
     transport: supported.transport,
     ipxe,
-    kind: `${supported.firmware}-${runs}`,
+    kind: `${supported.platform.id}-${runs}`,
     serverIdentifier: ipv4FromOption(options.get(DhcpOption.serverIdentifier)),
     machineIdentifier,
   };

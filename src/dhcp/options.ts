@@ -24,9 +24,6 @@ export const DhcpOption = {
   end: 255,
 } as const;
 
-/** A DHCP option code this module knows by name. */
-export type DhcpOptionCode = (typeof DhcpOption)[keyof typeof DhcpOption];
-
 const optionNames: ReadonlyMap<number, string> = new Map(
   Object.entries(DhcpOption).map(([name, code]) => [code, kebab(name)]),
 );

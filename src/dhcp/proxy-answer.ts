@@ -1,4 +1,5 @@
-import { BOOTSTATION_USER_CLASS, type ClientClassification, type Firmware, type NetbootClient } from './classify.ts';
+import { firstStageFile, VENDOR_CLASS_PREFIX, type PlatformId } from '../boot/platform.ts';
+import { BOOTSTATION_USER_CLASS, type ClientClassification, type NetbootClient } from './classify.ts';
 import { BOOTP_BROADCAST_FLAG, encodeSubOptions, ipv4Bytes, latin1Encode, nonUnicastKind, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, DhcpOption, PxeDiscoveryControl, PxeSubOption } from './options.ts';
 
@@ -9,7 +10,7 @@ export interface ProxyDhcpPolicy {
   httpPort: number;
   /** Boot script URL for iPXE clients, e.g. http://10.77.0.2:8080/boot.ipxe. */
   bootScriptUrl: string;
-  /** First-stage files available over TFTP and HTTP: 'undionly.kpxe', 'ipxe.efi', 'ipxe32.efi', 'snp-arm64.efi'. */
+  /** First-stage files available over TFTP and HTTP (FIRST_STAGE_FILES of src/boot/platform.ts that are present). */
   binaries: ReadonlySet<string>;
   /** bootstation's own iPXE build is present (its clients send user class "bootstation", option 77). */
   customBuild: boolean;
@@ -38,7 +39,7 @@ export interface ProxyDhcpRequest {
 
 /** A first-stage binary that the policy lacks for this firmware: the service warns once per firmware and file. */
 export interface MissingBinary {
-  firmware: Firmware;
+  firmware: PlatformId;
   file: string;
 }
 
@@ -46,14 +47,6 @@ export interface MissingBinary {
 export type ProxyDhcpDecision =
   | { action: 'reply'; reply: DhcpPacket; destination: UdpEndpoint; bootFile: string; why: string }
   | { action: 'ignore'; reasons: readonly string[]; missingBinary?: MissingBinary };
-
-/** The first-stage iPXE binary for each firmware, named as in data/ipxe/ and iPXE's own build targets. */
-export const firstStageBinaries: Readonly<Record<Firmware, string>> = {
-  bios: 'undionly.kpxe',
-  'efi-ia32': 'ipxe32.efi',
-  'efi-x64': 'ipxe.efi',
-  'efi-arm64': 'snp-arm64.efi',
-};
 
 const BROADCAST_ADDRESS = '255.255.255.255';
 const DHCP_CLIENT_PORT = 68;
@@ -90,7 +83,7 @@ export function decideProxyDhcpAnswer(request: ProxyDhcpRequest, policy: ProxyDh
     [DhcpOption.messageType, Uint8Array.of(replyType)],
     [DhcpOption.serverIdentifier, ipv4Bytes(policy.serverAddress)],
     // PXE 2.1 §2.2.3: a ProxyDHCP reply names itself with vendor class PXEClient; UEFI HTTP Boot expects HTTPClient back.
-    [DhcpOption.vendorClassIdentifier, latin1Encode(client.transport === 'http' ? 'HTTPClient' : 'PXEClient')],
+    [DhcpOption.vendorClassIdentifier, latin1Encode(VENDOR_CLASS_PREFIX[client.transport])],
   ]);
   if (client.machineIdentifier !== undefined) options.set(DhcpOption.clientMachineIdentifier, client.machineIdentifier);
   if (client.firmware === 'bios' && client.transport === 'pxe' && request.receivedOn === 'dhcp') {
@@ -142,7 +135,7 @@ function replyMessageType(request: ProxyDhcpRequest, client: NetbootClient, poli
 
 /** What this client boots next; loops are impossible because only clients not yet running our iPXE get a binary. */
 function chooseBootFile(client: NetbootClient, policy: ProxyDhcpPolicy): { file: string; why: string } | { missing: MissingBinary } {
-  const binary = firstStageBinaries[client.firmware];
+  const binary = firstStageFile(client.firmware);
   const present = policy.binaries.has(binary);
   if (client.transport === 'http') {
     if (!present) return { missing: { firmware: client.firmware, file: binary } };

@@ -1,3 +1,4 @@
+import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { platformOfArchitecture, VENDOR_CLASS_PREFIX, type BootTransport, type PlatformId } from '../boot/platform.ts';
 import { clientHardwareAddress, ipv4FromOption, latin1Text, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, dhcpMessageTypeName, DhcpOption } from './options.ts';
@@ -73,9 +74,6 @@ const architectureNames: ReadonlyMap<number, string> = new Map([
 export function architectureName(architecture: number): string {
   return architectureNames.get(architecture) ?? `architecture ${architecture}`;
 }
-
-/** User class of bootstation's own iPXE build (set in its embedded config, see the iPXE build issue). */
-export const BOOTSTATION_USER_CLASS = 'bootstation';
 
 /**
  * Classifies a request: a netboot client we may answer, or every reason it is not one (in the spirit of smee's

@@ -1,5 +1,6 @@
+import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { firstStageFile, VENDOR_CLASS_PREFIX, type PlatformId } from '../boot/platform.ts';
-import { BOOTSTATION_USER_CLASS, type ClientClassification, type NetbootClient } from './classify.ts';
+import type { ClientClassification, NetbootClient } from './classify.ts';
 import { BOOTP_BROADCAST_FLAG, encodeSubOptions, ipv4Bytes, latin1Encode, nonUnicastKind, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, DhcpOption, PxeDiscoveryControl, PxeSubOption } from './options.ts';
 

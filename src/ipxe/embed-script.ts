@@ -1,4 +1,4 @@
-import { BOOTSTATION_USER_CLASS } from '../dhcp/classify.ts';
+import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { DEFAULT_KEYMAP, setKeymapCommand, type IpxeKeymap } from './keymap.ts';
 
 /** How often the embedded script runs `dhcp` before it gives up (each try waits out iPXE's own DHCP timeouts). */

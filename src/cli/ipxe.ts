@@ -3,10 +3,10 @@ import Docker from 'dockerode';
 import got from 'got';
 import { loadConfigFile } from '../config/load.ts';
 import { dataLayout } from '../files/data-dir.ts';
+import { fetchPinnedIpxeSource } from '../ingest/ipxe-release.ts';
 import { buildLocally, resolveSource, type IpxeBuildResult, type IpxeBuildSettings } from '../ipxe/build.ts';
 import { DEFAULT_BASE_IMAGE } from '../ipxe/docker-context.ts';
 import { buildInDocker } from '../ipxe/docker-build.ts';
-import { fetchPinnedSource } from '../ipxe/fetch-source.ts';
 import { DEFAULT_KEYMAP, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { MANIFEST_FILE } from '../ipxe/manifest.ts';
 import { loadPin, PIN_FILE } from '../ipxe/pin.ts';
@@ -38,7 +38,7 @@ export async function runIpxeBuild(options: IpxeBuildOptions, env: NodeJS.Proces
   const pin = await loadPin(pinFile);
   const source = options.source !== undefined
     ? await resolveSource(resolve(options.source))
-    : await fetchPinnedSource({ pin, mirror: options.mirror, dataDir, http: got, log });
+    : await fetchPinnedIpxeSource({ pin, mirror: options.mirror, dataDir, http: got, log });
   const settings: IpxeBuildSettings = {
     keymap: options.keymap ?? config.ipxe.keymap ?? DEFAULT_KEYMAP,
     targets: options.targets ?? DEFAULT_TARGETS,

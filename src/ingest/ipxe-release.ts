@@ -1,11 +1,12 @@
-import { join } from 'node:path';
+// The pinned iPXE release, downloaded with ingest's downloader: the one HTTP download path of bootstation,
+// so src/ipxe (which builds from any IpxeSource) never imports the ingest layer.
 import type { Got } from 'got';
 import { redactUrl, redactUrlsIn } from '../config/redact-url.ts';
 import { dataLayout } from '../files/data-dir.ts';
-import { downloadToCache } from '../ingest/download.ts';
-import { IngestError, IngestErrorCode } from '../ingest/ingest-error.ts';
-import { IpxeBuildError, type IpxeSource } from './build.ts';
-import type { IpxePin } from './pin.ts';
+import { IpxeBuildError, type IpxeSource } from '../ipxe/build.ts';
+import type { IpxePin } from '../ipxe/pin.ts';
+import { downloadToCache } from './download.ts';
+import { IngestError, IngestErrorCode } from './ingest-error.ts';
 
 // Why a download failed, in the few words the one-sentence error has room for.
 const REASONS: Partial<Record<IngestErrorCode, string>> = {
@@ -24,7 +25,7 @@ const REASONS: Partial<Record<IngestErrorCode, string>> = {
  * and pax-header commit before it compiles, the same check a local copy gets. Downloaded afresh each
  * time, so a bad copy never sticks; the file stays for an offline rebuild with --source.
  */
-export async function fetchPinnedSource(options: { pin: IpxePin; mirror?: string; dataDir: string; http: Got; log: (line: string) => void }): Promise<IpxeSource> {
+export async function fetchPinnedIpxeSource(options: { pin: IpxePin; mirror?: string; dataDir: string; http: Got; log: (line: string) => void }): Promise<IpxeSource> {
   const { pin } = options;
   const url = options.mirror ?? pin.url;
   const shown = redactUrl(url);

@@ -1,4 +1,5 @@
 import type { FirmwareFamily } from '../config/model.ts';
+import { MAC_ADDRESS, normalizeMacAddress } from '../text/mac-address.ts';
 
 /** What an iPXE client told us about itself in the query string of /boot.ipxe or /menu.ipxe. */
 export interface BootClient {
@@ -12,7 +13,6 @@ export interface BootClient {
   reported?: boolean;
 }
 
-const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 const WORD = /^[a-z0-9_]{1,16}$/;
 
 /** Reads the client's identity from query parameters, dropping anything malformed (they are attacker-controlled). */
@@ -20,7 +20,7 @@ export function parseBootClient(query: Readonly<Record<string, unknown>>): BootC
   const client: BootClient = {};
   if ('mac' in query) client.reported = true;
   const mac = query['mac'];
-  if (typeof mac === 'string' && MAC.test(mac)) client.mac = mac.toLowerCase().replaceAll('-', ':');
+  if (typeof mac === 'string' && MAC_ADDRESS.test(mac)) client.mac = normalizeMacAddress(mac);
   const platform = query['platform'];
   if (typeof platform === 'string' && WORD.test(platform)) client.platform = platform;
   const buildarch = query['buildarch'];

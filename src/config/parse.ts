@@ -1,5 +1,6 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { normalizeMacAddress } from '../text/mac-address.ts';
 import type { BootstationConfig, HostConfig } from './model.ts';
 import { toImageConfig } from './image-config.ts';
 import { imagesYamlSchema, type ImagesYaml } from './schema.ts';
@@ -171,7 +172,7 @@ function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },
     ipxe: file.ipxe.keymap === undefined ? {} : { keymap: file.ipxe.keymap },
     images: file.images.map((image) => toImageConfig(image, dataDir)),
-    hosts: new Map(Object.entries(file.hosts).map(([mac, entry]) => [mac.toLowerCase().replaceAll('-', ':'), toHostConfig(entry)])),
+    hosts: new Map(Object.entries(file.hosts).map(([mac, entry]) => [normalizeMacAddress(mac), toHostConfig(entry)])),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { nonUnicastKind } from '../dhcp/codec.ts';
+import { MAC_ADDRESS } from '../text/mac-address.ts';
 import { CHECKSUM_ALGORITHMS, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './model.ts';
 import { RECIPE_NAMES } from './recipes.ts';
 
@@ -7,8 +8,6 @@ import { RECIPE_NAMES } from './recipes.ts';
 const CHECKSUM_HEX_DIGITS = { sha256: 64, sha512: 128, md5: 32 } as const;
 
 const IMAGE_ID = /^[a-z0-9][a-z0-9-]*$/;
-// Either separator, as people copy MACs from `ip link` (colons) or Windows (hyphens).
-const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
 const imageId = z
   .string()
@@ -187,7 +186,7 @@ export const imagesYamlSchema = z
     menu: menuSchema.default({ title: 'Network boot', timeout: 10 }),
     ipxe: ipxeSchema.default({}),
     images: z.array(imageSchema).default([]),
-    hosts: z.record(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56'), hostSchema).default({}),
+    hosts: z.record(z.string().regex(MAC_ADDRESS, 'must be a MAC address such as 52:54:00:12:34:56'), hostSchema).default({}),
   })
   // Cross-references run even when other parts of the file are wrong, so one run reports every
   // problem; the input may then be malformed, hence the defensive reads.

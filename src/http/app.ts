@@ -1,15 +1,14 @@
 import http, { type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { parseBootClient } from '../boot/client.ts';
 import { cacheMissingBootFiles, type MissingBootFiles } from '../boot/image-files.ts';
 import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
 import type { BootstationConfig } from '../config/model.ts';
 import type { BootEventSink } from '../events/model.ts';
 import type { IpxeBinaries } from '../ipxe/binaries.ts';
-import { splitUrlPath } from '../files/safe-path.ts';
 import { addBootEventHooks } from './boot-events.ts';
+import { addBootRequestHook } from './boot-request.ts';
 import { dashboardPlugin, type DashboardOptions } from './dashboard.ts';
-import { refuseFile, sendFile, sendFileFrom } from './files.ts';
+import { refuseFile, sendBootFile } from './files.ts';
 import { createConnectionLimiter, DEFAULT_HTTP_LIMITS, serverTimeouts, type HttpLimits } from './limits.ts';
 import { setSecurityHeaders } from './security-headers.ts';
 
@@ -90,59 +89,41 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.addHook('onRequest', async (_request, reply) => setSecurityHeaders(reply.raw));
   // One log line per request, with what was sent.
   app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
-  addBootEventHooks(app, { images: () => options.config().images, events: options.events, activeTransfers: options.activeTransfers });
+  // Before the boot events' hook, which reports what this one decided.
+  addBootRequestHook(app, { config: options.config, ipxe: options.ipxe });
+  addBootEventHooks(app, { events: options.events, activeTransfers: options.activeTransfers });
   if (options.dashboard) app.register(dashboardPlugin, options.dashboard);
 
   const missingBootFiles = options.missingBootFiles ?? cacheMissingBootFiles();
-  const scriptContext = async (query: unknown): Promise<ScriptContext> => {
+  const scriptContext = async (request: FastifyRequest): Promise<ScriptContext> => {
     const config = options.config();
     return {
       config,
       serverUrl: options.serverUrl(),
-      client: parseBootClient((query ?? {}) as Record<string, unknown>),
+      client: request.boot?.client ?? {},
       missingFiles: await missingBootFiles(config),
     };
   };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/boot.ipxe', async (request, reply) => {
+  app.get('/boot.ipxe', { config: { role: 'boot-script' } }, async (request, reply) => {
     reply.type(IPXE_SCRIPT).header('cache-control', 'no-store');
-    return renderBootScript(await scriptContext(request.query));
+    return renderBootScript(await scriptContext(request));
   });
 
-  app.get('/menu.ipxe', async (request, reply) => {
+  app.get('/menu.ipxe', { config: { role: 'menu' } }, async (request, reply) => {
     reply.type(IPXE_SCRIPT).header('cache-control', 'no-store');
-    return renderMenu(await scriptContext(request.query));
+    return renderMenu(await scriptContext(request));
   });
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/ipxe/*',
-    handler: (request, reply) => {
-      const ipxe = options.ipxe();
-      const name = rawTail(request.raw.url, '/ipxe/');
-      // The first-stage binaries are served by exact name: the stock ones are symlinks into /boot.
-      const binary = ipxe.files.get(name);
-      if (binary) return sendFile(binary, request, reply, fileOptions);
-      return sendFileFrom(ipxe.dir, name, request, reply, fileOptions);
-    },
-  });
-
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/images/*',
-    handler: (request, reply) => {
-      // The image id is judged like the rest of the path, still encoded: "/images/%2e%2e/x" is refused.
-      const tail = rawTail(request.raw.url, '/images/');
-      const slash = tail.indexOf('/');
-      const id = splitUrlPath(slash < 0 ? tail : tail.slice(0, slash));
-      if (!id.ok) return refuseFile(tail, id.reason, request, reply);
-      const image = options.config().images.find((candidate) => candidate.id === id.segments[0]);
-      if (!image) return reply.code(404).type('text/plain').send('no such image\n');
-      return sendFileFrom(image.dir, slash < 0 ? '' : tail.slice(slash + 1), request, reply, fileOptions);
-    },
-  });
+  // The boot policy decided on arrival what a file path serves (request.boot.file), the same way as for TFTP.
+  const sendFileOfRequest = (request: FastifyRequest, reply: FastifyReply) => {
+    const file = request.boot?.file ?? { served: false, reason: 'not-found' };
+    return sendBootFile(file, (request.raw.url ?? '').split('?', 1)[0] ?? '', request, reply, fileOptions);
+  };
+  app.route({ method: ['GET', 'HEAD'], url: '/ipxe/*', config: { role: 'ipxe-binary' }, handler: sendFileOfRequest });
+  app.route({ method: ['GET', 'HEAD'], url: '/images/*', config: { role: 'image-file' }, handler: sendFileOfRequest });
 
   return app;
 }
@@ -160,11 +141,4 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
     },
     'http request',
   );
-}
-
-// The part of the raw request path after a prefix, without the query, still percent-encoded, so that
-// encoded slashes and dots are judged by the path checker rather than decoded away by the router.
-function rawTail(rawUrl: string | undefined, prefix: string): string {
-  const path = (rawUrl ?? '').split('?', 1)[0] ?? '';
-  return path.startsWith(prefix) ? path.slice(prefix.length) : '';
 }

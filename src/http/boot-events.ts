@@ -1,12 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { parseBootClient } from '../boot/client.ts';
-import type { ImageConfig } from '../config/model.ts';
-import { classifyHttpFetch } from '../events/http-fetch.ts';
 import type { BootEventSink } from '../events/model.ts';
 
-/** What the boot event hooks need; both outputs are optional, and without either no hook is added. */
+/** Where the boot event hooks report; both outputs are optional, and without either no hook is added. */
 export interface BootEventHookOptions {
-  images: () => readonly ImageConfig[];
   events?: BootEventSink;
   activeTransfers?: { inc(): void; dec(): void };
 }
@@ -18,16 +14,15 @@ const RANGE_LIMIT = 64;
 /**
  * Reports every GET of a boot script, the menu, an iPXE binary or an image file when its response ends, also
  * when the client hung up halfway (a PC reset during a 1 GB download): then the bytes are what left the socket.
+ * What the request is comes from request.boot (addBootRequestHook, which must run first): no URL is parsed here.
  */
 export function addBootEventHooks(app: FastifyInstance, options: BootEventHookOptions): void {
   const { events, activeTransfers } = options;
   if (!events && !activeTransfers) return;
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET') return;
-    const rawUrl = request.raw.url ?? '';
-    const path = rawUrl.split('?', 1)[0] ?? '';
-    const kind = classifyHttpFetch(path, options.images());
-    if (!kind) return;
+    const boot = request.boot;
+    if (request.method !== 'GET' || !boot?.role) return;
+    const { role, image, client } = boot;
     activeTransfers?.inc();
     const socket = request.raw.socket;
     const writtenBefore = socket.bytesWritten;
@@ -37,15 +32,14 @@ export function addBootEventHooks(app: FastifyInstance, options: BootEventHookOp
       const finished = reply.raw.writableFinished;
       const length = Number(reply.getHeader('content-length') ?? 0);
       const bytes = finished ? length : Math.max(0, socket.bytesWritten - writtenBefore);
-      const client = kind.role === 'boot-script' || kind.role === 'menu' ? parseBootClient((request.query ?? {}) as Record<string, unknown>) : {};
       const range = request.headers.range;
       events.emit({
         kind: 'http-fetch',
         ip: request.ip,
         mac: client.mac,
-        role: kind.role,
-        path: path.slice(0, PATH_LIMIT),
-        image: kind.image,
+        role,
+        path: (request.raw.url ?? '').split('?', 1)[0]!.slice(0, PATH_LIMIT),
+        image,
         // A response cut off by the client never got its full status across: report it as the 499 nginx uses.
         status: finished ? reply.statusCode : 499,
         bytes,

@@ -1,19 +1,19 @@
 import type { Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { openSafeFile, splitUrlPath, type PathRefusal } from '../files/safe-path.ts';
+import { openBootFile, type BootFileVerdict } from '../boot/policy.ts';
+import type { PathRefusal } from '../files/safe-path.ts';
 import { planFileResponse, type FileRequestHeaders } from './conditional.ts';
 import { FileBodyError, writeFileBody } from './file-body.ts';
 
 /**
- * Sends one file from root, named by a raw (still percent-encoded) URL path relative to root.
- * Anything that could escape root answers 404 and logs a warning with the reason.
+ * Sends the file a boot policy verdict names, with HEAD, Range and validators; anything refused answers 404 and logs
+ * a warning with the reason, an image id no image has answers "no such image".
  */
-export async function sendFileFrom(root: string, rawRelativePath: string, request: FastifyRequest, reply: FastifyReply, options: FileSendOptions = {}): Promise<FastifyReply> {
-  const split = splitUrlPath(rawRelativePath);
-  const found = split.ok ? await openSafeFile(root, split.segments) : split;
-  if (!found.ok) return refuseFile(rawRelativePath, found.reason, request, reply);
-  return sendStatted(found.path, found.stats, request, reply, options);
+export async function sendBootFile(verdict: BootFileVerdict, rawPath: string, request: FastifyRequest, reply: FastifyReply, options: FileSendOptions = {}): Promise<FastifyReply> {
+  const found = await openBootFile(verdict);
+  if (found.ok) return sendStatted(found.path, found.stats, request, reply, options);
+  if (found.reason === 'unknown-image') return reply.code(404).type('text/plain').send('no such image\n');
+  return refuseFile(rawPath, found.reason, request, reply);
 }
 
 /** How file bodies are sent. */
@@ -28,13 +28,6 @@ export function refuseFile(rawPath: string, reason: PathRefusal, request: Fastif
   if (reason === 'not-found') request.log.info({ path }, 'file not found');
   else request.log.warn({ path, reason }, 'refused file request');
   return reply.code(404).type('text/plain').send('not found\n');
-}
-
-/** Sends a file at a trusted path (not derived from the request), with HEAD, Range and validators. */
-export async function sendFile(path: string, request: FastifyRequest, reply: FastifyReply, options: FileSendOptions = {}): Promise<FastifyReply> {
-  const stats = await stat(path).catch(() => undefined);
-  if (!stats?.isFile()) return reply.code(404).type('text/plain').send('not found\n');
-  return sendStatted(path, stats, request, reply, options);
 }
 
 function sendStatted(path: string, stats: Stats, request: FastifyRequest, reply: FastifyReply, options: FileSendOptions): FastifyReply {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { BootstationConfig } from '../../src/config/model.ts';
-import { findBootFile, openForReading } from '../../src/files/boot-files.ts';
+import { findBootFile } from '../../src/boot/policy.ts';
+import { openForReading } from '../../src/files/boot-files.ts';
 import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-bootfiles-'));
@@ -56,7 +57,7 @@ test('paths that leave their folder or name nothing are refused with a reason', 
     ['leak', 'outside-root'],
     ['../outside/secret', 'dot-segment'],
     ['images/debian/../../outside/secret', 'dot-segment'],
-    ['images/nope/vmlinuz', 'not-found'],
+    ['images/nope/vmlinuz', 'unknown-image'],
     ['images/debian/Install', 'not-a-file'],
     ['autoexec.ipxe', 'not-found'],
     ['AutoExec.iPXE', 'not-found'],

@@ -63,7 +63,9 @@ before(async () => {
   await writeFile(join(stockDir, 'ipxe.efi'), 'EFI BINARY');
   await symlink(join(stockDir, 'ipxe.efi'), join(ipxeDir, 'ipxe.efi'));
   await writeFile(join(ipxeDir, 'undionly.kpxe'), 'BIOS BINARY');
-  await writeFile(join(ipxeDir, 'autoexec.ipxe'), '#!ipxe\nchain boot.ipxe\n');
+  await writeFile(join(ipxeDir, 'local.ipxe'), '#!ipxe\nchain boot.ipxe\n');
+  // On disk, yet never served, as over TFTP: iPXE 2.0 EFI runs the autoexec.ipxe next to where it was loaded from.
+  await writeFile(join(ipxeDir, 'autoexec.ipxe'), '#!ipxe\nshell\n');
   await symlink(join(root, 'secret'), join(ipxeDir, 'leak'));
 });
 
@@ -431,11 +433,12 @@ describe('iPXE binaries, health and scripts', () => {
   });
 
   test('/ipxe/<file> serves other files of the iPXE folder, scripts as text/plain', async () => {
-    const script = await app.inject({ method: 'GET', url: '/ipxe/autoexec.ipxe' });
+    const script = await app.inject({ method: 'GET', url: '/ipxe/local.ipxe' });
     assert.equal(script.statusCode, 200);
     assert.equal(script.headers['content-type'], 'text/plain; charset=utf-8');
     assert.equal(script.body, '#!ipxe\nchain boot.ipxe\n');
     assert.equal((await app.inject({ method: 'GET', url: '/ipxe/snp-arm64.efi' })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'GET', url: '/ipxe/autoexec.ipxe' })).statusCode, 404, 'autoexec.ipxe is never served');
   });
 
   test('/healthz', async () => {

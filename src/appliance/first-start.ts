@@ -7,7 +7,7 @@ import { FIRST_STAGE_FILES, STOCK_MARKER } from '../ipxe/binaries.ts';
 import { installOutputs } from '../ipxe/build.ts';
 import { STAGE_KEYMAP_FILE, STAGE_RECORD } from '../ipxe/docker-context.ts';
 import { parseKeymap } from '../ipxe/keymap.ts';
-import { buildManifest, MANIFEST_FILE, parseBuildRecord, renderManifest } from '../ipxe/manifest.ts';
+import { createIpxeBuildManifest, IPXE_BUILD_MANIFEST_FILE, parseBuildRecord, renderIpxeBuildManifest } from '../ipxe/manifest.ts';
 import { renderStarterConfig } from './starter-config.ts';
 
 /**
@@ -93,8 +93,8 @@ async function seedIpxe(from: string, to: string): Promise<FirstStartReport['ipx
     const record = await installOutputs(from, parseBuildRecord(recordText), to);
     const keymap = parseKeymap((await readFile(join(from, STAGE_KEYMAP_FILE), 'utf8')).trim());
     // The project Dockerfile compiles the committed ipxe-src/embed.ipxe, which is rendered for port 80.
-    const manifest = buildManifest({ record, keymap, httpPort: 80, builtAt: new Date() });
-    await writeFileAtomically(join(to, MANIFEST_FILE), renderManifest(manifest));
+    const manifest = createIpxeBuildManifest({ record, keymap, httpPort: 80, builtAt: new Date() });
+    await writeFileAtomically(join(to, IPXE_BUILD_MANIFEST_FILE), renderIpxeBuildManifest(manifest));
   }
   await writeFile(join(to, SEEDED_MARKER), fingerprint);
   return marker === undefined ? 'seeded' : 'refreshed';
@@ -105,7 +105,7 @@ function isBinary(name: string): boolean {
 }
 
 function isIpxeOutput(name: string): boolean {
-  return isBinary(name) || name === MANIFEST_FILE || name === STOCK_MARKER;
+  return isBinary(name) || name === IPXE_BUILD_MANIFEST_FILE || name === STOCK_MARKER;
 }
 
 async function listFiles(dir: string): Promise<string[]> {

@@ -8,7 +8,7 @@ import { buildLocally, resolveSource, type IpxeBuildResult, type IpxeBuildSettin
 import { DEFAULT_BASE_IMAGE } from '../ipxe/docker-context.ts';
 import { buildInDocker } from '../ipxe/docker-build.ts';
 import { DEFAULT_KEYMAP, type IpxeKeymap } from '../ipxe/keymap.ts';
-import { MANIFEST_FILE } from '../ipxe/manifest.ts';
+import { IPXE_BUILD_MANIFEST_FILE } from '../ipxe/manifest.ts';
 import { loadPin, PIN_FILE } from '../ipxe/pin.ts';
 import { DEFAULT_TARGETS, type IpxeTargetName } from '../ipxe/targets.ts';
 
@@ -60,5 +60,5 @@ function report(result: IpxeBuildResult, settings: IpxeBuildSettings, log: (line
   if (result.built.length > 0) log(`built ${result.built.join(', ')}`);
   if (result.reused.length > 0) log(`unchanged, kept ${result.reused.join(', ')}`);
   if (result.removed.length > 0) log(`removed ${result.removed.join(', ')}: they came from a build with another keymap, port or source`);
-  log(`wrote ${join(settings.ipxeDir, MANIFEST_FILE)} (iPXE ${result.manifest.version}, keymap ${result.manifest.keymap}); a running bootstation serve picks the binaries up within a second`);
+  log(`wrote ${join(settings.ipxeDir, IPXE_BUILD_MANIFEST_FILE)} (iPXE ${result.manifest.version}, keymap ${result.manifest.keymap}); a running bootstation serve picks the binaries up within a second`);
 }

@@ -21,7 +21,7 @@ import { DEFAULT_MAX_EXTRACTED_BYTES, ExtractBudget } from './extract-budget.ts'
 import { ExtractionTree } from './extraction-tree.ts';
 import { compileMatcher } from './globs.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { MANIFEST_NAME, type ManifestFile } from './manifest.ts';
+import { IMAGE_MANIFEST_FILE, type ImageManifestFile } from './manifest.ts';
 import { resolveRenames } from './renames.ts';
 import { StoredCopier } from './stored-copy.ts';
 
@@ -45,7 +45,7 @@ export interface ExtractPlan {
 
 /** The files written (regular files, hashed). */
 export interface ExtractResult {
-  files: ManifestFile[];
+  files: ImageManifestFile[];
 }
 
 /** Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is hostile, too big for its cap or the disk, or lacks a boot file. */
@@ -80,7 +80,7 @@ async function extractInto(
   const renameGlobs = compileMatcher([...Object.values(plan.renames), ...Object.keys(plan.renames)]);
   const taken = (path: string): boolean => wanted.matches(path) || renameGlobs.matches(path);
   const tree = new ExtractionTree();
-  const files = new Map<string, ManifestFile>();
+  const files = new Map<string, ImageManifestFile>();
   // Every entry that is not a folder, by its kind: renames, hard links and "similar names" look here.
   const archiveKinds = new Map<string, ArchiveEntry['kind']>();
   // Names from the archive are quoted and cut: they are untrusted text.
@@ -125,9 +125,9 @@ async function extractInto(
     if (entry.kind === 'directory' || entry.kind === 'other') return;
     archiveKinds.set(path, entry.kind);
     if (!taken(path)) return;
-    if (path === MANIFEST_NAME) {
+    if (path === IMAGE_MANIFEST_FILE) {
       // The name of the manifest the install writes: an archive's own would stand in its way (or forge it).
-      warn(`${plan.archiveName}: left out its ${MANIFEST_NAME}, the name of bootstation's own manifest`);
+      warn(`${plan.archiveName}: left out its ${IMAGE_MANIFEST_FILE}, the name of bootstation's own manifest`);
       return;
     }
     const replaces = await place(path);
@@ -250,7 +250,7 @@ async function writeEntry(
   storedCopier: () => StoredCopier,
   budget: ExtractBudget,
   progress: ProgressSink | undefined,
-): Promise<ManifestFile> {
+): Promise<ImageManifestFile> {
   const at = join(dir, path);
   const hash = createHash('sha256');
   const started = Date.now();

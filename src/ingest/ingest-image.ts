@@ -18,7 +18,7 @@ import { extractArchive } from './extract.ts';
 import { openHttpRangeSource } from './http-range-source.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { cleanLeftovers, commitStaging, createStaging, lockImage, readInstalledManifest, recordFailure } from './install.ts';
-import { fingerprintOf, isUpToDate, type IngestFingerprint, type Manifest } from './manifest.ts';
+import { fingerprintOf, isUpToDate, type IngestFingerprint, type ImageManifest } from './manifest.ts';
 
 /** What ingest needs from the outside world; tests pass their own HTTP client, clock, and retry timing. */
 export interface IngestContext {
@@ -37,7 +37,7 @@ export interface IngestContext {
 }
 
 /** What happened to one image. */
-export type IngestOutcome = { status: 'installed'; manifest: Manifest } | { status: 'up-to-date'; manifest: Manifest };
+export type IngestOutcome = { status: 'installed'; manifest: ImageManifest } | { status: 'up-to-date'; manifest: ImageManifest };
 
 /** The boot files every firmware variant of the image names: they must all come out of the archive. */
 export function requiredFiles(image: ImageConfig): string[] {
@@ -120,7 +120,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
       await linkOrCopy(fetched.localPath, join(staging.dir, spec.keepArchiveAs));
       files.push({ path: spec.keepArchiveAs, size: fetched.source.random.size, sha256: fetched.sha256 ?? (await sha256File(fetched.localPath)) });
     }
-    const manifest = buildManifest(image, spec, fingerprint, fetched, reader.type, files, now());
+    const manifest = buildImageManifest(image, spec, fingerprint, fetched, reader.type, files, now());
     await commitStaging(layout, staging, manifest);
     context.info(`installed ${files.length} files; ${describeVerification(manifest)}`);
     if (spec.from.kind === 'url') await pruneCache(dataLayout(context.dataDir).cache, image.id, fetched.cacheFile);
@@ -306,15 +306,15 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   }
 }
 
-function buildManifest(
+function buildImageManifest(
   image: ImageConfig,
   spec: IngestSpec,
   fingerprint: IngestFingerprint,
   fetched: FetchedArchive,
   type: string,
-  files: Manifest['files'],
+  files: ImageManifest['files'],
   at: Date,
-): Manifest {
+): ImageManifest {
   const checksum = spec.checksum;
   return {
     format: 1,
@@ -332,7 +332,7 @@ function buildManifest(
 }
 
 /** "archive verified (sha256)" or why not, for logs and `bootstation images`. */
-export function describeVerification(manifest: Manifest): string {
+export function describeVerification(manifest: ImageManifest): string {
   if (manifest.archiveVerified) return `archive verified (${manifest.fingerprint.checksum?.split(':')[0] ?? 'checksum'})`;
   return `archive NOT verified: ${manifest.unverifiedReason ?? 'no checksum'}`;
 }

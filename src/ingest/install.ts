@@ -5,14 +5,14 @@ import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink, u
 import { join } from 'node:path';
 import { IMAGE_VERSIONS_DIR as VERSIONS, type ImageLayout } from '../files/data-dir.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { MANIFEST_NAME, parseManifest, type Manifest } from './manifest.ts';
+import { IMAGE_MANIFEST_FILE, parseImageManifest, type ImageManifest } from './manifest.ts';
 
 const STAGING_SUFFIX = '.partial';
 
 /** The manifest of the installed version, if any (read through the symlink, like the servers do). */
-export async function readInstalledManifest(layout: ImageLayout): Promise<Manifest | undefined> {
-  const text = await readFile(join(layout.link, MANIFEST_NAME), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : parseManifest(text);
+export async function readInstalledManifest(layout: ImageLayout): Promise<ImageManifest | undefined> {
+  const text = await readFile(join(layout.link, IMAGE_MANIFEST_FILE), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseImageManifest(text);
 }
 
 /** The last failure recorded for the image, when it is newer than the installed version. */
@@ -116,8 +116,8 @@ export async function createStaging(layout: ImageLayout, now: Date): Promise<{ d
  * atomically. The previous version is removed afterwards. A real folder at data/images/<id> (files put
  * there by hand) is moved into .versions first, so it is replaced too.
  */
-export async function commitStaging(layout: ImageLayout, staging: { dir: string; version: string }, manifest: Manifest): Promise<void> {
-  const handle = await open(join(staging.dir, MANIFEST_NAME), 'wx');
+export async function commitStaging(layout: ImageLayout, staging: { dir: string; version: string }, manifest: ImageManifest): Promise<void> {
+  const handle = await open(join(staging.dir, IMAGE_MANIFEST_FILE), 'wx');
   await handle.writeFile(JSON.stringify(manifest, null, 2) + '\n');
   await handle.sync();
   await handle.close();

@@ -1,14 +1,15 @@
-// .manifest.json of an ingested image: what was installed from where, and whether it needs doing again. Pure.
+// .manifest.json of an ingested image, the image manifest: what was installed from where, and whether it needs
+// doing again. Pure. (data/ipxe/manifest.json is the iPXE build's: src/ipxe/manifest.ts.)
 import type { IngestSpec } from '../config/model.ts';
 import { redactUrl } from '../config/redact-url.ts';
 import { parseJsonObject } from '../files/json-object.ts';
 import type { Digest } from './checksum-list.ts';
 
 /** The manifest's file name inside the image folder. */
-export const MANIFEST_NAME = '.manifest.json';
+export const IMAGE_MANIFEST_FILE = '.manifest.json';
 
 /** One installed file. */
-export interface ManifestFile {
+export interface ImageManifestFile {
   path: string;
   size: number;
   sha256: string;
@@ -29,7 +30,7 @@ export interface IngestFingerprint {
 }
 
 /** The whole manifest as written to disk. */
-export interface Manifest {
+export interface ImageManifest {
   format: 1;
   id: string;
   fingerprint: IngestFingerprint;
@@ -42,7 +43,7 @@ export interface Manifest {
   archive: { name: string; type: string; size: number; sha256?: string };
   recipe?: string;
   version?: string;
-  files: ManifestFile[];
+  files: ImageManifestFile[];
   ingestedAt: string;
 }
 
@@ -60,18 +61,18 @@ export function fingerprintOf(spec: IngestSpec, expected: Digest | undefined, lo
 }
 
 /** Whether an installed manifest already holds what the fingerprint asks for. */
-export function isUpToDate(manifest: Manifest | undefined, fingerprint: IngestFingerprint): boolean {
+export function isUpToDate(manifest: ImageManifest | undefined, fingerprint: IngestFingerprint): boolean {
   return manifest !== undefined && canonicalJson(manifest.fingerprint) === canonicalJson(fingerprint);
 }
 
 /** Reads manifest JSON text; undefined when it is not a manifest this version wrote (then the image is ingested again). */
-export function parseManifest(text: string): Manifest | undefined {
-  const manifest = parseJsonObject(text) as Partial<Manifest> | undefined;
+export function parseImageManifest(text: string): ImageManifest | undefined {
+  const manifest = parseJsonObject(text) as Partial<ImageManifest> | undefined;
   if (manifest === undefined) return undefined;
   if (manifest.format !== 1 || typeof manifest.id !== 'string' || !Array.isArray(manifest.files) || typeof manifest.fingerprint !== 'object') {
     return undefined;
   }
-  return manifest as Manifest;
+  return manifest as ImageManifest;
 }
 
 function canonicalJson(value: unknown): string {

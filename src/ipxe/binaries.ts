@@ -1,6 +1,6 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_FILE, parseManifest } from './manifest.ts';
+import { IPXE_BUILD_MANIFEST_FILE, parseIpxeBuildManifest } from './manifest.ts';
 
 /** First-stage iPXE binaries bootstation hands to firmware, by the names clients ask for. */
 export const FIRST_STAGE_FILES = ['undionly.kpxe', 'ipxe.efi', 'ipxe32.efi', 'snp-arm64.efi'] as const;
@@ -53,8 +53,8 @@ export async function findIpxeBinaries(dataIpxeDir: string, stockDir: string = S
   const own = await firstStageFilesIn(dataIpxeDir);
   if (own.size === 0) return { dir: stockDir, custom: false, files: await firstStageFilesIn(stockDir), ownBuild: false };
   if (await exists(join(dataIpxeDir, STOCK_MARKER))) return { dir: dataIpxeDir, custom: false, files: own, ownBuild: false };
-  const text = await readFile(join(dataIpxeDir, MANIFEST_FILE), 'utf8').catch(() => undefined);
-  const manifest = text === undefined ? undefined : parseManifest(text);
+  const text = await readFile(join(dataIpxeDir, IPXE_BUILD_MANIFEST_FILE), 'utf8').catch(() => undefined);
+  const manifest = text === undefined ? undefined : parseIpxeBuildManifest(text);
   if (!manifest) return { dir: dataIpxeDir, custom: true, files: own, ownBuild: false };
   return { dir: dataIpxeDir, custom: true, files: own, ownBuild: true, build: { version: manifest.version, keymap: manifest.keymap, builtAt: manifest.builtAt } };
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
 import { renderEmbedScript } from './embed-script.ts';
 import type { IpxeKeymap } from './keymap.ts';
-import { buildManifest, MANIFEST_FILE, parseBuildRecord, parseManifest, renderManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeManifest } from './manifest.ts';
+import { createIpxeBuildManifest, IPXE_BUILD_MANIFEST_FILE, parseBuildRecord, parseIpxeBuildManifest, renderIpxeBuildManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeBuildManifest } from './manifest.ts';
 import { renderOverlay } from './overlay.ts';
 import type { IpxeTargetName } from './targets.ts';
 
@@ -37,7 +37,7 @@ export interface IpxeBuildSettings {
 
 /** What a finished build left in data/ipxe. */
 export interface IpxeBuildResult {
-  manifest: IpxeManifest;
+  manifest: IpxeBuildManifest;
   built: string[];
   reused: string[];
   /** Binaries of an earlier build with another keymap, port or source, removed so they are not served. */
@@ -57,9 +57,9 @@ export async function resolveSource(path: string): Promise<IpxeSource> {
 }
 
 /** Reads data/ipxe/manifest.json when bootstation wrote it. */
-export async function readManifest(ipxeDir: string): Promise<IpxeManifest | undefined> {
-  const text = await readFile(join(ipxeDir, MANIFEST_FILE), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : parseManifest(text);
+export async function readManifest(ipxeDir: string): Promise<IpxeBuildManifest | undefined> {
+  const text = await readFile(join(ipxeDir, IPXE_BUILD_MANIFEST_FILE), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseIpxeBuildManifest(text);
 }
 
 /** Builds on this host with scripts/build-ipxe.sh (gcc, make, perl, liblzma-dev), reusing unchanged targets. */
@@ -122,11 +122,11 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** Writes manifest.json for a finished build (last, so a server watching it sees complete binaries) and removes stale ones. */
-export async function finishBuild(settings: IpxeBuildSettings, record: BuildRecord, previous: IpxeManifest | undefined): Promise<IpxeBuildResult> {
-  const manifest = buildManifest({ record, keymap: settings.keymap, httpPort: settings.httpPort, builtAt: (settings.now ?? (() => new Date()))(), previous });
+export async function finishBuild(settings: IpxeBuildSettings, record: BuildRecord, previous: IpxeBuildManifest | undefined): Promise<IpxeBuildResult> {
+  const manifest = createIpxeBuildManifest({ record, keymap: settings.keymap, httpPort: settings.httpPort, builtAt: (settings.now ?? (() => new Date()))(), previous });
   const removed = staleOutputs(previous, record);
   for (const file of removed) await rm(join(settings.ipxeDir, file), { force: true });
-  await writeFileAtomically(join(settings.ipxeDir, MANIFEST_FILE), renderManifest(manifest));
+  await writeFileAtomically(join(settings.ipxeDir, IPXE_BUILD_MANIFEST_FILE), renderIpxeBuildManifest(manifest));
   return {
     manifest,
     built: record.outputs.filter((output) => output.status === 'built').map((output) => output.file),

@@ -1,9 +1,11 @@
+// data/ipxe/manifest.json, the iPXE build manifest: the binaries beside it are bootstation's own build, and how
+// they were made. Pure. (An ingested image's .manifest.json is another file: src/ingest/manifest.ts.)
 import { parseJsonObject } from '../files/json-object.ts';
 import { BIOS_LEFT_OUT, IPXE_FEATURES } from './overlay.ts';
 import { IPXE_TARGET_NAMES, type IpxeTargetName } from './targets.ts';
 
 /** The file next to the binaries that says they are bootstation's own build and how they were made. */
-export const MANIFEST_FILE = 'manifest.json';
+export const IPXE_BUILD_MANIFEST_FILE = 'manifest.json';
 
 /** What `builder` says in a manifest written by bootstation; ProxyDHCP trusts binaries only with it. */
 export const MANIFEST_BUILDER = 'bootstation';
@@ -18,7 +20,7 @@ export interface ManifestOutput {
 }
 
 /** data/ipxe/manifest.json. */
-export interface IpxeManifest {
+export interface IpxeBuildManifest {
   builder: typeof MANIFEST_BUILDER;
   version: string;
   commit: string | null;
@@ -75,7 +77,7 @@ export function parseBuildRecord(text: string): BuildRecord {
 }
 
 /** Builds the manifest for a finished build, keeping outputs of an earlier build of the same identity. */
-export function buildManifest(options: { record: BuildRecord; keymap: string; httpPort: number; builtAt: Date; previous?: IpxeManifest }): IpxeManifest {
+export function createIpxeBuildManifest(options: { record: BuildRecord; keymap: string; httpPort: number; builtAt: Date; previous?: IpxeBuildManifest }): IpxeBuildManifest {
   const { record, previous } = options;
   const outputs: ManifestOutput[] = record.outputs.map(({ target, file, sha256, inputs }) => ({ target, file, sha256, inputs }));
   for (const earlier of carriedOver(previous, record)) outputs.push(earlier);
@@ -98,37 +100,37 @@ export function buildManifest(options: { record: BuildRecord; keymap: string; ht
  * Files of an earlier build for targets this build did not touch: kept when they came from the same source,
  * overlay (keymap) and embedded script, else they would boot with another keymap or port and must go.
  */
-export function staleOutputs(previous: IpxeManifest | undefined, record: BuildRecord): string[] {
+export function staleOutputs(previous: IpxeBuildManifest | undefined, record: BuildRecord): string[] {
   if (!previous) return [];
   const built = new Set(record.outputs.map((output) => output.file));
   const kept = new Set(carriedOver(previous, record).map((output) => output.file));
   return previous.outputs.map((output) => output.file).filter((file) => !built.has(file) && !kept.has(file));
 }
 
-function carriedOver(previous: IpxeManifest | undefined, record: BuildRecord): ManifestOutput[] {
+function carriedOver(previous: IpxeBuildManifest | undefined, record: BuildRecord): ManifestOutput[] {
   if (!previous || previous.identity !== record.identity) return [];
   const builtTargets = new Set(record.outputs.map((output) => output.target));
   return previous.outputs.filter((output) => !builtTargets.has(output.target));
 }
 
 /** The manifest as written to disk. */
-export function renderManifest(manifest: IpxeManifest): string {
+export function renderIpxeBuildManifest(manifest: IpxeBuildManifest): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
 /** Reads a manifest bootstation wrote; anything else (missing fields, another builder, bad JSON) is undefined. */
-export function parseManifest(text: string): IpxeManifest | undefined {
-  const manifest = parseJsonObject(text) as Partial<IpxeManifest> | undefined;
+export function parseIpxeBuildManifest(text: string): IpxeBuildManifest | undefined {
+  const manifest = parseJsonObject(text) as Partial<IpxeBuildManifest> | undefined;
   if (manifest === undefined) return undefined;
   if (manifest.builder !== MANIFEST_BUILDER || typeof manifest.identity !== 'string' || !Array.isArray(manifest.outputs)) return undefined;
   const outputsValid = manifest.outputs.every(
     (output: Partial<ManifestOutput>) =>
       typeof output.file === 'string' && typeof output.sha256 === 'string' && typeof output.inputs === 'string' && IPXE_TARGET_NAMES.some((name) => name === output.target),
   );
-  return outputsValid ? (manifest as IpxeManifest) : undefined;
+  return outputsValid ? (manifest as IpxeBuildManifest) : undefined;
 }
 
 /** The --reuse record for scripts/build-ipxe.sh: the outputs a manifest lists, in the script's record format. */
-export function reuseRecord(manifest: IpxeManifest): string {
+export function reuseRecord(manifest: IpxeBuildManifest): string {
   return manifest.outputs.map((output) => ['output', output.target, output.file, output.sha256, output.inputs, 'built'].join('\t')).join('\n') + '\n';
 }

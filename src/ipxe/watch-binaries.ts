@@ -1,6 +1,6 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { MANIFEST_FILE } from './manifest.ts';
+import { IPXE_BUILD_MANIFEST_FILE } from './manifest.ts';
 
 /**
  * Calls onChange when data/ipxe/manifest.json appears, changes or goes away. A build writes the manifest
@@ -8,7 +8,7 @@ import { MANIFEST_FILE } from './manifest.ts';
  * It polls with stat (1 s by default): that works before the folder exists and costs one stat a second.
  */
 export function watchIpxeManifest(ipxeDir: string, onChange: () => void, intervalMs = 1000): () => void {
-  const file = join(ipxeDir, MANIFEST_FILE);
+  const file = join(ipxeDir, IPXE_BUILD_MANIFEST_FILE);
   const listener = (current: Stats, previous: Stats): void => {
     if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino) onChange();
   };

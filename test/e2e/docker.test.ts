@@ -30,7 +30,7 @@ import { startProcess, tailFile } from '../../tools/lab/processes.ts';
 import { cleanSerialText, furthestBootStep } from '../../tools/lab/serial-report.ts';
 import { ensureTestKernel } from '../../tools/lab/test-kernel.ts';
 import type { LabFirmware } from '../../tools/lab/topology.ts';
-import { parseManifest } from '../../src/ipxe/manifest.ts';
+import { parseIpxeBuildManifest } from '../../src/ipxe/manifest.ts';
 import { BASE_IMAGES, copyImage, dockerSkipReason, ensureBaseImageFiles, loadBaseImages, run, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
 import { createStandInIpxeSource, createStandInRelease, writePin, type StandInRelease } from '../support/ipxe-stand-in-source.ts';
 
@@ -250,7 +250,7 @@ if (skipReason && required) {
         }
         // The image's iPXE was compiled from the stand-in release: its manifest names the pinned version and the
         // commit from the tarball's pax header, and the binaries carry the stand-in's marks.
-        const manifest = parseManifest(await readFile(join(setup.projectDir, 'data', 'ipxe', 'manifest.json'), 'utf8'));
+        const manifest = parseIpxeBuildManifest(await readFile(join(setup.projectDir, 'data', 'ipxe', 'manifest.json'), 'utf8'));
         assert.ok(manifest, 'data/ipxe/manifest.json is a manifest bootstation wrote');
         assert.equal(manifest.version, 'v2.0.0');
         assert.equal(manifest.commit, setup.release?.commit);

@@ -21,7 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
-import { parseManifest } from '../../src/ipxe/manifest.ts';
+import { parseIpxeBuildManifest } from '../../src/ipxe/manifest.ts';
 import { startProcess } from '../../tools/lab/processes.ts';
 import { freeTcpPort, runCli } from '../support/cli.ts';
 import { BASE_IMAGES, dockerSkipReason, ensureBaseImageFiles, importDebianImage, run, startDockerd, type TestDockerd } from '../support/docker-engine.ts';
@@ -95,7 +95,7 @@ if (skipReason && required) {
         assert.match(result.stdout, /build-ipxe: building efi64 \(bin-x86_64-efi\/ipxe\.efi bin-x86_64-efi\/snponly\.efi\)/, 'the build output is shown');
         assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe.efi', 'manifest.json', 'snponly.efi', 'undionly.kpxe']);
         assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n#define KEYBOARD_MAP dynamic\n/);
-        const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
+        const manifest = parseIpxeBuildManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
         assert.ok(manifest, 'a manifest bootstation wrote');
         assert.equal(manifest.keymap, 'de');
         assert.deepEqual(manifest.targets, ['bios', 'efi64']);
@@ -114,7 +114,7 @@ if (skipReason && required) {
         assert.equal(failedBuild.code, 1);
         assert.match(failedBuild.stdout, /build-ipxe: keymap "fr" is not in this iPXE source/);
         assert.match(failedBuild.stderr, /^bootstation: the Docker build of the iPXE stage failed: .*non-zero code: 1; the build output above says why\n$/);
-        assert.equal(parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.keymap, 'de');
+        assert.equal(parseIpxeBuildManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.keymap, 'de');
       } catch (error) {
         failed = true;
         throw error;
@@ -135,14 +135,14 @@ if (skipReason && required) {
         const built = await runCli([...args, '--source', release.xz], env);
         assert.equal(built.code, 0, `${built.stdout.slice(-4000)}${built.stderr}`);
         assert.match(built.stdout, /build-ipxe: ipxe-2\.0\.0\.tar\.xz is iPXE v2\.0\.0 as \/build\/ipxe-src\/pin\.json pins it/);
-        const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
+        const manifest = parseIpxeBuildManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
         assert.equal(manifest?.commit, release.commit, 'the commit comes from the pax header');
         assert.equal(manifest?.version, 'v2.0.0');
 
         const refused = await runCli([...args, '--source', other.gzip], env);
         assert.equal(refused.code, 1);
         assert.match(refused.stdout, new RegExp(`build-ipxe: ipxe-2\\.0\\.0\\.tar\\.gz is not iPXE v2\\.0\\.0 as /build/ipxe-src/pin\\.json pins it: its tar header names commit ${other.commit}, the pin names ${release.commit}`));
-        assert.equal(parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.commit, release.commit, 'data/ipxe stays as it was');
+        assert.equal(parseIpxeBuildManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'))?.commit, release.commit, 'data/ipxe stays as it was');
       } catch (error) {
         failed = true;
         throw error;

@@ -16,7 +16,7 @@ import { createBootMetrics, fanOut } from '../../src/events/metrics.ts';
 import { createEventStore } from '../../src/events/store.ts';
 import { findBootFile, openForReading } from '../../src/files/boot-files.ts';
 import { buildHttpApp } from '../../src/http/app.ts';
-import type { Manifest } from '../../src/ingest/manifest.ts';
+import type { ImageManifest } from '../../src/ingest/manifest.ts';
 import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
 import { TftpErrorReply, tftpGet } from '../support/tftp-test-client.ts';
@@ -40,7 +40,7 @@ const config: BootstationConfig = {
   hosts: new Map(),
 };
 const ipxe: IpxeBinaries = { dir: ipxeDir, custom: true, ownBuild: false, files: new Map() };
-const manifest: Manifest = {
+const manifest: ImageManifest = {
   format: 1,
   id: 'secret',
   fingerprint: { source: SOURCE, fetch: 'all', checksum: null, localFile: null, extract: [], renames: {}, keepArchiveAs: null },

@@ -13,7 +13,7 @@ import { createBootMetrics, fanOut } from '../../src/events/metrics.ts';
 import { createEventStore } from '../../src/events/store.ts';
 import type { BootEvent } from '../../src/events/model.ts';
 import { buildHttpApp } from '../../src/http/app.ts';
-import type { Manifest } from '../../src/ingest/manifest.ts';
+import type { ImageManifest } from '../../src/ingest/manifest.ts';
 
 const TOKEN = 'test-token-0123456789';
 const root = await mkdtemp(join(tmpdir(), 'bootstation-dashboard-'));
@@ -42,7 +42,7 @@ const run: RunIngest = async (image, progress) => {
   ingested.push(image.id);
   progress.update({ received: 5, total: 10, resumedFrom: 0, elapsedMs: 1 });
   await new Promise<void>((resolve) => (release = resolve));
-  return { status: 'installed', manifest: {} as Manifest };
+  return { status: 'installed', manifest: {} as ImageManifest };
 };
 const ingest = createIngestJobs({ images: () => config().images, run, events, now: Date.now });
 const statuses: ImageStatus[] = [

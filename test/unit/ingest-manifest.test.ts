@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { IngestSpec } from '../../src/config/model.ts';
-import { fingerprintOf, isUpToDate, parseManifest, type Manifest } from '../../src/ingest/manifest.ts';
+import { fingerprintOf, isUpToDate, parseImageManifest, type ImageManifest } from '../../src/ingest/manifest.ts';
 
 const SPEC: IngestSpec = {
   from: { kind: 'url', url: 'https://example.org/a.iso', fetch: 'all' },
@@ -12,7 +12,7 @@ const SPEC: IngestSpec = {
 };
 const DIGEST = { algorithm: 'sha256', value: 'a'.repeat(64) } as const;
 
-function manifestWith(spec: IngestSpec, digest = DIGEST): Manifest {
+function manifestWith(spec: IngestSpec, digest = DIGEST): ImageManifest {
   return {
     format: 1,
     id: 'x',
@@ -52,8 +52,8 @@ describe('manifest fingerprint', () => {
   });
 
   test('manifests this version did not write are not trusted', () => {
-    assert.equal(parseManifest('not json'), undefined);
-    assert.equal(parseManifest('{"format":2,"id":"x","files":[],"fingerprint":{}}'), undefined);
-    assert.equal(parseManifest(JSON.stringify(manifestWith(SPEC)))?.id, 'x');
+    assert.equal(parseImageManifest('not json'), undefined);
+    assert.equal(parseImageManifest('{"format":2,"id":"x","files":[],"fingerprint":{}}'), undefined);
+    assert.equal(parseImageManifest(JSON.stringify(manifestWith(SPEC)))?.id, 'x');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildManifest, BuildRecordError, parseBuildRecord, parseManifest, renderManifest, reuseRecord, staleOutputs, type BuildRecord } from '../../src/ipxe/manifest.ts';
+import { createIpxeBuildManifest, BuildRecordError, parseBuildRecord, parseIpxeBuildManifest, renderIpxeBuildManifest, reuseRecord, staleOutputs, type BuildRecord } from '../../src/ipxe/manifest.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -28,31 +28,31 @@ test('a build record from scripts/build-ipxe.sh is parsed; anything else is refu
 });
 
 test('the manifest lists every output with its SHA-256, and round-trips through its JSON', () => {
-  const manifest = buildManifest({ record: parseBuildRecord(fullRecord), keymap: 'de', httpPort: 80, builtAt: new Date('2026-03-06T12:00:00Z') });
+  const manifest = createIpxeBuildManifest({ record: parseBuildRecord(fullRecord), keymap: 'de', httpPort: 80, builtAt: new Date('2026-03-06T12:00:00Z') });
   assert.equal(manifest.builder, 'bootstation');
   assert.deepEqual(manifest.targets, ['bios', 'efi64']);
   assert.deepEqual(manifest.outputs.map((output) => [output.file, output.sha256]), [['undionly.kpxe', B], ['ipxe.efi', C], ['snponly.efi', D]]);
   assert.equal(manifest.builtAt, '2026-03-06T12:00:00.000Z');
-  assert.deepEqual(parseManifest(renderManifest(manifest)), manifest);
-  assert.equal(parseManifest(renderManifest({ ...manifest, builder: 'x' } as never)), undefined);
-  assert.equal(parseManifest('[]'), undefined);
+  assert.deepEqual(parseIpxeBuildManifest(renderIpxeBuildManifest(manifest)), manifest);
+  assert.equal(parseIpxeBuildManifest(renderIpxeBuildManifest({ ...manifest, builder: 'x' } as never)), undefined);
+  assert.equal(parseIpxeBuildManifest('[]'), undefined);
 });
 
 test('a build of some targets keeps the other outputs of the same build and drops those of another', () => {
-  const previous = buildManifest({ record: parseBuildRecord(fullRecord), keymap: 'de', httpPort: 80, builtAt: new Date(0) });
+  const previous = createIpxeBuildManifest({ record: parseBuildRecord(fullRecord), keymap: 'de', httpPort: 80, builtAt: new Date(0) });
   const biosOnly: BuildRecord = { version: 'v2.0.0', commit: null, identity: A, outputs: [{ target: 'bios', file: 'undionly.kpxe', sha256: D, inputs: C, status: 'built' }] };
-  const same = buildManifest({ record: biosOnly, keymap: 'de', httpPort: 80, builtAt: new Date(1), previous });
+  const same = createIpxeBuildManifest({ record: biosOnly, keymap: 'de', httpPort: 80, builtAt: new Date(1), previous });
   assert.deepEqual(same.outputs.map((output) => [output.file, output.sha256]), [['undionly.kpxe', D], ['ipxe.efi', C], ['snponly.efi', D]]);
   assert.deepEqual(same.targets, ['bios', 'efi64']);
   assert.deepEqual(staleOutputs(previous, biosOnly), []);
 
   const otherKeymap = { ...biosOnly, identity: B };
-  const other = buildManifest({ record: otherKeymap, keymap: 'fr', httpPort: 80, builtAt: new Date(1), previous });
+  const other = createIpxeBuildManifest({ record: otherKeymap, keymap: 'fr', httpPort: 80, builtAt: new Date(1), previous });
   assert.deepEqual(other.outputs.map((output) => output.file), ['undionly.kpxe']);
   assert.deepEqual(staleOutputs(previous, otherKeymap), ['ipxe.efi', 'snponly.efi']);
 });
 
 test('the reuse record hands the manifest back to the script in its own line format', () => {
-  const manifest = buildManifest({ record: parseBuildRecord(fullRecord), keymap: 'de', httpPort: 80, builtAt: new Date(0) });
+  const manifest = createIpxeBuildManifest({ record: parseBuildRecord(fullRecord), keymap: 'de', httpPort: 80, builtAt: new Date(0) });
   assert.equal(reuseRecord(manifest), [`output\tbios\tundionly.kpxe\t${B}\t${C}\tbuilt`, `output\tefi64\tipxe.efi\t${C}\t${D}\tbuilt`, `output\tefi64\tsnponly.efi\t${D}\t${D}\tbuilt`, ''].join('\n'));
 });

@@ -1,4 +1,5 @@
-import type { BootSpec, FirmwareFamily } from '../config/model.ts';
+// The built-in recipes (images.yaml's `recipe:`): pure data, what to extract from each distro's archive and how to boot it.
+import type { BootSpec, FirmwareFamily } from './model.ts';
 
 /** A built-in recipe: what to extract from a distro's archive and how to boot it. Pure data. */
 export interface Recipe {

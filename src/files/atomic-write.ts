@@ -1,3 +1,4 @@
+// Writes and copies that readers never see half done: a temporary file in the target's folder, then a rename.
 import { copyFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 

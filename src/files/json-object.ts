@@ -1,3 +1,5 @@
+// Reading back JSON files bootstation wrote itself (the manifests), where unreadable means absent.
+
 /**
  * Parses the text of a JSON file bootstation wrote itself (a manifest) into an object whose fields the caller still
  * checks; text that is not JSON, or JSON that is not an object, is undefined: the file is treated as absent.

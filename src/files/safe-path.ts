@@ -1,3 +1,4 @@
+// Requested paths (URL or TFTP names) turned into files that are really inside their folder, or the reason they are refused.
 import { readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { renderEmbedScript } from '../../src/ipxe/embed-script.ts';
-import { parseManifest, type IpxeManifest } from '../../src/ipxe/manifest.ts';
+import { parseIpxeBuildManifest, type IpxeBuildManifest } from '../../src/ipxe/manifest.ts';
 import { renderOverlay } from '../../src/ipxe/overlay.ts';
 import { IPXE_TARGETS } from '../../src/ipxe/targets.ts';
 import { freeTcpPort, freeUdpPort, runCli, startCli, waitFor } from '../support/cli.ts';
@@ -44,8 +44,8 @@ function build(data: string, ...args: string[]): ReturnType<typeof runCli> {
   return runCli(['ipxe', 'build', '--local', '--config', config, '--data', data, ...args]);
 }
 
-async function manifestOf(data: string): Promise<IpxeManifest> {
-  const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
+async function manifestOf(data: string): Promise<IpxeBuildManifest> {
+  const manifest = parseIpxeBuildManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
   assert.ok(manifest, 'data/ipxe/manifest.json must be a manifest bootstation wrote');
   return manifest;
 }

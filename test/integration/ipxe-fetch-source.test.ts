@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { parseManifest, type IpxeManifest } from '../../src/ipxe/manifest.ts';
+import { parseIpxeBuildManifest, type IpxeBuildManifest } from '../../src/ipxe/manifest.ts';
 import { freeTcpPort, runCli } from '../support/cli.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { createStandInIpxeSource, createStandInRelease, standInCalls, writePin, type StandInRelease } from '../support/ipxe-stand-in-source.ts';
@@ -84,8 +84,8 @@ function build(data: string, ...args: string[]): ReturnType<typeof runCli> {
   return runCli(['ipxe', 'build', '--local', '--config', config, '--data', data, '--pin', pinFile, '--targets', 'bios', ...args]);
 }
 
-async function manifestOf(data: string): Promise<IpxeManifest> {
-  const manifest = parseManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
+async function manifestOf(data: string): Promise<IpxeBuildManifest> {
+  const manifest = parseIpxeBuildManifest(await readFile(join(data, 'ipxe', 'manifest.json'), 'utf8'));
   assert.ok(manifest, 'data/ipxe/manifest.json must be a manifest bootstation wrote');
   return manifest;
 }

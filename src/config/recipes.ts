@@ -3,7 +3,7 @@ import type { BootSpec, FirmwareFamily } from './model.ts';
 
 /** A built-in recipe: what to extract from a distro's archive and how to boot it. Pure data. */
 export interface Recipe {
-  /** What the recipe is for, for `bootstation images` and the README. */
+  /** What the recipe is for: its row in docs/recipes.md, which tools/render-recipes-doc.ts renders from this file. */
   title: string;
   /** Archive paths to extract (globs: `*` within a segment, `**` across segments). */
   extract: readonly string[];
@@ -17,7 +17,7 @@ export interface Recipe {
   firmware?: readonly FirmwareFamily[];
   /** Keep the whole archive in the image folder (served as ${iso-url}). */
   keepArchive?: boolean;
-  /** What users need to know: RAM, firmware, where to get the archive. */
+  /** What users need to know: RAM, firmware, where to get the archive (docs/recipes.md, under the recipe's name). */
   notes: string;
 }
 

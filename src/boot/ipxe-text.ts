@@ -1,3 +1,6 @@
+// Pieces of iPXE script text (pure): untrusted words made safe, URL paths, the keyboard layout command.
+import type { KeymapName } from '../config/model.ts';
+
 // iPXE splits a script line on whitespace with no quoting (core/exec.c split_command), treats the
 // tokens "||", "&&" and ";" as command separators and a token starting with "#" as a comment, and
 // only then expands ${...} settings in each token. Options are recognised by a leading "-".
@@ -20,4 +23,16 @@ export function ipxeWords(text: string): string {
 /** Percent-encodes each segment of a relative file path for use in an iPXE URL. */
 export function urlPath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * The iPXE command that switches the keyboard layout. In a build with KEYBOARD_MAP dynamic, storing the
+ * setting runs its applicator (src/core/dynkeymap.c), which selects the layout at once; an iPXE without that
+ * applicator (Debian's stock 2019 build, a build with a fixed layout) stores it as a plain string setting
+ * (hci/commands/nvo_cmd.c gives an unknown setting the string type) and carries on: harmless. A layout the
+ * binary does not link makes this `set` and every later one fail (the applicator runs on each store), which is
+ * why names are checked against v2.0.0's list.
+ */
+export function setKeymapCommand(keymap: KeymapName): string {
+  return `set keymap ${keymap}`;
 }

@@ -1,7 +1,6 @@
 import type { BootSpec, BootstationConfig, FirmwareFamily, ImageConfig } from '../config/model.ts';
-import { setKeymapCommand } from '../ipxe/keymap.ts';
 import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
-import { ipxeWords, urlPath } from './ipxe-text.ts';
+import { ipxeWords, setKeymapCommand, urlPath } from './ipxe-text.ts';
 
 /** Everything a script renderer needs: the config, where we are, what the client said, which files exist. */
 export interface ScriptContext {

@@ -1,5 +1,6 @@
 import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
-import { DEFAULT_KEYMAP, setKeymapCommand, type IpxeKeymap } from './keymap.ts';
+import { setKeymapCommand } from '../boot/ipxe-text.ts';
+import { DEFAULT_KEYMAP, type IpxeKeymap } from './keymap.ts';
 
 /** How often the embedded script runs `dhcp` before it gives up (each try waits out iPXE's own DHCP timeouts). */
 export const DHCP_TRIES = 3;

@@ -17,15 +17,3 @@ export function parseKeymap(name: string, where = '--keymap'): IpxeKeymap {
 
 /** The layout a build compiles in when neither --keymap, the KEYMAP build argument nor ipxe.keymap names one. */
 export const DEFAULT_KEYMAP: IpxeKeymap = 'us';
-
-/**
- * The iPXE command that switches the keyboard layout. In a build with KEYBOARD_MAP dynamic, storing the
- * setting runs its applicator (src/core/dynkeymap.c), which selects the layout at once; an iPXE without that
- * applicator (Debian's stock 2019 build, a build with a fixed layout) stores it as a plain string setting
- * (hci/commands/nvo_cmd.c gives an unknown setting the string type) and carries on: harmless. A layout the
- * binary does not link makes this `set` and every later one fail (the applicator runs on each store), which is
- * why names are checked against v2.0.0's list.
- */
-export function setKeymapCommand(keymap: IpxeKeymap): string {
-  return `set keymap ${keymap}`;
-}

@@ -31,6 +31,7 @@ const FORBIDDEN: readonly ForbiddenArrow[] = [
   { from: 'src/', to: ['src/cli/'], exceptWithin: 'src/cli/', why: 'commands call into the core, never the other way' },
   { from: 'src/ipxe/', to: ['src/dhcp/', 'src/ingest/'], why: 'shared facts come from the platform table or a shared module' },
   { from: 'src/files/', to: ['src/ipxe/'], why: 'file helpers sit below the iPXE layer' },
+  { from: 'src/boot/', to: ['src/ipxe/'], why: 'the build takes the platform table, its identity and script text from boot/, so boot/ sits below it' },
   // Leaves (docs/architecture.md): shared helpers every layer may use, which therefore use no layer.
   ...['src/text/', 'src/net/'].map((leaf) => ({ from: leaf, to: ['src/'], exceptWithin: leaf, why: 'a leaf imports only its own folder' })),
   { from: 'src/', to: ['tools/', 'test/', 'bench/'], why: 'shipped code never reaches into the lab, the tests or the benchmarks' },

@@ -1,7 +1,8 @@
-import { IPXE_KEYMAPS } from '../config/model.ts';
+// Keyboard layouts as the iPXE build takes them: checking a --keymap name, and the default layout.
+import { IPXE_KEYMAPS, type KeymapName } from '../config/model.ts';
 
-/** A keyboard layout iPXE v2.0.0 ships, by the name users write (images.yaml, --keymap). */
-export type IpxeKeymap = (typeof IPXE_KEYMAPS)[number];
+/** A keyboard layout iPXE v2.0.0 ships, by the name users write (images.yaml, --keymap); the list is config/model.ts's. */
+export type IpxeKeymap = KeymapName;
 
 /** A keymap name that iPXE v2.0.0 does not ship; the message lists the ones it does. */
 export class KeymapError extends Error {

@@ -1,5 +1,7 @@
 // The boot policy every protocol asks, after pixiecore's Booter: whether a TFTP name or an HTTP path is served, from
 // which folder and in which role, or why not. Pure apart from openBootFile, which opens what a verdict names.
+// What a client gets first is its platform row's first stage (platform.ts), which ProxyDHCP hands out
+// (dhcp/proxy-answer.ts); iPXE then chains /boot.ipxe and /menu.ipxe (scripts.ts); every file after that is decided here.
 import type { BootstationConfig, ImageConfig } from '../config/model.ts';
 import { openSafeFile, splitPlainPath, splitUrlPath, type PathRefusal, type SafeFileResult } from '../files/safe-path.ts';
 

@@ -1,4 +1,5 @@
 // What the services report about a client's boot, as typed values: no sockets, no clock, no formatting.
+import type { BootRole } from '../boot/policy.ts';
 
 /** ProxyDHCP answered a netboot client. */
 export interface DhcpOfferEvent {
@@ -42,8 +43,8 @@ export interface TftpTransferEvent {
   outcome: TftpOutcome;
 }
 
-/** What an HTTP path is to a booting client. */
-export type HttpFetchRole = 'boot-script' | 'menu' | 'ipxe-binary' | 'kernel' | 'initrd' | 'image-file';
+/** What an HTTP path is to a booting client: the boot policy's role of it. */
+export type HttpFetchRole = BootRole;
 
 /** An HTTP request of a boot script, the menu, an iPXE binary or an image file was answered. */
 export interface HttpFetchEvent {

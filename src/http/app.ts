@@ -119,8 +119,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   // The boot policy decided on arrival what a file path serves (request.boot.file), the same way as for TFTP.
   const sendFileOfRequest = (request: FastifyRequest, reply: FastifyReply) => {
-    const file = request.boot?.file ?? { served: false, reason: 'not-found' };
-    return sendBootFile(file, (request.raw.url ?? '').split('?', 1)[0] ?? '', request, reply, fileOptions);
+    const boot = request.boot ?? { path: '', client: {} };
+    return sendBootFile(boot.file ?? { served: false, reason: 'not-found' }, boot.path, request, reply, fileOptions);
   };
   app.route({ method: ['GET', 'HEAD'], url: '/ipxe/*', config: { role: 'ipxe-binary' }, handler: sendFileOfRequest });
   app.route({ method: ['GET', 'HEAD'], url: '/images/*', config: { role: 'image-file' }, handler: sendFileOfRequest });

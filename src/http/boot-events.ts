@@ -38,7 +38,7 @@ export function addBootEventHooks(app: FastifyInstance, options: BootEventHookOp
         ip: request.ip,
         mac: client.mac,
         role,
-        path: (request.raw.url ?? '').split('?', 1)[0]!.slice(0, PATH_LIMIT),
+        path: boot.path.slice(0, PATH_LIMIT),
         image,
         // A response cut off by the client never got its full status across: report it as the 499 nginx uses.
         status: finished ? reply.statusCode : 499,

@@ -18,6 +18,8 @@ declare module 'fastify' {
 
 /** What a request to a boot route is to the booting client. */
 export interface BootRequest {
+  /** The request path without the query, still percent-encoded. */
+  path: string;
   /** Undefined when the path is no boot fetch (an unknown or refused image id): nothing is reported then. */
   role?: BootRole;
   image?: string;
@@ -36,21 +38,16 @@ export function addBootRequestHook(app: FastifyInstance, options: { config: () =
   app.addHook('onRequest', async (request) => {
     const role = request.routeOptions.config.role;
     if (!role) return;
+    // Still percent-encoded, so that encoded slashes and dots are judged by the policy, not decoded away by the router.
+    const path = (request.raw.url ?? '').split('?', 1)[0] ?? '';
     const area = FILE_AREAS[role];
     if (!area) {
-      request.boot = { role, client: parseBootClient((request.query ?? {}) as Record<string, unknown>) };
+      request.boot = { path, role, client: parseBootClient((request.query ?? {}) as Record<string, unknown>) };
       return;
     }
-    // A file route is "<prefix>*": the policy gets the rest of the raw path, still percent-encoded.
-    const path = rawTail(request.raw.url, (request.routeOptions.url ?? '').replace(/\*$/, ''));
-    const file = decideBootFile({ protocol: 'http', area, path }, options.config(), options.ipxe());
-    request.boot = { role: file.role, image: file.image, client: {}, file };
+    // A file route is "<prefix>*": the policy gets the rest of the path.
+    const prefix = (request.routeOptions.url ?? '').replace(/\*$/, '');
+    const file = decideBootFile({ protocol: 'http', area, path: path.startsWith(prefix) ? path.slice(prefix.length) : '' }, options.config(), options.ipxe());
+    request.boot = { path, role: file.role, image: file.image, client: {}, file };
   });
-}
-
-// The part of the raw request path after a prefix, without the query, still percent-encoded, so that
-// encoded slashes and dots are judged by the path checker rather than decoded away by the router.
-function rawTail(rawUrl: string | undefined, prefix: string): string {
-  const path = (rawUrl ?? '').split('?', 1)[0] ?? '';
-  return path.startsWith(prefix) ? path.slice(prefix.length) : '';
 }

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { findBootFile } from '../../src/boot/policy.ts';
 import type { BootstationConfig, ImageConfig } from '../../src/config/model.ts';
+import type { BootEventInput } from '../../src/events/model.ts';
 import { openForReading } from '../../src/files/boot-files.ts';
 import { buildHttpApp } from '../../src/http/app.ts';
 import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
@@ -45,7 +46,8 @@ const debian = { id: 'debian', label: 'Debian', dir: imageDir, kernel: 'linux', 
 const config = { images: [debian] } as unknown as BootstationConfig;
 const ipxe = await findIpxeBinaries(ipxeDir, join(root, 'no-stock'));
 const log = pino({ level: 'silent' });
-const app = buildHttpApp({ config: () => config, serverUrl: () => 'http://127.0.0.1', ipxe: () => ipxe, log });
+const events: BootEventInput[] = [];
+const app = buildHttpApp({ config: () => config, serverUrl: () => 'http://127.0.0.1', ipxe: () => ipxe, log, events: { emit: (event) => events.push(event) } });
 let tftp: TftpService;
 let httpPort = 0;
 
@@ -122,6 +124,34 @@ describe('the same path gets the same verdict over TFTP and HTTP', () => {
       const [byTftp, byHttp] = await Promise.all([overTftp(name), overHttp(path)]);
       assert.equal(byTftp, expected, `over TFTP: ${name}`);
       assert.equal(byHttp, expected, `over HTTP: ${path}`);
+    });
+  }
+});
+
+describe("HTTP boot events carry the route's role and the policy's verdict", () => {
+  // [request, the event's role, image and mac; undefined: no event]
+  const cases: Array<[string, { role: string; image?: string; mac?: string } | undefined]> = [
+    ['/boot.ipxe?mac=52-54-00-AB-CD-EF&platform=efi', { role: 'boot-script', mac: '52:54:00:ab:cd:ef' }],
+    ['/menu.ipxe?mac=52:54:00:00:00:01', { role: 'menu', mac: '52:54:00:00:00:01' }],
+    ['/ipxe/undionly.kpxe', { role: 'ipxe-binary' }],
+    ['/ipxe/autoexec.ipxe', { role: 'ipxe-binary' }],
+    ['/images/debian/linux?mac=52:54:00:00:00:01', { role: 'kernel', image: 'debian' }],
+    ['/images/debian/initrd.gz', { role: 'initrd', image: 'debian' }],
+    ['/images/debian/sub/file.txt', { role: 'image-file', image: 'debian' }],
+    // (inject() resolves %2e%2e as a URL parser does, so the refused path here is one it leaves alone)
+    ['/images/debian/..%2fsecret', { role: 'image-file', image: 'debian' }],
+    ['/images/nope/linux', undefined],
+    ['/images/%2e%2e/secret', undefined],
+    ['/healthz', undefined],
+  ];
+  for (const [url, expected] of cases) {
+    test(`${url} → ${expected?.role ?? 'no event'}`, async () => {
+      events.length = 0;
+      await app.inject({ method: 'GET', url });
+      await app.inject({ method: 'HEAD', url });
+      const reported = events.map((event) => (event.kind === 'http-fetch' ? { role: event.role, image: event.image, mac: event.mac, path: event.path } : event));
+      const path = url.split('?', 1)[0];
+      assert.deepEqual(reported, expected ? [{ image: undefined, mac: undefined, ...expected, path }] : [], 'one event per GET, none for HEAD');
     });
   }
 });

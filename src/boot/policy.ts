@@ -89,14 +89,17 @@ export function decideBootFile(request: BootFileRequest, config: Pick<Bootstatio
   return { served: true, role, image: image.id, dir: image.dir, segments: file.segments, caseInsensitive, trusted: false };
 }
 
+/** A file a verdict served, found on disk, or why not. */
+export type BootFileResult = SafeFileResult | { ok: false; reason: BootRefusal };
+
 /** Opens what a verdict serves: a regular file really inside its folder (trusted binaries may link out of it), or the refusal. */
-export async function openBootFile(verdict: BootFileVerdict): Promise<SafeFileResult | { ok: false; reason: BootRefusal }> {
+export async function openBootFile(verdict: BootFileVerdict): Promise<BootFileResult> {
   if (!verdict.served) return { ok: false, reason: verdict.reason };
   return openSafeFile(verdict.dir, verdict.segments, { caseInsensitive: verdict.caseInsensitive, followOutside: verdict.trusted });
 }
 
 /** Finds the file a TFTP client names (a first-stage binary, `images/<id>/<path>`, or another file of the iPXE folder). */
-export async function findBootFile(name: string, ipxe: IpxeFolder, config: Pick<BootstationConfig, 'images'>): Promise<SafeFileResult | { ok: false; reason: BootRefusal }> {
+export async function findBootFile(name: string, ipxe: IpxeFolder, config: Pick<BootstationConfig, 'images'>): Promise<BootFileResult> {
   return openBootFile(decideBootFile(tftpBootRequest(name), config, ipxe));
 }
 

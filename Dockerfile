@@ -18,14 +18,16 @@ ARG DEBIAN_IMAGE=debian:bookworm-slim
 FROM ${DEBIAN_IMAGE} AS ipxe
 ARG TARGETS=bios,efi64,efi32,arm64
 ARG IPXE_SOURCE=pinned
+# Every target the script can build (name:CPU:make goal=served file), from src/boot/platform.ts; TARGETS picks.
+ENV BUILD_IPXE_TARGETS="--target bios:i386:bin/undionly.kpxe=undionly.kpxe --target efi64:x86_64:bin-x86_64-efi/ipxe.efi=ipxe.efi,bin-x86_64-efi/snponly.efi=snponly.efi --target efi32:i386:bin-i386-efi/ipxe.efi=ipxe32.efi --target arm64:arm64:bin-arm64-efi/snp.efi=snp-arm64.efi"
 COPY scripts/build-ipxe.sh /build/build-ipxe.sh
 # The script names the packages TARGETS need on this machine: gcc-aarch64-linux-gnu on x86, the x86 cross
 # compilers on arm64 (the same Dockerfile builds on both). curl fetches the pinned release.
 RUN apt-get update \
  && case "${IPXE_SOURCE}" in \
       stock) apt-get install -y --no-install-recommends ipxe ;; \
-      pinned) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh --packages --targets "${TARGETS}") curl ca-certificates ;; \
-      *) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh --packages --targets "${TARGETS}") ;; \
+      pinned) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --packages --targets "${TARGETS}") curl ca-certificates ;; \
+      *) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --packages --targets "${TARGETS}") ;; \
     esac \
  && rm -rf /var/lib/apt/lists/*
 COPY ipxe-src/ /build/ipxe-src/
@@ -41,7 +43,7 @@ RUN set -eu; mkdir -p /out; \
       *) source="/build/ipxe-src/source/${IPXE_SOURCE}" ;; \
     esac; \
     printf '%s\n' "${KEYMAP}" > /out/keymap; \
-    /build/build-ipxe.sh --pin /build/ipxe-src/pin.json --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \
+    /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --pin /build/ipxe-src/pin.json --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \
       --overlay /build/ipxe-src --embed /build/ipxe-src/embed.ipxe --out /out --record /out/build-record.tsv
 
 FROM ${NODE_IMAGE} AS build

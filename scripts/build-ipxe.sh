@@ -7,15 +7,19 @@ set -euo pipefail
 
 usage() {
   cat >&2 <<'USAGE'
-Usage: scripts/build-ipxe.sh --source DIR|TARBALL --keymap NAME --targets LIST --overlay DIR --embed FILE --out DIR
-                             [--pin FILE] [--record FILE] [--reuse FILE] [--jobs N]
-       scripts/build-ipxe.sh --packages --targets LIST
+Usage: scripts/build-ipxe.sh --target DEF... [--targets LIST] --source DIR|TARBALL --keymap NAME --overlay DIR
+                             --embed FILE --out DIR [--pin FILE] [--record FILE] [--reuse FILE] [--jobs N]
+       scripts/build-ipxe.sh --target DEF... [--targets LIST] --packages
   --source   iPXE source: the folder holding src/Makefile, or a release tarball (plain tar, gzip or xz)
   --pin      a pin file (bootstation's ipxe-src/pin.json): a tarball must be that release, its decompressed
              tar stream with the pinned "tar_sha256" and its pax header with the pinned "commit"; checked
              before anything is unpacked. A folder is built as it is.
   --keymap   keyboard layout as iPXE names it (de, fr, no-latin1, ...); must exist in src/hci/keymap/
-  --targets  comma-separated: bios, efi64, efi32, arm64
+  --target   one build target, NAME:CPU:GOAL=FILE[,GOAL=FILE...]: the make goals of iPXE's src/Makefile built
+             together, the names their outputs are copied to, and the CPU (i386, x86_64, arm64) that picks the
+             compiler; repeat it for each target. The callers pass the rows of bootstation's platform table
+             (src/boot/platform.ts, through src/ipxe/targets.ts), which is their one owner.
+  --targets  comma-separated names of --target definitions to build (default: all of them)
   --overlay  folder with config/local/{console,general,branding}.h (bootstation's ipxe-src/)
   --embed    iPXE script compiled in with EMBED=
   --out      folder the binaries are copied into
@@ -34,11 +38,23 @@ die() {
 
 source_arg='' keymap='' targets='' overlay='' embed='' out='' record='' reuse='' pin='' packages_only=''
 jobs="$(nproc 2>/dev/null || echo 2)"
+declare -A target_cpu=() target_pairs=()
+defined_targets=()
+# A --target definition: NAME:CPU:GOAL=FILE[,GOAL=FILE...], with names and paths iPXE's Makefile uses.
+define_target() {
+  local pair='[A-Za-z0-9_./-]+=[A-Za-z0-9_.-]+'
+  [[ $1 =~ ^([a-z0-9]+):(i386|x86_64|arm64):($pair(,$pair)*)$ ]] ||
+    die "--target \"$1\" is not NAME:CPU:GOAL=FILE[,GOAL=FILE...] with CPU i386, x86_64 or arm64"
+  target_cpu[${BASH_REMATCH[1]}]="${BASH_REMATCH[2]}"
+  target_pairs[${BASH_REMATCH[1]}]="${BASH_REMATCH[3]//,/ }"
+  defined_targets+=("${BASH_REMATCH[1]}")
+}
 while (($# > 0)); do
   case "$1" in
-    --source | --keymap | --targets | --overlay | --embed | --out | --record | --reuse | --jobs | --pin)
+    --source | --keymap | --target | --targets | --overlay | --embed | --out | --record | --reuse | --jobs | --pin)
       (($# >= 2)) || usage
       case "$1" in
+        --target) define_target "$2" ;;
         --source) source_arg="$2" ;;
         --keymap) keymap="$2" ;;
         --targets) targets="$2" ;;
@@ -57,27 +73,24 @@ while (($# > 0)); do
     *) printf 'build-ipxe: unknown argument "%s"\n' "$1" >&2 && usage ;;
   esac
 done
-[[ -n $targets ]] || usage
+((${#defined_targets[@]} > 0)) || usage
+[[ -n $targets ]] || targets="$(IFS=',' && echo "${defined_targets[*]}")"
 
-# The same table as src/ipxe/targets.ts (a test checks both against the make goals): make goal:served name.
+# A target's outputs as "make goal=served name" words.
 target_outputs() {
-  case "$1" in
-    bios) echo 'bin/undionly.kpxe:undionly.kpxe' ;;
-    efi64) echo 'bin-x86_64-efi/ipxe.efi:ipxe.efi bin-x86_64-efi/snponly.efi:snponly.efi' ;;
-    efi32) echo 'bin-i386-efi/ipxe.efi:ipxe32.efi' ;;
-    arm64) echo 'bin-arm64-efi/snp.efi:snp-arm64.efi' ;;
-    *) die "--targets names \"$1\", which is not a target; use a comma-separated list of bios,efi64,efi32,arm64" ;;
-  esac
+  [[ -n ${target_pairs[$1]:-} ]] ||
+    die "--targets names \"$1\", which is not a target; use a comma-separated list of $(IFS=',' && echo "${defined_targets[*]}")"
+  echo "${target_pairs[$1]}"
 }
-# CROSS= for make: empty where this machine's gcc builds the target. On x86 the host gcc builds all x86
-# targets (iPXE is freestanding: no multilib needed); elsewhere (an arm64 NAS) the x86 targets need the
-# x86 cross compilers, and arm64 needs one everywhere but on arm64.
+# CROSS= for make, by the target's CPU: empty where this machine's gcc builds it. On x86 the host gcc builds
+# all x86 targets (iPXE is freestanding: no multilib needed); elsewhere (an arm64 NAS) the x86 targets need
+# the x86 cross compilers, and arm64 needs one everywhere but on arm64.
 host_machine="$(uname -m 2>/dev/null || echo unknown)"
 target_cross() {
-  case "$1:$host_machine" in
-    bios:x86_64 | bios:i?86 | efi32:x86_64 | efi32:i?86 | efi64:x86_64 | arm64:aarch64) ;;
-    bios:* | efi32:*) echo 'i686-linux-gnu-' ;;
-    efi64:*) echo 'x86_64-linux-gnu-' ;;
+  case "${target_cpu[$1]}:$host_machine" in
+    i386:x86_64 | i386:i?86 | x86_64:x86_64 | arm64:aarch64) ;;
+    i386:*) echo 'i686-linux-gnu-' ;;
+    x86_64:*) echo 'x86_64-linux-gnu-' ;;
     arm64:*) echo 'aarch64-linux-gnu-' ;;
   esac
 }
@@ -232,7 +245,7 @@ reusable() {
   local target="$1" inputs="$2" pair file
   [[ -n $reuse && -f $reuse ]] || return 1
   for pair in $(target_outputs "$target"); do
-    file="${pair#*:}"
+    file="${pair#*=}"
     [[ -f $out/$file ]] || return 1
     awk -F'\t' -v t="$target" -v f="$file" -v s="$(sha256_of "$out/$file")" -v i="$inputs" \
       '$1 == "output" && $2 == t && $3 == f && $4 == s && $5 == i { found = 1 } END { exit !found }' "$reuse" || return 1
@@ -243,11 +256,11 @@ lines=("$(printf 'source\t%s\t%s\t%s' "$version" "$commit" "$identity")")
 for target in "${target_list[@]}"; do
   cross="$(target_cross "$target")"
   goals=()
-  for pair in $(target_outputs "$target"); do goals+=("${pair%%:*}"); done
+  for pair in $(target_outputs "$target"); do goals+=("${pair%%=*}"); done
   inputs="$(printf '%s\n' "$identity" "$target" "$cross" "${goals[@]}" | sha256sum | cut -d' ' -f1)"
   if reusable "$target" "$inputs"; then
     status=reused
-    printf 'build-ipxe: %s is unchanged, keeping %s\n' "$target" "$(target_outputs "$target" | sed 's/[^ ]*://g')"
+    printf 'build-ipxe: %s is unchanged, keeping %s\n' "$target" "$(target_outputs "$target" | sed 's/[^ ]*=//g')"
   else
     status=built
     printf 'build-ipxe: building %s (%s) with make -j%s\n' "$target" "${goals[*]}" "$jobs"
@@ -256,7 +269,7 @@ for target in "${target_list[@]}"; do
     make "${make_args[@]}" "${goals[@]}" || die "make failed for target $target (${goals[*]}); the lines above say why"
   fi
   for pair in $(target_outputs "$target"); do
-    goal="${pair%%:*}" file="${pair#*:}"
+    goal="${pair%%=*}" file="${pair#*=}"
     if [[ $status == built ]]; then
       [[ -f $src/$goal ]] || die "make succeeded for target $target but left no $goal"
       # Copied under a temporary name and renamed, so a running server never serves half a binary.

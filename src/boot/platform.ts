@@ -114,20 +114,8 @@ export const PLATFORMS = [
 /** A platform id: "bios", "efi-x64", "efi-ia32", "efi-arm64". */
 export type PlatformId = (typeof PLATFORMS)[number]['id'];
 
-/** An iPXE build target name as --targets and the Docker build argument TARGETS take it. */
-export type IpxeTargetName = (typeof PLATFORMS)[number]['build']['target'];
-
-/** A `bootstation lab --firmware` name. */
-export type LabFirmware = Extract<(typeof PLATFORMS)[number], { labFirmware: string }>['labFirmware'];
-
 /** Every first-stage file ProxyDHCP hands out, in table order. */
 export const FIRST_STAGE_FILES: readonly string[] = PLATFORMS.map((platform) => platform.firstStage);
-
-/** Every build target name, in table order. */
-export const IPXE_TARGET_NAMES: readonly IpxeTargetName[] = PLATFORMS.map((platform) => platform.build.target);
-
-/** Every lab VM firmware, in table order. */
-export const LAB_FIRMWARE: readonly LabFirmware[] = PLATFORMS.flatMap((platform) => ('labFirmware' in platform ? [platform.labFirmware] : []));
 
 /** The platform and transport of an option 93 value, or undefined when no row boots it. */
 export function platformOfArchitecture(architecture: number): { platform: (typeof PLATFORMS)[number]; transport: BootTransport } | undefined {

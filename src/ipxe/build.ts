@@ -9,7 +9,7 @@ import { renderEmbedScript } from './embed-script.ts';
 import type { IpxeKeymap } from './keymap.ts';
 import { createIpxeBuildManifest, IPXE_BUILD_MANIFEST_FILE, parseBuildRecord, parseIpxeBuildManifest, renderIpxeBuildManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeBuildManifest } from './manifest.ts';
 import { renderOverlay } from './overlay.ts';
-import type { IpxeTargetName } from './targets.ts';
+import { buildScriptTargetArgs, type IpxeTargetName } from './targets.ts';
 
 /** scripts/build-ipxe.sh, next to src/ in the checkout. */
 export const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/build-ipxe.sh', import.meta.url));
@@ -74,7 +74,7 @@ export async function buildLocally(settings: IpxeBuildSettings): Promise<IpxeBui
     await mkdir(settings.ipxeDir, { recursive: true });
     const previous = await readManifest(settings.ipxeDir);
     const args = [
-      BUILD_SCRIPT, '--source', settings.source.path, '--pin', settings.pinFile, '--keymap', settings.keymap, '--targets', settings.targets.join(','),
+      BUILD_SCRIPT, ...buildScriptTargetArgs(settings.targets), '--source', settings.source.path, '--pin', settings.pinFile, '--keymap', settings.keymap,
       '--overlay', join(work, 'overlay'), '--embed', join(work, 'embed.ipxe'), '--out', settings.ipxeDir, '--record', join(work, 'record.tsv'),
     ];
     if (previous) {

@@ -6,7 +6,8 @@ import tar from 'tar-stream';
 import { renderEmbedScript } from './embed-script.ts';
 import type { IpxeKeymap } from './keymap.ts';
 import { renderOverlay } from './overlay.ts';
-import { DEFAULT_TARGETS, type IpxeTargetName } from './targets.ts';
+import { PLATFORMS } from '../boot/platform.ts';
+import { buildScriptTargetArgs, DEFAULT_TARGETS, type IpxeTargetName } from './targets.ts';
 
 /** The Dockerfile stage that builds iPXE; the project Dockerfile carries the same text (a unit test checks it). */
 export const IPXE_STAGE = 'ipxe';
@@ -19,6 +20,9 @@ export const STAGE_RECORD = 'build-record.tsv';
 
 /** The file in STAGE_OUTPUT_DIR naming the keymap the binaries were built with (the record does not carry it). */
 export const STAGE_KEYMAP_FILE = 'keymap';
+
+/** The files the stock stage copies from Debian's ipxe package: the build outputs of the platforms it ships. */
+const DEBIAN_IPXE_FILES = PLATFORMS.filter((platform) => platform.inDebianIpxe).flatMap((platform) => platform.build.outputs.map((output) => output.file));
 
 /** Base image of the stage when BOOTSTATION_IPXE_BASE_IMAGE does not name another (it needs apt-get). */
 export const DEFAULT_BASE_IMAGE = 'debian:bookworm-slim';
@@ -44,14 +48,16 @@ export function renderIpxeDockerfile(): string {
     `FROM \${DEBIAN_IMAGE} AS ${IPXE_STAGE}`,
     `ARG TARGETS=${DEFAULT_TARGETS.join(',')}`,
     'ARG IPXE_SOURCE=pinned',
+    '# Every target the script can build (name:CPU:make goal=served file), from src/boot/platform.ts; TARGETS picks.',
+    `ENV BUILD_IPXE_TARGETS="${buildScriptTargetArgs().join(' ')}"`,
     'COPY scripts/build-ipxe.sh /build/build-ipxe.sh',
     '# The script names the packages TARGETS need on this machine: gcc-aarch64-linux-gnu on x86, the x86 cross',
     '# compilers on arm64 (the same Dockerfile builds on both). curl fetches the pinned release.',
     'RUN apt-get update \\',
     ' && case "${IPXE_SOURCE}" in \\',
     '      stock) apt-get install -y --no-install-recommends ipxe ;; \\',
-    '      pinned) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh --packages --targets "${TARGETS}") curl ca-certificates ;; \\',
-    '      *) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh --packages --targets "${TARGETS}") ;; \\',
+    '      pinned) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --packages --targets "${TARGETS}") curl ca-certificates ;; \\',
+    '      *) apt-get install -y --no-install-recommends $(bash /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --packages --targets "${TARGETS}") ;; \\',
     '    esac \\',
     ' && rm -rf /var/lib/apt/lists/*',
     'COPY ipxe-src/ /build/ipxe-src/',
@@ -59,7 +65,7 @@ export function renderIpxeDockerfile(): string {
     'ARG KEYMAP=us',
     `RUN set -eu; mkdir -p ${STAGE_OUTPUT_DIR}; \\`,
     '    case "${IPXE_SOURCE}" in \\',
-    `      stock) cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/lib/ipxe/snponly.efi ${STAGE_OUTPUT_DIR}/; exit 0 ;; \\`,
+    `      stock) cp ${DEBIAN_IPXE_FILES.map((file) => `/usr/lib/ipxe/${file}`).join(' ')} ${STAGE_OUTPUT_DIR}/; exit 0 ;; \\`,
     "      pinned) url=\"${IPXE_MIRROR:-$(perl -MJSON::PP -0777 -ne 'print decode_json($_)->{url}' /build/ipxe-src/pin.json)}\"; \\",
     '        curl -fsSL --retry 2 -o /build/ipxe-release "$url" \\',
     '          || { echo "build-ipxe: the iPXE source could not be downloaded from $url (curl says why above); set IPXE_MIRROR to a copy this build can reach, or put the release tarball under ipxe-src/source/ and name it with IPXE_SOURCE" >&2; exit 1; }; \\',
@@ -67,7 +73,7 @@ export function renderIpxeDockerfile(): string {
     '      *) source="/build/ipxe-src/source/${IPXE_SOURCE}" ;; \\',
     '    esac; \\',
     `    printf '%s\\n' "\${KEYMAP}" > ${STAGE_OUTPUT_DIR}/${STAGE_KEYMAP_FILE}; \\`,
-    '    /build/build-ipxe.sh --pin /build/ipxe-src/pin.json --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \\',
+    '    /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --pin /build/ipxe-src/pin.json --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \\',
     `      --overlay /build/ipxe-src --embed /build/ipxe-src/embed.ipxe --out ${STAGE_OUTPUT_DIR} --record ${STAGE_OUTPUT_DIR}/${STAGE_RECORD}`,
     '',
   ].join('\n');

@@ -1,40 +1,15 @@
-/** A make goal of iPXE's src/Makefile and the name bootstation serves its output under. */
-export interface TargetOutput {
-  make: string;
-  file: string;
-}
+// The iPXE build targets as --targets and the Docker build argument TARGETS name them, and the --target
+// arguments that hand their make goals to scripts/build-ipxe.sh; the targets are rows of src/boot/platform.ts.
+import { PLATFORMS } from '../boot/platform.ts';
 
-/**
- * One build target: what `make` builds for it. Which compiler builds it depends on the build machine, so
- * scripts/build-ipxe.sh chooses CROSS= (the host gcc on x86 for every x86 target, aarch64-linux-gnu- for
- * arm64; the x86 cross compilers on an arm64 machine).
- */
-export interface IpxeTarget {
-  name: IpxeTargetName;
-  /** Built together in one make run, since they share the platform's objects. */
-  outputs: readonly TargetOutput[];
-}
+/** One target name: "bios", "efi64", "efi32", "arm64". */
+export type IpxeTargetName = (typeof PLATFORMS)[number]['build']['target'];
 
-/** Target names as --targets takes them. */
-export const IPXE_TARGET_NAMES = ['bios', 'efi64', 'efi32', 'arm64'] as const;
-
-/** One target name. */
-export type IpxeTargetName = (typeof IPXE_TARGET_NAMES)[number];
+/** Target names in the platform table's order. */
+export const IPXE_TARGET_NAMES: readonly IpxeTargetName[] = PLATFORMS.map((platform) => platform.build.target);
 
 /** Every target, built when --targets (or the Docker build argument TARGETS) is not given. */
 export const DEFAULT_TARGETS: readonly IpxeTargetName[] = IPXE_TARGET_NAMES;
-
-/** Every target with its make goals and output names (the names ProxyDHCP hands to firmware). */
-export const IPXE_TARGETS: Readonly<Record<IpxeTargetName, IpxeTarget>> = {
-  bios: { name: 'bios', outputs: [{ make: 'bin/undionly.kpxe', file: 'undionly.kpxe' }] },
-  efi64: {
-    name: 'efi64',
-    // snponly.efi drives the NIC through the firmware's own SNP driver, for NICs whose iPXE driver misbehaves.
-    outputs: [{ make: 'bin-x86_64-efi/ipxe.efi', file: 'ipxe.efi' }, { make: 'bin-x86_64-efi/snponly.efi', file: 'snponly.efi' }],
-  },
-  efi32: { name: 'efi32', outputs: [{ make: 'bin-i386-efi/ipxe.efi', file: 'ipxe32.efi' }] },
-  arm64: { name: 'arm64', outputs: [{ make: 'bin-arm64-efi/snp.efi', file: 'snp-arm64.efi' }] },
-};
 
 /** A --targets value that names no known target. */
 export class TargetsError extends Error {
@@ -51,4 +26,15 @@ export function parseTargets(value: string): IpxeTargetName[] {
     }
   }
   return IPXE_TARGET_NAMES.filter((known) => names.includes(known));
+}
+
+/**
+ * scripts/build-ipxe.sh's definition of targets, one `--target NAME:CPU:GOAL=FILE[,GOAL=FILE]` pair of
+ * arguments each: the script picks the compiler from the CPU and builds the goals in one make run.
+ */
+export function buildScriptTargetArgs(targets: readonly IpxeTargetName[] = IPXE_TARGET_NAMES): string[] {
+  return PLATFORMS.filter((platform) => targets.includes(platform.build.target)).flatMap((platform) => [
+    '--target',
+    `${platform.build.target}:${platform.cpu}:${platform.build.outputs.map((output) => `${output.make}=${output.file}`).join(',')}`,
+  ]);
 }

@@ -21,6 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
+import { buildScriptTargetArgs } from '../../src/ipxe/targets.ts';
 import { parseIpxeBuildManifest } from '../../src/ipxe/manifest.ts';
 import { startProcess } from '../../tools/lab/processes.ts';
 import { freeTcpPort, runCli } from '../support/cli.ts';
@@ -40,7 +41,7 @@ let failed = false;
 
 /** The packages the stage installs to compile the targets this test builds (bios, efi64). */
 async function stagePackages(): Promise<string> {
-  return (await promisify(execFile)('bash', [BUILD_SCRIPT, '--packages', '--targets', 'bios,efi64'])).stdout.trim();
+  return (await promisify(execFile)('bash', [BUILD_SCRIPT, ...buildScriptTargetArgs(['bios', 'efi64']), '--packages'])).stdout.trim();
 }
 
 if (skipReason && required) {

@@ -8,12 +8,14 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
+import { buildScriptTargetArgs } from '../../src/ipxe/targets.ts';
 import { renderEmbedScript } from '../../src/ipxe/embed-script.ts';
 import { parseIpxeBuildManifest, type IpxeBuildManifest } from '../../src/ipxe/manifest.ts';
 import { renderOverlay } from '../../src/ipxe/overlay.ts';
-import { IPXE_TARGETS } from '../../src/ipxe/targets.ts';
+import { PLATFORMS } from '../../src/boot/platform.ts';
 import { freeTcpPort, freeUdpPort, runCli, startCli, waitFor } from '../support/cli.ts';
 import { createStandInIpxeSource, seenFiles, standInCalls } from '../support/ipxe-stand-in-source.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 // scripts/build-ipxe.sh and `bootstation ipxe build --local` against a STAND-IN iPXE source tree (the
 // real source cannot be downloaded here): its Makefile records how it was called and writes fake binaries.
@@ -38,7 +40,7 @@ async function firstMissingTool(): Promise<string | undefined> {
   const lzma = await exec('sh', ['-c', "printf '#include <lzma.h>\\n' | gcc -E -x c - >/dev/null"]).then(() => true, () => false);
   return lzma ? undefined : 'liblzma-dev';
 }
-const needsTools = missingTool ? `${missingTool} is not installed (Debian: gcc make perl liblzma-dev)` : false;
+const needsTools = skipOrFail('ipxe-build', missingTool ? `${missingTool} is not installed (Debian: gcc make perl liblzma-dev)` : undefined);
 
 function build(data: string, ...args: string[]): ReturnType<typeof runCli> {
   return runCli(['ipxe', 'build', '--local', '--config', config, '--data', data, ...args]);
@@ -63,8 +65,8 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
     const calls = await standInCalls(standInRecord);
     const invocations = [...new Set(calls.map((call) => call.goals.join(' ')))];
     assert.deepEqual(invocations, ['bin/undionly.kpxe', 'bin-x86_64-efi/ipxe.efi bin-x86_64-efi/snponly.efi', 'bin-i386-efi/ipxe.efi', 'bin-arm64-efi/snp.efi']);
-    const expectedGoals = Object.values(IPXE_TARGETS).flatMap((target) => target.outputs.map((output) => output.make));
-    assert.deepEqual(calls.map((call) => call.goal).sort(), expectedGoals.sort(), 'the script and src/ipxe/targets.ts must agree on the make goals');
+    const expectedGoals = PLATFORMS.flatMap((platform) => platform.build.outputs.map((output) => output.make));
+    assert.deepEqual(calls.map((call) => call.goal).sort(), expectedGoals.sort(), 'the script builds the make goals of src/boot/platform.ts');
     const overlay = renderOverlay();
     for (const call of calls) {
       const expectedCross = process.arch === 'x64' ? (call.goal.startsWith('bin-arm64-efi/') ? 'aarch64-linux-gnu-' : '') : call.cross;
@@ -156,7 +158,7 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
     const bin = join(dir, 'bin-without-cross');
     await mkdir(bin);
     for (const tool of ['make', 'perl', 'gcc', 'uname', 'nproc']) await symlink((await exec('sh', ['-c', `command -v ${tool}`])).stdout.trim(), join(bin, tool));
-    const result = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', '--targets', 'bios,arm64', '--overlay', join(dir, 'no-overlay'), '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
+    const result = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', ...buildScriptTargetArgs(['bios', 'arm64']), '--overlay', join(dir, 'no-overlay'), '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
       () => assert.fail('the script must fail without the cross compiler'),
       (error: { code: number; stderr: string }) => error,
     );
@@ -167,7 +169,7 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
       await mkdir(join(overlay, 'config', 'local'), { recursive: true });
       await writeFile(join(overlay, path), content);
     }
-    const noCross = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', '--targets', 'bios,arm64', '--overlay', overlay, '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
+    const noCross = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', ...buildScriptTargetArgs(['bios', 'arm64']), '--overlay', overlay, '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
       () => assert.fail('the script must fail without the cross compiler'),
       (error: { code: number; stderr: string }) => error,
     );
@@ -181,9 +183,9 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
   test('on an arm64 machine the x86 targets are cross-compiled and arm64 is not; --packages names the compilers', async () => {
     const cross = await shimPath('bin-arm64-host', { uname: 'echo aarch64', 'x86_64-linux-gnu-gcc': 'exit 0', 'i686-linux-gnu-gcc': 'exit 0' });
     const env = { ...process.env, PATH: `${cross}:${process.env['PATH']}` };
-    const packages = await exec('/bin/bash', [BUILD_SCRIPT, '--packages', '--targets', 'bios,efi64,efi32,arm64'], { env });
+    const packages = await exec('/bin/bash', [BUILD_SCRIPT, ...buildScriptTargetArgs(), '--packages', '--targets', 'bios,efi64,efi32,arm64'], { env });
     assert.equal(packages.stdout, 'gcc libc6-dev make perl liblzma-dev xz-utils git gcc-i686-linux-gnu gcc-x86-64-linux-gnu\n');
-    const onX86 = await exec('/bin/bash', [BUILD_SCRIPT, '--packages', '--targets', 'bios,efi64,efi32,arm64'], { env: { ...process.env, PATH: `${await shimPath('bin-x86-host', { uname: 'echo x86_64' })}:${process.env['PATH']}` } });
+    const onX86 = await exec('/bin/bash', [BUILD_SCRIPT, ...buildScriptTargetArgs(), '--packages', '--targets', 'bios,efi64,efi32,arm64'], { env: { ...process.env, PATH: `${await shimPath('bin-x86-host', { uname: 'echo x86_64' })}:${process.env['PATH']}` } });
     assert.equal(onX86.stdout, 'gcc libc6-dev make perl liblzma-dev xz-utils git gcc-aarch64-linux-gnu\n');
 
     const callsBefore = (await standInCalls(standInRecord)).length;
@@ -204,7 +206,7 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
     const bin = join(dir, 'bin-without-gcc');
     await mkdir(bin);
     for (const tool of ['make', 'perl']) await symlink((await exec('sh', ['-c', `command -v ${tool}`])).stdout.trim(), join(bin, tool));
-    const result = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', '--targets', 'bios', '--overlay', join(dir, 'no-overlay'), '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
+    const result = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', ...buildScriptTargetArgs(['bios']), '--overlay', join(dir, 'no-overlay'), '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
       () => assert.fail('the script must fail without gcc'),
       (error: { code: number; stderr: string }) => error,
     );
@@ -215,7 +217,7 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
       await mkdir(join(overlay, 'config', 'local'), { recursive: true });
       await writeFile(join(overlay, path), content);
     }
-    const noGcc = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', '--targets', 'bios', '--overlay', overlay, '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
+    const noGcc = await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'us', ...buildScriptTargetArgs(['bios']), '--overlay', overlay, '--embed', config, '--out', join(dir, 'out')], { env: { PATH: bin } }).then(
       () => assert.fail('the script must fail without gcc'),
       (error: { code: number; stderr: string }) => error,
     );
@@ -232,7 +234,7 @@ describe('scripts/build-ipxe.sh', { skip: needsTools }, () => {
     const embed = join(dir, 'embed-us.ipxe');
     await writeFile(embed, renderEmbedScript(80, 'us'));
     const callsBefore = (await standInCalls(standInRecord)).length;
-    await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'fr', '--targets', 'bios', '--overlay', overlay, '--embed', embed, '--out', join(dir, 'out-keymap')]);
+    await exec('/bin/bash', [BUILD_SCRIPT, '--source', standInSource, '--keymap', 'fr', ...buildScriptTargetArgs(['bios']), '--overlay', overlay, '--embed', embed, '--out', join(dir, 'out-keymap')]);
     const [call] = (await standInCalls(standInRecord)).slice(callsBefore);
     assert.ok(call, 'make ran');
     const seen = await seenFiles(call);

@@ -6,7 +6,7 @@ import { setKeymapCommand } from '../../src/boot/ipxe-text.ts';
 import { DEFAULT_KEYMAP, KeymapError, parseKeymap } from '../../src/ipxe/keymap.ts';
 import { OVERLAY_HEADERS, renderOverlay } from '../../src/ipxe/overlay.ts';
 import { loadPin, parsePin, PinError } from '../../src/ipxe/pin.ts';
-import { DEFAULT_TARGETS, IPXE_TARGETS, parseTargets, TargetsError } from '../../src/ipxe/targets.ts';
+import { buildScriptTargetArgs, DEFAULT_TARGETS, parseTargets, TargetsError } from '../../src/ipxe/targets.ts';
 import { assertGolden } from '../support/golden.ts';
 
 // Regenerate the golden files with: UPDATE_GOLDEN=1 node --test test/unit/ipxe-config.test.ts
@@ -120,14 +120,14 @@ describe('embedded script', () => {
 });
 
 describe('targets', () => {
-  test('each target builds the make goals the issue names, under the names ProxyDHCP serves', () => {
-    const table = Object.values(IPXE_TARGETS).map((target) => [target.name, target.outputs.map((o) => `${o.make} → ${o.file}`).join(', ')]);
-    assert.deepEqual(table, [
-      ['bios', 'bin/undionly.kpxe → undionly.kpxe'],
-      ['efi64', 'bin-x86_64-efi/ipxe.efi → ipxe.efi, bin-x86_64-efi/snponly.efi → snponly.efi'],
-      ['efi32', 'bin-i386-efi/ipxe.efi → ipxe32.efi'],
-      ['arm64', 'bin-arm64-efi/snp.efi → snp-arm64.efi'],
+  test('each target hands scripts/build-ipxe.sh the make goals the issue names, under the names ProxyDHCP serves', () => {
+    assert.deepEqual(buildScriptTargetArgs(), [
+      '--target', 'bios:i386:bin/undionly.kpxe=undionly.kpxe',
+      '--target', 'efi64:x86_64:bin-x86_64-efi/ipxe.efi=ipxe.efi,bin-x86_64-efi/snponly.efi=snponly.efi',
+      '--target', 'efi32:i386:bin-i386-efi/ipxe.efi=ipxe32.efi',
+      '--target', 'arm64:arm64:bin-arm64-efi/snp.efi=snp-arm64.efi',
     ]);
+    assert.deepEqual(buildScriptTargetArgs(['efi32']), ['--target', 'efi32:i386:bin-i386-efi/ipxe.efi=ipxe32.efi'], 'only the chosen targets');
     assert.deepEqual(DEFAULT_TARGETS, ['bios', 'efi64', 'efi32', 'arm64'], 'every target is built by default');
   });
 

@@ -3,7 +3,7 @@ import { delimiter, join } from 'node:path';
 import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';
 import { OVMF_FILES } from './qemu-args.ts';
 import { STATIC_BUSYBOX } from './test-initrd.ts';
-import type { LabFirmware } from './topology.ts';
+import { labPlatform, type LabFirmware } from './topology.ts';
 
 // Command → the Debian package that provides it.
 const COMMANDS = [
@@ -52,9 +52,10 @@ export async function firmwareSkipReason(firmware: LabFirmware, ipxe: IpxeBinari
   if (firmware === 'efi32' && !(await onPath('qemu-system-i386'))) {
     return { missing: 'package', reason: 'UEFI ia32 needs qemu-system-i386 (Debian package qemu-system-x86)' };
   }
-  const binary = firmware === 'efi' ? 'ipxe.efi' : 'ipxe32.efi';
+  const platform = labPlatform(firmware);
+  const binary = platform.firstStage;
   if (!ipxe.files.has(binary)) {
-    const why = firmware === 'efi32' && !ipxe.custom ? " (Debian's ipxe package ships no 32-bit EFI build; bootstation's own iPXE build provides it)" : '';
+    const why = !platform.inDebianIpxe && !ipxe.custom ? ` (Debian's ipxe package ships no ${platform.displayName} build; bootstation's own iPXE build provides it)` : '';
     return { missing: 'ipxe-binary', reason: `UEFI ${firmware === 'efi' ? 'x64' : 'ia32'} needs ${binary}, and ${ipxe.dir} has none${why}` };
   }
   return undefined;

@@ -4,11 +4,20 @@
 //   <prefix>-nas     eth0 10.77.0.2/24   bootstation serve
 //   <prefix>-switch  br0 + one veth per host + one tap per VM firmware (QEMU runs here)
 
-/** Firmware kinds the lab can boot. */
-export const LAB_FIRMWARE = ['bios', 'efi', 'efi32'] as const;
+import { PLATFORMS } from '../../src/boot/platform.ts';
 
-/** One of LAB_FIRMWARE. */
-export type LabFirmware = (typeof LAB_FIRMWARE)[number];
+/** A `bootstation lab --firmware` name: the labFirmware of a row of src/boot/platform.ts. */
+export type LabFirmware = Extract<(typeof PLATFORMS)[number], { labFirmware: string }>['labFirmware'];
+
+/** Firmware kinds the lab can boot, in the platform table's order. */
+export const LAB_FIRMWARE: readonly LabFirmware[] = PLATFORMS.flatMap((platform) => ('labFirmware' in platform ? [platform.labFirmware] : []));
+
+/** The platform table row a lab VM of this firmware boots as. */
+export function labPlatform(firmware: LabFirmware): (typeof PLATFORMS)[number] {
+  const platform = PLATFORMS.find((row) => 'labFirmware' in row && row.labFirmware === firmware);
+  if (!platform) throw new Error(`no row of src/boot/platform.ts has labFirmware "${firmware}"`);
+  return platform;
+}
 
 /** Names and addresses of one lab; the prefix keeps the test's lab apart from a user's `bootstation lab`. */
 export interface LabTopology {

@@ -3,7 +3,8 @@ import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
 import { dataLayout } from '../files/data-dir.ts';
-import { FIRST_STAGE_FILES, STOCK_MARKER } from '../ipxe/binaries.ts';
+import { FIRST_STAGE_FILES } from '../boot/platform.ts';
+import { STOCK_MARKER } from '../ipxe/binaries.ts';
 import { installOutputs } from '../ipxe/build.ts';
 import { STAGE_KEYMAP_FILE, STAGE_RECORD } from '../ipxe/docker-context.ts';
 import { parseKeymap } from '../ipxe/keymap.ts';

@@ -1,5 +1,6 @@
 // The doctor's judgements: each takes what was found (ports, addresses, answers, files) and says, in one line
 // each, whether it is fine and how to fix it if not. Pure: the command does all the looking.
+import { PLATFORMS } from '../boot/platform.ts';
 import type { ImageStatus } from '../ingest/image-status.ts';
 import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS_TEXT, type IpxeBinaries } from '../ipxe/binaries.ts';
 import type { PxeAnswer } from './pxe-answers.ts';
@@ -121,32 +122,29 @@ export function checkPxeServers(found: PxeProbeFinding, ourAddress: string | und
   });
 }
 
-// The files each firmware is offered (see the ProxyDHCP table in README); BIOS and x64 UEFI are the PCs one meets.
-const FIRMWARE_BINARIES: ReadonlyArray<{ firmware: string; file: string; required: boolean; target: string }> = [
-  { firmware: 'BIOS', file: 'undionly.kpxe', required: true, target: 'bios' },
-  { firmware: 'x64 UEFI', file: 'ipxe.efi', required: true, target: 'efi64' },
-  { firmware: '32-bit UEFI', file: 'ipxe32.efi', required: false, target: 'efi32' },
-  { firmware: 'arm64 UEFI', file: 'snp-arm64.efi', required: false, target: 'arm64' },
-];
-
 /** One line per firmware: is its first-stage binary there; and one on whose binaries they are. */
 export function checkIpxeBinaries(ipxe: IpxeBinaries): CheckResult[] {
   const results: CheckResult[] = [];
-  if (ipxe.ownBuild) {
-    results.push({ check: 'ipxe', status: 'ok', message: `bootstation's own iPXE build ${ipxe.build?.version ?? ''} (keymap ${ipxe.build?.keymap ?? '?'}) in ${ipxe.dir}` });
-  } else if (ipxe.custom) {
-    results.push({ check: 'ipxe', status: 'ok', message: `custom iPXE binaries in ${ipxe.dir} (no manifest.json of a bootstation build)` });
-  } else {
-    results.push({ check: 'ipxe', status: 'warn', message: `Debian's stock iPXE binaries in ${ipxe.dir} lack ${STOCK_IPXE_LACKS_TEXT}`, fix: STOCK_IPXE_FIX });
+  switch (ipxe.kind) {
+    case 'own-build':
+      results.push({ check: 'ipxe', status: 'ok', message: `bootstation's own iPXE build ${ipxe.build.version} (keymap ${ipxe.build.keymap}) in ${ipxe.dir}` });
+      break;
+    case 'custom':
+      results.push({ check: 'ipxe', status: 'ok', message: `custom iPXE binaries in ${ipxe.dir} (no manifest.json of a bootstation build)` });
+      break;
+    case 'stock':
+      results.push({ check: 'ipxe', status: 'warn', message: `Debian's stock iPXE binaries in ${ipxe.dir} lack ${STOCK_IPXE_LACKS_TEXT}`, fix: STOCK_IPXE_FIX });
+      break;
   }
-  for (const { firmware, file, required, target } of FIRMWARE_BINARIES) {
-    if (ipxe.files.has(file)) results.push({ check: 'ipxe', status: 'ok', message: `${firmware} clients get ${file}` });
+  // Each platform's first stage (see the ProxyDHCP table in README); BIOS and x64 UEFI are the PCs one meets.
+  for (const { displayName, firstStage, required, build, inDebianIpxe } of PLATFORMS) {
+    if (ipxe.files.has(firstStage)) results.push({ check: 'ipxe', status: 'ok', message: `${displayName} clients get ${firstStage}` });
     else {
       results.push({
         check: 'ipxe',
         status: required ? 'fail' : 'warn',
-        message: `${firmware} clients get no answer: ${file} is missing from ${ipxe.dir}`,
-        fix: `run \`bootstation ipxe build --targets ${target}\`${required ? ' (or `apt-get install ipxe` for the stock one)' : ''}`,
+        message: `${displayName} clients get no answer: ${firstStage} is missing from ${ipxe.dir}`,
+        fix: `run \`bootstation ipxe build --targets ${build.target}\`${required && inDebianIpxe ? ' (or `apt-get install ipxe` for the stock one)' : ''}`,
       });
     }
   }

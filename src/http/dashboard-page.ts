@@ -1,9 +1,10 @@
 // The dashboard's HTML, rendered on the server from plain values. Pure. Every string that came from a
 // client, a file name or images.yaml goes through escapeHtml; the script updates the page with textContent.
-import type { ImageStatus } from '../cli/images.ts';
+import type { ImageStatus } from '../ingest/image-status.ts';
 import { BOOT_STEPS, type BootStep, type ClientView, type StepView } from '../events/store.ts';
 import { formatBytes } from '../text/format.ts';
-import { FIRST_STAGE_FILES, STOCK_IPXE_FIX, STOCK_IPXE_LACKS, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { FIRST_STAGE_FILES } from '../boot/platform.ts';
+import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS, type IpxeBinaries } from '../ipxe/binaries.ts';
 
 /** What the dashboard says about the iPXE binaries being served. */
 export interface IpxeDescription {
@@ -52,15 +53,15 @@ export function escapeHtml(text: string): string {
 export function describeIpxe(ipxe: IpxeBinaries): IpxeDescription {
   const files = [...ipxe.files.keys()];
   return {
-    kind: ipxe.ownBuild ? 'bootstation build' : ipxe.custom ? 'custom' : 'stock',
+    kind: ipxe.kind === 'own-build' ? 'bootstation build' : ipxe.kind,
     dir: ipxe.dir,
     files,
     missing: FIRST_STAGE_FILES.filter((name) => !ipxe.files.has(name)),
-    lacks: ipxe.custom ? [] : [...STOCK_IPXE_LACKS],
-    fix: ipxe.custom ? null : STOCK_IPXE_FIX,
-    version: ipxe.build?.version ?? null,
-    keymap: ipxe.build?.keymap ?? null,
-    builtAt: ipxe.build?.builtAt ?? null,
+    lacks: ipxe.kind === 'stock' ? [...STOCK_IPXE_LACKS] : [],
+    fix: ipxe.kind === 'stock' ? STOCK_IPXE_FIX : null,
+    version: ipxe.kind === 'own-build' ? ipxe.build.version : null,
+    keymap: ipxe.kind === 'own-build' ? ipxe.build.keymap : null,
+    builtAt: ipxe.kind === 'own-build' ? ipxe.build.builtAt : null,
   };
 }
 

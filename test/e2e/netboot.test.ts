@@ -53,7 +53,7 @@ function sharedSetup(): Promise<Shared> {
     // The repository's data/ipxe when someone built bootstation's own iPXE there, else Debian's stock binaries.
     const repoData = new URL('../../data', import.meta.url).pathname;
     const repoIpxe = await findIpxeBinaries(join(repoData, 'ipxe'));
-    const dataDir = repoIpxe.custom ? repoData : join(workDir, 'data');
+    const dataDir = repoIpxe.kind !== 'stock' ? repoData : join(workDir, 'data');
     await mkdir(dataDir, { recursive: true });
     return { workDir, image, configPath, dataDir, ipxe: await findIpxeBinaries(join(dataDir, 'ipxe')) };
   })();

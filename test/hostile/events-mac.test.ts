@@ -25,7 +25,7 @@ const config: BootstationConfig = {
   images: [{ id: 'debian', label: 'Debian', dir: imageDir, kernel: 'linux', initrds: ['initrd.gz'], args: '' }],
   hosts: new Map(),
 };
-const ipxe = () => ({ dir: imageDir, custom: false, ownBuild: false, files: new Map() });
+const ipxe = () => ({ dir: imageDir, kind: 'stock' as const, files: new Map() });
 const app = buildHttpApp({
   config: () => config,
   serverUrl: () => 'http://127.0.0.1:8080',

@@ -38,7 +38,7 @@ describe('event streams whose clients never read', () => {
     server = await startHostileServer({
       log: logs.log,
       events,
-      dashboard: { store, metrics, images: async (): Promise<ImageStatus[]> => [], ipxe: () => ({ dir: '/nowhere', custom: false, ownBuild: false, files: new Map() }), adminToken: () => undefined, title: () => 'x' },
+      dashboard: { store, metrics, images: async (): Promise<ImageStatus[]> => [], ipxe: () => ({ dir: '/nowhere', kind: 'stock', files: new Map() }), adminToken: () => undefined, title: () => 'x' },
     });
     server.app.server.on('connection', (socket: net.Socket) => {
       serverSockets.add(socket);

@@ -87,7 +87,7 @@ describe('security headers on every response', () => {
     const store = createEventStore({ now: Date.now });
     const metrics = createBootMetrics({ tftpActive: () => 0 });
     server = await startHostileServer({
-      dashboard: { store, metrics, images: async (): Promise<ImageStatus[]> => [], ipxe: () => ({ dir: '/nowhere', custom: false, ownBuild: false, files: new Map() }), adminToken: () => undefined, title: () => 'x' },
+      dashboard: { store, metrics, images: async (): Promise<ImageStatus[]> => [], ipxe: () => ({ dir: '/nowhere', kind: 'stock', files: new Map() }), adminToken: () => undefined, title: () => 'x' },
     });
   });
   after(() => server.close());

@@ -39,7 +39,7 @@ export async function startHostileServer(overrides: Partial<HttpAppOptions> = {}
     images: images(imageDir),
     hosts: new Map(),
   } as BootstationConfig;
-  const ipxe: IpxeBinaries = { dir: ipxeDir, custom: true, ownBuild: false, files: new Map([['undionly.kpxe', join(ipxeDir, 'undionly.kpxe')]]) };
+  const ipxe: IpxeBinaries = { dir: ipxeDir, kind: 'custom', files: new Map([['undionly.kpxe', join(ipxeDir, 'undionly.kpxe')]]) };
   const app = buildHttpApp({
     config: () => config,
     serverUrl: () => 'http://127.0.0.1:8080',

@@ -39,7 +39,7 @@ const config: BootstationConfig = {
   images: [image],
   hosts: new Map(),
 };
-const ipxe: IpxeBinaries = { dir: ipxeDir, custom: true, ownBuild: false, files: new Map() };
+const ipxe: IpxeBinaries = { dir: ipxeDir, kind: 'custom', files: new Map() };
 const manifest: ImageManifest = {
   format: 1,
   id: 'secret',

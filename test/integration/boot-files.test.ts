@@ -33,7 +33,7 @@ const config = {
 const ipxe = await findIpxeBinaries(ipxeDir, join(dir, 'no-stock'));
 
 test('first-stage binaries are found by name in any case, also through symlinks out of the folder', async () => {
-  assert.equal(ipxe.custom, true);
+  assert.equal(ipxe.kind, 'custom');
   for (const name of ['ipxe.efi', 'IPXE.EFI', 'undionly.kpxe']) {
     const found = await findBootFile(name, ipxe, config);
     assert.ok(found.ok, `${name} must be found`);
@@ -75,7 +75,7 @@ test('an empty data/ipxe falls back to the stock folder and says so', async () =
   await mkdir(stock);
   await writeFile(join(stock, 'undionly.kpxe'), 'stock');
   const fallback = await findIpxeBinaries(join(dir, 'empty-ipxe'), stock);
-  assert.equal(fallback.custom, false);
+  assert.equal(fallback.kind, 'stock');
   assert.equal(fallback.dir, stock);
   assert.deepEqual([...fallback.files.keys()], ['undionly.kpxe']);
 });
@@ -85,17 +85,17 @@ test('only a manifest.json written by bootstation marks data/ipxe as its own bui
   await mkdir(own);
   await writeFile(join(own, 'undionly.kpxe'), 'bios binary');
   const stock = join(dir, 'no-stock');
-  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'no manifest: user-supplied binaries');
+  assert.equal((await findIpxeBinaries(own, stock)).kind, 'custom', 'no manifest: user-supplied binaries');
   // The name the build pipeline used before the issue settled on manifest.json does not count.
   await writeFile(join(own, 'build.json'), JSON.stringify({ builder: 'bootstation' }));
-  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'build.json is not the manifest');
+  assert.equal((await findIpxeBinaries(own, stock)).kind, 'custom', 'build.json is not the manifest');
   const manifest = { builder: 'bootstation', version: 'v2.0.0', commit: null, keymap: 'de', httpPort: 80, features: { enabled: [], leftOutOfBios: [] }, targets: ['bios'], outputs: [{ target: 'bios', file: 'undionly.kpxe', sha256: 'a'.repeat(64), inputs: 'b'.repeat(64) }], identity: 'c'.repeat(64), builtAt: '2026-03-06T00:00:00.000Z' };
   await writeFile(join(own, 'manifest.json'), JSON.stringify({ ...manifest, builder: 'someone-else' }));
-  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'another builder');
+  assert.equal((await findIpxeBinaries(own, stock)).kind, 'custom', 'another builder');
   await writeFile(join(own, 'manifest.json'), '{"builder": "bootstation"');
-  assert.equal((await findIpxeBinaries(own, stock)).ownBuild, false, 'broken JSON');
+  assert.equal((await findIpxeBinaries(own, stock)).kind, 'custom', 'broken JSON');
   await writeFile(join(own, 'manifest.json'), JSON.stringify(manifest));
   const found = await findIpxeBinaries(own, stock);
-  assert.equal(found.ownBuild, true);
-  assert.deepEqual(found.build, { version: 'v2.0.0', keymap: 'de', builtAt: '2026-03-06T00:00:00.000Z' });
+  assert.equal(found.kind, 'own-build');
+  assert.deepEqual(found.kind === 'own-build' && found.build, { version: 'v2.0.0', keymap: 'de', builtAt: '2026-03-06T00:00:00.000Z' });
 });

@@ -51,14 +51,14 @@ const statuses: ImageStatus[] = [
 const app = buildHttpApp({
   config,
   serverUrl: () => 'http://127.0.0.1:8080',
-  ipxe: () => ({ dir: '/usr/lib/ipxe', custom: false, ownBuild: false, files: new Map() }),
+  ipxe: () => ({ dir: '/usr/lib/ipxe', kind: 'stock', files: new Map() }),
   log: pino({ level: 'silent' }),
   events,
   activeTransfers: metrics.httpActive,
   dashboard: {
     store, metrics, ingest,
     images: async () => statuses,
-    ipxe: () => ({ dir: '/usr/lib/ipxe', custom: false, ownBuild: false, files: new Map() }),
+    ipxe: () => ({ dir: '/usr/lib/ipxe', kind: 'stock', files: new Map() }),
     adminToken: () => adminToken,
     title: () => config().menu.title,
     heartbeatMs: 50,
@@ -103,7 +103,7 @@ describe('JSON API', () => {
       'your keyboard layout (US keys only)',
       "bootstation's embedded script (machines reach boot.ipxe only through the ProxyDHCP's chain)",
       'ipxe32.efi (32-bit UEFI)',
-      'the arm64 binary (snp-arm64.efi)',
+      'snp-arm64.efi (arm64 UEFI)',
     ]);
     assert.match(ipxe.fix ?? '', /bootstation ipxe build/);
   });

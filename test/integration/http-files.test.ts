@@ -83,8 +83,7 @@ let config: BootstationConfig = {
 };
 const ipxe: IpxeBinaries = {
   dir: ipxeDir,
-  custom: true,
-  ownBuild: false,
+  kind: 'custom',
   files: new Map([
     ['ipxe.efi', join(ipxeDir, 'ipxe.efi')],
     ['undionly.kpxe', join(ipxeDir, 'undionly.kpxe')],

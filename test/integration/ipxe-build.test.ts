@@ -101,8 +101,8 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
 
   test('findIpxeBinaries reports the output as bootstation\'s own build', async () => {
     const found = await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'));
-    assert.equal(found.ownBuild, true);
-    assert.equal(found.build?.keymap, 'no-latin1');
+    assert.equal(found.kind, 'own-build');
+    assert.equal(found.kind === 'own-build' && found.build.keymap, 'no-latin1');
     assert.deepEqual([...found.files.keys()], ['undionly.kpxe', 'ipxe.efi', 'ipxe32.efi', 'snp-arm64.efi']);
   });
 

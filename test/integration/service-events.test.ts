@@ -36,7 +36,7 @@ const config: BootstationConfig = {
 };
 let dhcp: ProxyDhcpService;
 let tftp: TftpService;
-const app = buildHttpApp({ config: () => config, serverUrl: () => 'http://127.0.0.1:8080', ipxe: () => ({ dir: imageDir, custom: false, ownBuild: false, files: new Map() }), log, events: sink });
+const app = buildHttpApp({ config: () => config, serverUrl: () => 'http://127.0.0.1:8080', ipxe: () => ({ dir: imageDir, kind: 'stock', files: new Map() }), log, events: sink });
 
 before(async () => {
   await writeFile(join(imageDir, 'linux'), Buffer.alloc(20_000, 3));

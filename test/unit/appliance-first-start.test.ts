@@ -52,9 +52,8 @@ describe('first start', () => {
     const ipxeDir = join(volumes.dataDir, 'ipxe');
     assert.deepEqual((await readdir(ipxeDir)).sort(), [STOCK_MARKER, SEEDED_MARKER, 'ipxe.efi', 'snponly.efi', 'undionly.kpxe']);
     const found = await findIpxeBinaries(ipxeDir, join(volumes.dataDir, 'no-stock'));
-    assert.equal(found.custom, false, 'stock binaries, so serve, doctor and the dashboard say what they lack');
+    assert.equal(found.kind, 'stock', 'stock binaries, so serve, doctor and the dashboard say what they lack');
     assert.equal(found.dir, ipxeDir);
-    assert.equal(found.ownBuild, false);
     assert.deepEqual(await prepareFirstStart(volumes), { wroteStarterConfig: false, ipxe: 'up-to-date' }, 'a second start changes nothing');
   });
 
@@ -90,7 +89,7 @@ describe('first start', () => {
     assert.equal((await prepareFirstStart(volumes)).ipxe, 'refreshed');
     assert.ok(!(await readdir(join(volumes.dataDir, 'ipxe'))).includes(STOCK_MARKER), 'the stock marker must go with the stock binaries');
     const found = await findIpxeBinaries(join(volumes.dataDir, 'ipxe'));
-    assert.deepEqual({ custom: found.custom, ownBuild: found.ownBuild }, { custom: true, ownBuild: true });
+    assert.equal(found.kind, 'own-build');
   });
 
   test("bootstation's own build in the image gets the manifest `ipxe build` writes, so ProxyDHCP knows it", async () => {
@@ -100,9 +99,9 @@ describe('first start', () => {
     const volumes = await container({ 'undionly.kpxe': binary, 'build-record.tsv': record, keymap: 'fr\n' });
     assert.equal((await prepareFirstStart(volumes)).ipxe, 'seeded');
     const found = await findIpxeBinaries(join(volumes.dataDir, 'ipxe'));
-    assert.equal(found.ownBuild, true);
-    assert.equal(found.build?.keymap, 'fr');
-    assert.equal(found.build?.version, 'v2.0.0');
+    assert.equal(found.kind, 'own-build');
+    assert.equal(found.kind === 'own-build' && found.build.keymap, 'fr');
+    assert.equal(found.kind === 'own-build' && found.build.version, 'v2.0.0');
   });
 
   test('no iPXE outputs in the image: data/ipxe is left as it is', async () => {

@@ -6,7 +6,7 @@ import { describeIpxe, escapeHtml, renderDashboardPage } from '../../src/http/da
 
 const HOSTILE = '<script>alert("x")</script>&\'';
 
-const stockIpxe = describeIpxe({ dir: '/usr/lib/ipxe', custom: false, ownBuild: false, files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
+const stockIpxe = describeIpxe({ dir: '/usr/lib/ipxe', kind: 'stock', files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
 
 function image(overrides: Partial<ImageStatus> = {}): ImageStatus {
   return { id: 'debian', label: 'Debian', source: 'url', state: 'ready', version: '12', size: 1024, lastIngest: '2026-01-02T03:04:05.678Z', verification: null, missingFiles: [], failure: null, ...overrides };
@@ -59,10 +59,10 @@ describe('the dashboard page', () => {
     const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
     assert.match(stock, /<dt>Kind<\/dt><dd>stock/);
     assert.match(stock, /<dt>Missing<\/dt><dd>ipxe\.efi, ipxe32\.efi, snp-arm64\.efi<\/dd>/);
-    assert.match(stock, /<dt>Lacks<\/dt><dd>your keyboard layout \(US keys only\); bootstation&#39;s embedded script \(machines reach boot\.ipxe only through the ProxyDHCP&#39;s chain\); ipxe32\.efi \(32-bit UEFI\); the arm64 binary \(snp-arm64\.efi\)<\/dd>/);
+    assert.match(stock, /<dt>Lacks<\/dt><dd>your keyboard layout \(US keys only\); bootstation&#39;s embedded script \(machines reach boot\.ipxe only through the ProxyDHCP&#39;s chain\); ipxe32\.efi \(32-bit UEFI\); snp-arm64\.efi \(arm64 UEFI\)<\/dd>/);
     assert.match(stock, /<dt>Fix<\/dt><dd>build your own with `bootstation ipxe build`, or build the Docker image the default way \(without IPXE_SOURCE=stock\)<\/dd>/);
     const own = describeIpxe({
-      dir: '/data/ipxe', custom: true, ownBuild: true, files: new Map([['ipxe.efi', '/data/ipxe/ipxe.efi']]),
+      dir: '/data/ipxe', kind: 'own-build', files: new Map([['ipxe.efi', '/data/ipxe/ipxe.efi']]),
       build: { version: 'v2.0.0', keymap: 'de', builtAt: '2026-01-01T00:00:00Z' },
     });
     assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version, lacks: own.lacks, fix: own.fix }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0', lacks: [], fix: null });

@@ -159,19 +159,19 @@ describe('other checks', () => {
   });
 
   it('iPXE: BIOS and x64 UEFI binaries are required, 32-bit and arm64 only warned about, stock binaries warned about', () => {
-    const stock = checkIpxeBinaries({ dir: '/usr/lib/ipxe', custom: false, ownBuild: false, files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
+    const stock = checkIpxeBinaries({ dir: '/usr/lib/ipxe', kind: 'stock', files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
     assert.deepEqual(stock.map((result) => result.status), ['warn', 'ok', 'fail', 'warn', 'warn']);
     assert.match(formatCheckLine(stock[2]!), /^FAIL ipxe: x64 UEFI clients get no answer: ipxe\.efi is missing from \/usr\/lib\/ipxe — fix: run `bootstation ipxe build --targets efi64`/);
   });
 
   it("iPXE: stock binaries, also where a stock image put them into data/ipxe, are named with what they lack and the fix", () => {
-    const seeded = checkIpxeBinaries({ dir: '/data/ipxe', custom: false, ownBuild: false, files: new Map([['undionly.kpxe', '/data/ipxe/undionly.kpxe'], ['ipxe.efi', '/data/ipxe/ipxe.efi']]) });
+    const seeded = checkIpxeBinaries({ dir: '/data/ipxe', kind: 'stock', files: new Map([['undionly.kpxe', '/data/ipxe/undionly.kpxe'], ['ipxe.efi', '/data/ipxe/ipxe.efi']]) });
     assert.equal(
       formatCheckLine(seeded[0]!),
-      "warn ipxe: Debian's stock iPXE binaries in /data/ipxe lack your keyboard layout (US keys only), bootstation's embedded script (machines reach boot.ipxe only through the ProxyDHCP's chain), ipxe32.efi (32-bit UEFI) and the arm64 binary (snp-arm64.efi)" +
+      "warn ipxe: Debian's stock iPXE binaries in /data/ipxe lack your keyboard layout (US keys only), bootstation's embedded script (machines reach boot.ipxe only through the ProxyDHCP's chain), ipxe32.efi (32-bit UEFI) and snp-arm64.efi (arm64 UEFI)" +
         ' — fix: build your own with `bootstation ipxe build`, or build the Docker image the default way (without IPXE_SOURCE=stock)',
     );
-    const own = checkIpxeBinaries({ dir: '/data/ipxe', custom: true, ownBuild: true, files: new Map(), build: { version: 'v2.0.0', keymap: 'de', builtAt: 'now' } });
+    const own = checkIpxeBinaries({ dir: '/data/ipxe', kind: 'own-build', files: new Map(), build: { version: 'v2.0.0', keymap: 'de', builtAt: 'now' } });
     assert.doesNotMatch(formatCheckLine(own[0]!), /stock|lack/, "bootstation's own build is not warned about");
   });
 

@@ -55,7 +55,7 @@ export async function firmwareSkipReason(firmware: LabFirmware, ipxe: IpxeBinari
   const platform = labPlatform(firmware);
   const binary = platform.firstStage;
   if (!ipxe.files.has(binary)) {
-    const why = !platform.inDebianIpxe && !ipxe.custom ? ` (Debian's ipxe package ships no ${platform.displayName} build; bootstation's own iPXE build provides it)` : '';
+    const why = !platform.inDebianIpxe && ipxe.kind === 'stock' ? ` (Debian's ipxe package ships no ${platform.displayName} build; bootstation's own iPXE build provides it)` : '';
     return { missing: 'ipxe-binary', reason: `UEFI ${firmware === 'efi' ? 'x64' : 'ia32'} needs ${binary}, and ${ipxe.dir} has none${why}` };
   }
   return undefined;

@@ -1,4 +1,5 @@
 import type { FirmwareFamily } from '../config/model.ts';
+import { familyOfIpxePlatform } from './platform.ts';
 import { MAC_ADDRESS, normalizeMacAddress } from '../text/mac-address.ts';
 
 /** What an iPXE client told us about itself in the query string of /boot.ipxe or /menu.ipxe. */
@@ -28,11 +29,9 @@ export function parseBootClient(query: Readonly<Record<string, unknown>>): BootC
   return client;
 }
 
-/** The firmware family an iPXE ${platform} belongs to; undefined when unknown, so nothing is hidden. */
+/** The firmware family an iPXE ${platform} belongs to (from the platform table); undefined when unknown, so nothing is hidden. */
 export function firmwareFamily(client: BootClient): FirmwareFamily | undefined {
-  if (client.platform === 'pcbios') return 'bios';
-  if (client.platform === 'efi') return 'efi';
-  return undefined;
+  return familyOfIpxePlatform(client.platform);
 }
 
 /** The query string that carries a client's identity to the next script. */

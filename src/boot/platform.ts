@@ -138,7 +138,7 @@ export function familyOfIpxePlatform(ipxePlatform: string | undefined): Firmware
 }
 
 /** The row of a platform id. */
-export function platformById(id: PlatformId): (typeof PLATFORMS)[number] {
+function platformById(id: PlatformId): (typeof PLATFORMS)[number] {
   const platform = PLATFORMS.find((row) => row.id === id);
   if (!platform) throw new Error(`no platform "${id}" in src/boot/platform.ts`);
   return platform;

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { firmwareFamily } from '../../src/boot/client.ts';
+import { FIRMWARE_FAMILIES } from '../../src/config/model.ts';
 import { FIRST_STAGE_FILES, PLATFORMS, VENDOR_CLASS_PREFIX, firstStageFile, platformOfArchitecture, platformOfIpxe, type BootTransport } from '../../src/boot/platform.ts';
 import { classifyClient } from '../../src/dhcp/classify.ts';
 import { decideProxyDhcpAnswer, type ProxyDhcpPolicy } from '../../src/dhcp/proxy-answer.ts';
@@ -51,6 +52,7 @@ describe('the platform table', () => {
       assert.equal(platformOfIpxe(platform.ipxe.platform, platform.ipxe.buildarch), platform);
     }
     assert.equal(firmwareFamily({ platform: 'riscv' }), undefined, 'an unknown ${platform} hides nothing');
+    for (const family of FIRMWARE_FAMILIES) assert.ok(PLATFORMS.some((platform) => platform.family === family), `images.yaml's firmware: ${family} matches a row`);
     assert.equal(platformOfIpxe('efi', undefined), undefined);
   });
 

@@ -13,7 +13,7 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 # is checked against the pin (decompressed tar stream SHA-256, pax-header commit) by scripts/build-ipxe.sh
 # before anything is compiled, as `bootstation ipxe build` checks it; a folder there is built as it is.
 # "stock" copies the binaries of Debian's ipxe package instead (no compiler, no keymap, no embedded script,
-# no ipxe32.efi or arm64 binary).
+# no ipxe32.efi or snp-arm64.efi).
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 FROM ${DEBIAN_IMAGE} AS ipxe
 ARG TARGETS=bios,efi64,efi32,arm64

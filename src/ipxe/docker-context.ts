@@ -43,7 +43,7 @@ export function renderIpxeDockerfile(): string {
     '# is checked against the pin (decompressed tar stream SHA-256, pax-header commit) by scripts/build-ipxe.sh',
     '# before anything is compiled, as `bootstation ipxe build` checks it; a folder there is built as it is.',
     '# "stock" copies the binaries of Debian\'s ipxe package instead (no compiler, no keymap, no embedded script,',
-    '# no ipxe32.efi or arm64 binary).',
+    `# no ${PLATFORMS.filter((platform) => !platform.inDebianIpxe).map((platform) => platform.firstStage).join(' or ')}).`,
     `ARG DEBIAN_IMAGE=${DEFAULT_BASE_IMAGE}`,
     `FROM \${DEBIAN_IMAGE} AS ${IPXE_STAGE}`,
     `ARG TARGETS=${DEFAULT_TARGETS.join(',')}`,

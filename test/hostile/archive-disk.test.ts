@@ -22,6 +22,7 @@ import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
 import { buildTar, hasCommand, runIn } from '../support/ingest-archives.ts';
 import { startHttpFixture } from '../support/http-fixture-server.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
@@ -69,13 +70,13 @@ async function assertPreviousVersionServes(dataDir: string, link: string): Promi
 
 /** Runs `body` with a fresh tmpfs of `size` mounted (root only; the test is skipped with the reason otherwise), unmounted after. */
 async function withTmpfs(t: TestContext, size: string, body: (mount: string) => Promise<void>): Promise<void> {
-  if (process.getuid?.() !== 0) return void t.skip('mounting a small tmpfs needs root');
+  if (process.getuid?.() !== 0) return void t.skip(skipOrFail('archive-disk-tmpfs', 'mounting a small tmpfs needs root'));
   const mount = join(root, `tmpfs-${++counter}`);
   await mkdir(mount);
   try {
     await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount]);
   } catch (error) {
-    return void t.skip(`mount -t tmpfs failed here: ${(error as Error).message.split('\n')[0]}`);
+    return void t.skip(skipOrFail('archive-disk-tmpfs', `mount -t tmpfs failed here: ${(error as Error).message.split('\n')[0]}`));
   }
   try {
     await body(mount);
@@ -168,7 +169,8 @@ describe('archives that would fill the disk', () => {
   });
 
   test('a zip that declares more than the free space is "disk full" before a byte is written', async (t) => {
-    if (!(await hasCommand('zip'))) return t.skip('the zip command is absent (Debian package: zip)');
+    const skip = skipOrFail('archive-disk-zip', (await hasCommand('zip')) ? undefined : 'the zip command is absent (Debian package: zip)');
+    if (skip) return t.skip(skip);
     await withTmpfs(t, '64m', async (mount) => {
       const dataDir = join(mount, 'data');
       const link = await installGoodVersion(dataDir);

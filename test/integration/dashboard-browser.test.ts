@@ -16,9 +16,10 @@ import { encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
 import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
 import { tftpGet } from '../support/tftp-test-client.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : 'chromium is not installed (Debian package chromium)';
+const skip = skipOrFail('dashboard-browser', existsSync(CHROMIUM) ? undefined : 'chromium is not installed (Debian package chromium)');
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const MAC = '52:54:00:d5:b0:01';
 // A vendor class with markup in it: the page must show it as text.

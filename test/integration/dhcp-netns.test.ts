@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const run = promisify(execFile);
 const helperPath = fileURLToPath(new URL('../support/dhcp-netns.ts', import.meta.url));
@@ -133,7 +134,7 @@ async function udhcpc(ns: string, iface: string, extra: string[]): Promise<Recor
 
 const BIOS_PXE = ['-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000'];
 
-describe('ProxyDHCP answers busybox udhcpc posing as PXE firmware', { skip: udhcpcSkipReason() }, () => {
+describe('ProxyDHCP answers busybox udhcpc posing as PXE firmware', { skip: skipOrFail('dhcp-netns-udhcpc', udhcpcSkipReason()) }, () => {
   const network = new TestNetwork();
   const serverAddress = '10.77.41.2';
   let server: Helper;
@@ -187,7 +188,7 @@ describe('ProxyDHCP answers busybox udhcpc posing as PXE firmware', { skip: udhc
   });
 });
 
-describe('ProxyDHCP replies leave through the configured interface on a multi-homed host', { skip: udhcpcSkipReason() }, () => {
+describe('ProxyDHCP replies leave through the configured interface on a multi-homed host', { skip: skipOrFail('dhcp-netns-multi-homed', udhcpcSkipReason()) }, () => {
   // host: lan0 10.77.42.2/24 (the boot LAN, towards "pc") and wan0 10.77.43.2/24 holding the default route (towards "other").
   const network = new TestNetwork();
   const lanAddress = '10.77.42.2';

@@ -13,6 +13,7 @@ import { openHttpRangeSource } from '../../src/ingest/http-range-source.ts';
 import { createProgressReporter } from '../../src/ingest/progress-reporter.ts';
 import { hasCommand, runIn } from '../support/ingest-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-download-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -180,7 +181,8 @@ describe('downloads', () => {
   });
 
   test('an untrusted TLS certificate is one sentence, without retries', async (t) => {
-    if (!(await hasCommand('openssl'))) return t.skip('the openssl command is absent (Debian package: openssl)');
+    const skip = skipOrFail('ingest-download-tls', (await hasCommand('openssl')) ? undefined : 'the openssl command is absent (Debian package: openssl)');
+    if (skip) return t.skip(skip);
     await runIn(root, 'openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1']);
     let requests = 0;
     const server = createHttpsServer({ key: await readFile(join(root, 'key.pem')), cert: await readFile(join(root, 'cert.pem')) }, (_request, response) => {

@@ -14,6 +14,7 @@ import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { buildStoredZip, buildTar, hasCommand, runIn, writeArchiveTree, type ArchiveTree } from '../support/ingest-archives.ts';
 import { masterIso, xorrisoMissing } from '../support/iso-fixtures.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-extract-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -78,7 +79,8 @@ describe('extraction by archive type (detected by content, whatever the name)', 
   for (const [label, tool, args, type] of formats) {
     const needs = label === 'tar.zst' ? 'zstd' : label === 'tar.xz' ? 'xz' : tool;
     test(label, async (t) => {
-      if (!(await hasCommand(tool)) || !(await hasCommand(needs))) return t.skip(`the ${needs} command is absent (Debian package: ${needs === 'xz' ? 'xz-utils' : needs})`);
+      const skip = skipOrFail(`ingest-extract-${label}`, (await hasCommand(tool)) && (await hasCommand(needs)) ? undefined : `the ${needs} command is absent (Debian package: ${needs === 'xz' ? 'xz-utils' : needs})`);
+      if (skip) return t.skip(skip);
       const result = await extractFile(await packed(tool, args as (out: string) => string[]));
       assert.equal(result.type, type);
       await assertExtracted(result);
@@ -86,8 +88,8 @@ describe('extraction by archive type (detected by content, whatever the name)', 
   }
 
   test('ISO 9660 made by xorriso (Rock Ridge)', async (t) => {
-    const missing = await xorrisoMissing();
-    if (missing) return t.skip(missing);
+    const skip = skipOrFail('ingest-extract-iso', await xorrisoMissing());
+    if (skip) return t.skip(skip);
     const src = join(root, `iso-src-${++counter}`);
     await writeArchiveTree(src, TREE);
     const iso = join(root, `image-${counter}.iso`);
@@ -119,7 +121,8 @@ describe('extraction by archive type (detected by content, whatever the name)', 
 
 describe('archives that cannot be read', () => {
   test('xz without the xz command, and bzip2, are one sentence with the fix', async (t) => {
-    if (!(await hasCommand('xz'))) return t.skip('the xz command is absent (Debian package: xz-utils)');
+    const skip = skipOrFail('ingest-extract-xz', (await hasCommand('xz')) ? undefined : 'the xz command is absent (Debian package: xz-utils)');
+    if (skip) return t.skip(skip);
     const path = await packed('tar', (out) => ['-cJf', out, '.']);
     const file = await openForReading(path);
     try {

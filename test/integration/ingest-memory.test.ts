@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { hasCommand, runIn } from '../support/ingest-archives.ts';
 import { startHttpFixture } from '../support/http-fixture-server.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const CHILD = fileURLToPath(new URL('../support/ingest-memory-child.ts', import.meta.url));
 const FILE_BYTES = 2200 * 1024 * 1024;
@@ -34,8 +35,8 @@ async function skipReason(): Promise<string | undefined> {
 }
 
 test('ingesting a 2.2 GB file downloaded over HTTP raises peak RSS by less than 150 MB', { timeout: 300_000 }, async (t) => {
-  const reason = await skipReason();
-  if (reason) return t.skip(reason);
+  const skip = skipOrFail('ingest-memory', await skipReason());
+  if (skip) return t.skip(skip);
   const src = join(root, 'src');
   await runIn(root, 'mkdir', ['-p', 'src/live']);
   // A sparse file: cheap to make, but tar stores all of its 2.2 GB.

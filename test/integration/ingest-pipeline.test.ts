@@ -17,6 +17,7 @@ import { buildStoredZip, buildTar, writeArchiveTree } from '../support/ingest-ar
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { masterIso, xorrisoMissing } from '../support/iso-fixtures.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-pipeline-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -207,8 +208,8 @@ describe('ingest pipeline', () => {
   });
 
   test('fetch: files reads only the wanted files of a remote ISO; without Range support it downloads the whole', async (t) => {
-    const missing = await xorrisoMissing();
-    if (missing) return t.skip(missing);
+    const skip = skipOrFail('ingest-pipeline-remote-iso', await xorrisoMissing());
+    if (skip) return t.skip(skip);
     const src = join(root, 'iso-src');
     await writeArchiveTree(src, { 'boot/vmlinuz': 'iso kernel', 'boot/initrd.img': 'iso initrd', 'big/filler.bin': Buffer.alloc(4 * 1024 * 1024, 7) });
     const iso = join(root, 'remote.iso');

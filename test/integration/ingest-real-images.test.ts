@@ -9,6 +9,7 @@ import got from 'got';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { extractWithXorriso, fingerprintDirectory, xorrisoMissing } from '../support/iso-fixtures.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const MEMTEST = '/usr/lib/memtest86+/memtest86+x64.iso';
 const GRUB = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
@@ -36,8 +37,8 @@ async function reference(iso: string, name: string): Promise<Map<string, { kind:
 
 describe('real images from Debian packages', () => {
   test('memtest86+x64.iso with the memtest86plus recipe: the BIOS and UEFI binaries under their stable names', async (t) => {
-    const reason = await skipReason(MEMTEST, 'memtest86+');
-    if (reason) return t.skip(reason);
+    const skip = skipOrFail('ingest-real-images-memtest', await skipReason(MEMTEST, 'memtest86+'));
+    if (skip) return t.skip(skip);
     const dir = await ingest('memtest', `  - id: memtest\n    recipe: memtest86plus\n    source: {path: ${MEMTEST}}\n`);
     const installed = await fingerprintDirectory(dir);
     const expected = await reference(MEMTEST, 'memtest');
@@ -47,8 +48,8 @@ describe('real images from Debian packages', () => {
   });
 
   test('grub-rescue-cdrom.iso: a whole folder by its name, identical to xorriso', async (t) => {
-    const reason = await skipReason(GRUB, 'grub-rescue-pc');
-    if (reason) return t.skip(reason);
+    const skip = skipOrFail('ingest-real-images-grub', await skipReason(GRUB, 'grub-rescue-pc'));
+    if (skip) return t.skip(skip);
     const dir = await ingest('grub', `  - id: grub\n    source: {path: ${GRUB}}\n    extract: [boot/grub]\n    boot: {kernel: boot/grub/i386-pc/eltorito.img}\n`);
     // Files only: folders are created for the files they hold (the ISO's empty ones are not installed).
     const files = (tree: Map<string, { kind: string }>): Map<string, unknown> => new Map([...tree].filter(([path, entry]) => entry.kind !== 'directory' && path !== '.manifest.json'));

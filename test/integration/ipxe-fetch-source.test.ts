@@ -9,6 +9,7 @@ import { parseIpxeBuildManifest, type IpxeBuildManifest } from '../../src/ipxe/m
 import { freeTcpPort, runCli } from '../support/cli.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { createStandInIpxeSource, createStandInRelease, standInCalls, writePin, type StandInRelease } from '../support/ipxe-stand-in-source.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 // The download-verify-compile path of `bootstation ipxe build`, as an air-gapped site or a mirror uses it.
 // The real release cannot be downloaded here and may not be committed, so the tarball is a STAND-IN made at
@@ -27,7 +28,7 @@ const server = await startHttpFixture((request, response) => {
 });
 
 const missing = await exec('sh', ['-c', 'for t in gcc make perl git xz gzip; do command -v $t >/dev/null || echo $t; done; printf "#include <lzma.h>\\n" | gcc -E -x c - >/dev/null 2>&1 || echo liblzma-dev']).then((r) => r.stdout.trim());
-const skip = missing ? `${missing.split('\n').join(', ')} not installed (Debian: gcc make perl git xz-utils liblzma-dev)` : false;
+const skip = skipOrFail('ipxe-fetch-source', missing ? `${missing.split('\n').join(', ')} not installed (Debian: gcc make perl git xz-utils liblzma-dev)` : undefined);
 
 let release: StandInRelease;
 let otherCommit: StandInRelease;

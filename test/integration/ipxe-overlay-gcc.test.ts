@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { BIOS_LEFT_OUT, IPXE_FEATURES, renderOverlay } from '../../src/ipxe/overlay.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 // The overlay headers through gcc -Werror the way iPXE includes them: after its own defaults. iPXE's
 // source is not reachable here, so the defaults the overlay touches are restated below from v2.0.0's
@@ -40,7 +41,7 @@ const IPXE_DEFAULTS = `
 `;
 
 for (const platform of ['pcbios', 'efi']) {
-  test(`the overlay compiles with gcc -Werror after iPXE's defaults and links the dynamic keymap (PLATFORM_${platform})`, { skip: gcc ? false : 'gcc is not installed' }, async () => {
+  test(`the overlay compiles with gcc -Werror after iPXE's defaults and links the dynamic keymap (PLATFORM_${platform})`, { skip: skipOrFail('ipxe-overlay-gcc', gcc ? undefined : 'gcc is not installed') }, async () => {
     const overlay = renderOverlay();
     const folder = join(dir, platform);
     await mkdir(folder);

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { openIsoImage, type IsoEntry, type RandomAccessSource } from '../../src/ingest/iso9660/iso-image.ts';
 import { fingerprintImage, openImageFile, sha256Of } from '../support/iso-fixtures.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const ISO = '/usr/lib/grub-rescue/grub-rescue-cdrom.iso';
 const present = await access(ISO).then(
@@ -45,7 +46,7 @@ function httpSource(url: string, size: number): RandomAccessSource {
   };
 }
 
-describe('ISO 9660 reader over HTTP Range requests', { skip: present ? undefined : `${ISO} is absent (Debian package: grub-rescue-pc)` }, () => {
+describe('ISO 9660 reader over HTTP Range requests', { skip: skipOrFail('iso9660-http-range', present ? undefined : `${ISO} is absent (Debian package: grub-rescue-pc)`) }, () => {
   let served: ReturnType<typeof serveWithRanges>;
   let url = '';
   let size = 0;

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { decodeDhcpPacket, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
 import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 // The whole appliance as users run it: `bootstation serve` with ProxyDHCP, TFTP and HTTP on loopback ports.
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-serve-'));
@@ -52,7 +53,8 @@ test('a UEFI PXE request on the PXE port is answered with ipxe.efi, siaddr and o
 
 test('TFTP serves the binary the DHCP answer named, to a real client when tftp-hpa is installed', async (t) => {
   const tftp = await promisify(execFile)('which', ['tftp']).catch(() => undefined);
-  if (!tftp) return t.skip('tftp-hpa is not installed');
+  const skip = skipOrFail('serve-tftp-hpa', tftp ? undefined : 'tftp-hpa is not installed');
+  if (skip) return t.skip(skip);
   const target = join(dir, 'fetched.efi');
   await promisify(execFile)('tftp', ['127.0.0.1', String(ports.tftp), '-m', 'binary', '-c', 'get', 'ipxe.efi', target]);
   assert.ok((await readFile(target)).equals(efiBinary), 'the fetched binary must be identical');

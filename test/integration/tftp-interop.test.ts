@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { createTftpService, type TftpService } from '../../src/tftp/service.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { tempFileSource, waitFor } from '../support/tftp-test-client.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -55,7 +56,7 @@ describe('TFTP interop with third-party clients', () => {
   function client(t: TestContext, binary: string, debianPackage: string): string | undefined {
     const path = clients[binary];
     if (path === undefined) {
-      const reason = `${binary} is not installed (Debian package ${debianPackage})`;
+      const reason = skipOrFail(`tftp-interop-${binary}`, `${binary} is not installed (Debian package ${debianPackage})`);
       console.log(`# skipped: ${reason}`);
       t.skip(reason);
     }

@@ -1,7 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isIPv4 } from 'node:net';
 import pino from 'pino';
-import { prepareFirstStart } from '../appliance/first-start.ts';
 import { ConfigError } from '../config/parse.ts';
 import { KeymapError, parseKeymap, type IpxeKeymap } from '../ipxe/keymap.ts';
 import { parseTargets, TargetsError, type IpxeTargetName } from '../ipxe/targets.ts';
@@ -122,10 +121,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       case 'validate':
         return await (await import('./validate.ts')).runValidate(common);
       case 'serve': {
-        const options = networkOptions(values, common, env);
+        // The container image sets BOOTSTATION_IMAGE_IPXE: the core's first start seeds the volumes from it.
+        const options = { ...networkOptions(values, common, env), imageIpxeDir: nonEmpty(env['BOOTSTATION_IMAGE_IPXE']) };
         const log = pino({ name: 'bootstation', level: logLevel(env) });
-        const imageIpxeDir = env['BOOTSTATION_IMAGE_IPXE'];
-        if (imageIpxeDir) log.info({ ...(await prepareFirstStart({ ...common, imageIpxeDir })), config: common.configPath, imageIpxeDir }, 'prepared the container volumes');
         return await (await import('./serve.ts')).runServe(options, log);
       }
       case 'ingest':

@@ -5,13 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { labSkipReason } from '../../tools/lab/preflight.ts';
 import { runCli } from '../support/cli.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
-const skipReason = await labSkipReason();
-const required = process.env['BOOTSTATION_E2E'] === 'required';
+const skipReason = skipOrFail('lab-command', await labSkipReason());
 
-describe('bootstation lab', { skip: (!required && skipReason) || false }, () => {
+describe('bootstation lab', { skip: skipReason }, () => {
   it('boots the lab image on BIOS, streams the console and cleans up', { timeout: 300_000 }, async () => {
-    if (skipReason) assert.fail(`BOOTSTATION_E2E=required, but ${skipReason}`);
     const { code, stdout, stderr } = await runCli(['lab', '--firmware', 'bios'], { BOOTSTATION_CONFIG: undefined });
     assert.equal(code, 0, `bootstation lab failed:\n${stderr}\n--- console, last 2000 characters\n${stdout.slice(-2000)}`);
     assert.match(stdout, /SeaBIOS/, 'the firmware console is streamed');

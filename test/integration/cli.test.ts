@@ -113,8 +113,9 @@ describe('bootstation serve', () => {
     try {
       const health = await waitFor('/healthz on the port from BOOTSTATION_HTTP_PORT', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
       assert.ok(health);
-      assert.match(server.output(), /"wroteStarterConfig":true,"ipxe":"seeded"/);
-      assert.match(server.output(), /"proxyDhcp":false/);
+      // Answering /healthz does not mean the start-up lines have reached this process through the pipe yet.
+      await server.waitForOutput(/"wroteStarterConfig":true,"ipxe":"seeded"/);
+      await server.waitForOutput(/"proxyDhcp":false/);
       assert.match(await readFile(config, 'utf8'), /^# bootstation configuration/);
       assert.equal(await readFile(join(root, 'data', 'ipxe', 'undionly.kpxe'), 'utf8'), 'stock bios');
       const { healthcheckUrl, isHealthy } = await import('../../src/appliance/healthcheck.ts');

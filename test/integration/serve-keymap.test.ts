@@ -36,9 +36,8 @@ after(async () => {
 
 const bootScript = async (): Promise<string> => (await fetch(`http://127.0.0.1:${httpPort}/boot.ipxe?mac=${MAC}&platform=pcbios`)).text();
 
-test('serve warns that stock binaries are served, what they lack and how to get bootstation\'s build', () => {
-  const line = server.output().split('\n').find((l) => l.includes("Debian's stock iPXE"));
-  assert.ok(line, `no stock warning in the log:\n${server.output()}`);
+test('serve warns that stock binaries are served, what they lack and how to get bootstation\'s build', async () => {
+  const [line] = await server.waitForOutput(/^.*Debian's stock iPXE.*$/m);
   for (const phrase of ['your keyboard layout', "bootstation's embedded script", 'ipxe32.efi', 'snp-arm64.efi', 'bootstation ipxe build']) {
     assert.ok(line.includes(phrase), `the warning must name ${phrase}: ${line}`);
   }

@@ -19,14 +19,28 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Pr
   });
 }
 
+/** A `bootstation ...` running in the background, and what it has printed so far. */
+export interface BackgroundCli {
+  child: ChildProcess;
+  /** stdout and stderr as read so far: a line may arrive after the event it reports (a reply, a healthy port). */
+  output: () => string;
+  /** Polls the output until `pattern` matches, and fails after `timeoutMs` showing the output; use it for any line not yet awaited. */
+  waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  exited: Promise<number | null>;
+}
+
 /** Starts `bootstation ...` in the background, collecting its output. */
-export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): BackgroundCli {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { child, output: () => output, exited };
+  const waitForOutput = (pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray> =>
+    waitFor(`${pattern} in the output`, async () => output.match(pattern) ?? undefined, timeoutMs).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}:\n${output}`);
+    });
+  return { child, output: () => output, waitForOutput, exited };
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */

@@ -6,7 +6,7 @@
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # bootstation's iPXE build stage, defined in src/ipxe/docker-context.ts (renderIpxeDockerfile); the project
-# Dockerfile holds the same lines, checked by test/unit/ipxe-docker-context.test.ts. The build context holds
+# Dockerfile holds the same lines, checked by test/integration/ipxe-docker-context.test.ts. The build context holds
 # scripts/build-ipxe.sh and ipxe-src/ (config/local overlay, pin.json, embed.ipxe, optional source/<name>).
 # IPXE_SOURCE: "pinned" (the default) downloads the release ipxe-src/pin.json names, from IPXE_MIRROR when
 # that is set; the name of a file under ipxe-src/source/ builds that copy (air-gapped sites). Either tarball

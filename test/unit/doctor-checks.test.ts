@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { decodeDhcpPacket, encodeDhcpPacket, encodeSubOptions, latin1Encode } from '../../src/dhcp/codec.ts';
 import { checkHttp, checkImages, checkInterface, checkIpxeBinaries, checkPort, checkPxeServers, doctorExitCode, formatCheckLine } from '../../src/doctor/checks.ts';
-import { findPortHolders } from '../../src/doctor/port-holders.ts';
 import { decodeProcAddress, parseProcNetTable, socketInodeOf } from '../../src/doctor/proc-net.ts';
 import { bootMenu, pxeDiscoverPacket, readPxeAnswer, type PxeAnswer } from '../../src/doctor/pxe-answers.ts';
 
@@ -40,34 +36,6 @@ describe('/proc/net parsing', () => {
     assert.equal(socketInodeOf('socket:[31337]'), 31337);
     assert.equal(socketInodeOf('/dev/null'), undefined);
     assert.equal(socketInodeOf('pipe:[31337]'), undefined);
-  });
-
-  it('finds the process behind a port through /proc/<pid>/fd, and knows bootstation serve', async () => {
-    const proc = await mkdtemp(join(tmpdir(), 'bootstation-proc-'));
-    try {
-      await mkdir(join(proc, 'net'));
-      await writeFile(join(proc, 'net', 'udp'), PROC_UDP);
-      await writeFile(join(proc, 'net', 'tcp6'), PROC_TCP6);
-      const fakeProcess = async (pid: number, comm: string, cmdline: string[], inode: number): Promise<void> => {
-        await mkdir(join(proc, String(pid), 'fd'), { recursive: true });
-        await writeFile(join(proc, String(pid), 'comm'), `${comm}\n`);
-        await writeFile(join(proc, String(pid), 'cmdline'), cmdline.join('\0'));
-        await symlink('/dev/null', join(proc, String(pid), 'fd', '0'));
-        await symlink(`socket:[${inode}]`, join(proc, String(pid), 'fd', '7'));
-      };
-      await fakeProcess(412, 'dnsmasq', ['/usr/sbin/dnsmasq', '--conf-file=/etc/dnsmasq.conf'], 31337);
-      await fakeProcess(900, 'node', ['/usr/bin/node', '/opt/bootstation/dist/cli/main.js', 'serve'], 5050);
-      const [dhcp, tftp, http, free] = await findPortHolders(
-        [{ protocol: 'udp', port: 67, service: 'ProxyDHCP' }, { protocol: 'udp', port: 69, service: 'TFTP' }, { protocol: 'tcp', port: 80, service: 'HTTP' }, { protocol: 'udp', port: 4011, service: 'PXE' }],
-        proc,
-      );
-      assert.deepEqual(dhcp, [{ address: '0.0.0.0', pid: 412, command: 'dnsmasq', bootstation: false }]);
-      assert.deepEqual(tftp, [{ address: '10.77.0.2', pid: undefined, command: undefined, bootstation: false }], 'a socket whose process cannot be seen');
-      assert.deepEqual(http, [{ address: '::', pid: 900, command: 'node', bootstation: true }]);
-      assert.deepEqual(free, []);
-    } finally {
-      await rm(proc, { recursive: true, force: true });
-    }
   });
 });
 

@@ -12,7 +12,7 @@ import { renderOverlay } from '../../src/ipxe/overlay.ts';
 import { assertGolden } from '../support/golden.ts';
 
 // The build context `bootstation ipxe build` streams to Docker, checked without Docker.
-// Regenerate the golden Dockerfile with: UPDATE_GOLDEN=1 node --test test/unit/ipxe-docker-context.test.ts
+// Regenerate the golden Dockerfile with: UPDATE_GOLDEN=1 node --test test/integration/ipxe-docker-context.test.ts
 
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-ipxe-context-'));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -8,6 +8,7 @@ import { FirstStartError, prepareFirstStart, SEEDED_MARKER } from '../../src/app
 import { renderStarterConfig } from '../../src/appliance/starter-config.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-first-start-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -109,7 +110,7 @@ describe('first start', () => {
     assert.equal((await prepareFirstStart(volumes)).ipxe, 'no-image-binaries');
   });
 
-  test('a config folder the container cannot write names the folder, the user and the fix', { skip: process.getuid?.() === 0 ? 'root writes anywhere' : false }, async () => {
+  test('a config folder the container cannot write names the folder, the user and the fix', { skip: skipOrFail('first-start-unwritable-config', process.getuid?.() === 0 ? 'root writes anywhere' : undefined) }, async () => {
     const volumes = await container({});
     await mkdir(join(volumes.configPath, '..'), { recursive: true });
     await chmod(join(volumes.configPath, '..'), 0o555);

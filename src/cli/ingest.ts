@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import got from 'got';
 import { loadConfigFile } from '../config/load.ts';
 import type { ImageConfig } from '../config/model.ts';
-import { ingestImage, cacheFileName } from '../ingest/ingest-image.ts';
+import { redactUrl } from '../config/redact-url.ts';
 import { dataLayout, imageLayout } from '../files/data-dir.ts';
-import { readInstalledManifest } from '../ingest/install.ts';
-import { fingerprintOf, isUpToDate } from '../ingest/manifest.ts';
+import { ingestImage, readIngestState } from '../ingest/ingest-image.ts';
+import { planIngest, type InstallDecision } from '../ingest/plan.ts';
 import { formatBytes } from '../text/format.ts';
 import { createProgressReporter } from '../ingest/progress-reporter.ts';
 import { UnknownImageError } from './unknown-image-error.ts';
@@ -106,39 +106,50 @@ function selectImages(all: readonly ImageConfig[], ids: readonly string[]): Imag
   });
 }
 
-// What an ingest would do, from images.yaml, the installed manifest and the cache; touches nothing.
+// What an ingest would do: the plan the ingest itself follows, from images.yaml and what is on disk; touches nothing.
+// URLs are printed redacted, like the ingest's own log lines: they may carry credentials.
 async function describePlan(image: ImageConfig, dataDir: string, force: boolean): Promise<string> {
   const spec = image.ingest!;
-  const lines: string[] = [];
+  const layout = imageLayout(dataDir, image.id);
   const checksum = spec.checksum;
+  const expected = checksum && 'algorithm' in checksum ? checksum : undefined;
+  const state = await readIngestState(image, spec, layout, { sourceMustBeReadable: false });
+  const plan = planIngest(image, spec, state, { force, expected });
   const verify = !checksum
     ? spec.from.kind === 'url'
       ? 'NOT verified (insecure: true)'
       : 'not verified (no checksum given)'
     : 'algorithm' in checksum
       ? `verified against ${checksum.algorithm} ${checksum.value}`
-      : `verified against the digest that ${checksum.listUrl} gives`;
-  if (spec.from.kind === 'path') lines.push(`read ${spec.from.path}, ${verify}`);
+      : `verified against the digest that ${redactUrl(checksum.listUrl)} gives`;
+  const lines: string[] = [];
+  const fetch = plan.fetch;
+  if (fetch.kind === 'read-file') lines.push(`read ${fetch.path}, ${verify}`);
+  else if (fetch.kind === 'read-ranges') lines.push(`read only the wanted files of ${redactUrl(fetch.url)}, ${verify}`);
   else {
-    const cacheFile = join(dataLayout(dataDir).cache, cacheFileName(image.id, spec.from.url));
-    const cached = await stat(cacheFile).then(() => true, () => false);
+    const cacheFile = join(dataLayout(dataDir).cache, fetch.cacheFile);
+    const cached = fetch.reuseCache && (await stat(cacheFile).then(() => true, () => false));
     const part = await stat(`${cacheFile}.part`).then((s) => s.size, () => 0);
-    const how = spec.from.fetch === 'files' && !spec.keepArchiveAs ? 'read only the wanted files of' : cached ? 'take from the cache' : part > 0 ? `resume (at ${formatBytes(part)}) the download of` : 'download';
-    lines.push(`${how} ${spec.from.url}, ${verify}`);
+    const how = cached ? 'take from the cache' : part > 0 ? `resume (at ${formatBytes(part)}) the download of` : 'download';
+    lines.push(`${how} ${redactUrl(fetch.url)}, ${verify}`);
   }
   lines.push(`extract ${spec.extract.join(', ')}`);
   for (const [target, glob] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${glob})`);
   if (spec.keepArchiveAs) lines.push(`keep the archive as ${spec.keepArchiveAs} (\${iso-url})`);
-  const layout = imageLayout(dataDir, image.id);
-  const installed = await readInstalledManifest(layout);
-  const local = spec.from.kind === 'path' ? await stat(spec.from.path).then((s) => ({ size: s.size, mtimeMs: Math.floor(s.mtimeMs) }), () => undefined) : undefined;
-  const expected = checksum && 'algorithm' in checksum ? checksum : undefined;
-  const comparable = !checksum || 'algorithm' in checksum;
-  let state: string;
-  if (!installed) state = 'not ingested yet';
-  else if (force) state = `installed ${installed.ingestedAt}; --force ingests it again`;
-  else if (comparable && isUpToDate(installed, fingerprintOf(spec, expected, local))) state = `up to date (installed ${installed.ingestedAt}): nothing would be done`;
-  else state = comparable ? `installed ${installed.ingestedAt}, source or checksum changed` : `installed ${installed.ingestedAt}; compared after the checksum list is fetched`;
-  lines.push(`into ${layout.link}: ${state}`);
+  lines.push(`into ${layout.link}: ${describeDecision(plan.decision, state.installed?.ingestedAt ?? '')}`);
   return `${image.id}: would\n${lines.map((line) => `  ${line}\n`).join('')}`;
+}
+
+function describeDecision(decision: InstallDecision, installedAt: string): string {
+  switch (decision.kind) {
+    case 'up-to-date':
+      return `up to date (installed ${installedAt}): nothing would be done`;
+    case 'compare-after-checksum-list':
+      return `installed ${installedAt}; compared after the checksum list is fetched`;
+    case 'install':
+      if (decision.why === 'not-ingested') return 'not ingested yet';
+      if (decision.why === 'forced') return `installed ${installedAt}; --force ingests it again`;
+      if (decision.why === 'files-missing') return `installed ${installedAt}, but boot files are missing: ingested again`;
+      return `installed ${installedAt}, source or checksum changed`;
+  }
 }

@@ -1,12 +1,10 @@
 import { RECIPES, type Recipe } from './recipes.ts';
 import { imageLayout } from '../files/data-dir.ts';
+import { servedArchiveName } from './archive-name.ts';
 import type { BootSpec, Checksum, ImageConfig, IngestSpec } from './model.ts';
 import type { ImagesYaml } from './schema.ts';
 
 type ImageYaml = ImagesYaml['images'][number];
-
-// An archive name for ${iso-url}: the download's own name when it is safe in a URL and a script.
-const SAFE_ARCHIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
 /**
  * Turns one validated images.yaml entry into the image the server and ingest work with: the recipe's
@@ -59,7 +57,7 @@ function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonl
   const spec: IngestSpec = { from, insecure: source.insecure === true, extract };
   const checksum = checksumOf(source);
   if (checksum) spec.checksum = checksum;
-  if (wantsArchive) spec.keepArchiveAs = archiveName(from);
+  if (wantsArchive) spec.keepArchiveAs = servedArchiveName(from);
   if (recipe?.renames) spec.renames = recipe.renames;
   if (source.max_extracted_size !== undefined) spec.maxExtractedBytes = source.max_extracted_size;
   if (image.recipe) spec.recipe = image.recipe;
@@ -75,16 +73,3 @@ function checksumOf(source: ImageYaml['source']): Checksum | undefined {
   return undefined;
 }
 
-function archiveName(from: IngestSpec['from']): string {
-  const path = from.kind === 'url' ? new URL(from.url).pathname : from.path;
-  const name = decodeURIComponentSafe(path.split('/').pop() ?? '');
-  return SAFE_ARCHIVE_NAME.test(name) ? name : 'archive.iso';
-}
-
-function decodeURIComponentSafe(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}

@@ -6,6 +6,7 @@ import { copyFile, link, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Got } from 'got';
 import type { ImageConfig, IngestSpec } from '../config/model.ts';
+import { archiveFileName } from '../config/archive-name.ts';
 import { redactUrl } from '../config/redact-url.ts';
 import { openForReading } from '../files/boot-files.ts';
 import { dataLayout, imageLayout, type ImageLayout } from '../files/data-dir.ts';
@@ -18,7 +19,8 @@ import { extractArchive } from './extract.ts';
 import { openHttpRangeSource } from './http-range-source.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { cleanLeftovers, commitStaging, createStaging, lockImage, readInstalledManifest, recordFailure } from './install.ts';
-import { fingerprintOf, isUpToDate, type IngestFingerprint, type ImageManifest } from './manifest.ts';
+import type { IngestFingerprint, ImageManifest } from './manifest.ts';
+import { planIngest, type ArchiveFetch, type IngestState } from './plan.ts';
 
 /** What ingest needs from the outside world; tests pass their own HTTP client, clock, and retry timing. */
 export interface IngestContext {
@@ -43,23 +45,6 @@ export type IngestOutcome = { status: 'installed'; manifest: ImageManifest } | {
 export function requiredFiles(image: ImageConfig): string[] {
   const specs = [image, ...Object.values(image.firmwareBoot ?? {})];
   return [...new Set(specs.flatMap((spec) => [spec.kernel, ...spec.initrds]))];
-}
-
-/** The archive's own file name, as a checksum list names it. */
-export function archiveFileName(spec: IngestSpec): string {
-  const path = spec.from.kind === 'url' ? new URL(spec.from.url).pathname : spec.from.path;
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  try {
-    return decodeURIComponent(name) || 'download';
-  } catch {
-    return name || 'download';
-  }
-}
-
-/** The cache file of a URL: the image id and a hash of the URL keep different downloads apart. */
-export function cacheFileName(id: string, url: string): string {
-  const name = archiveFileName({ from: { kind: 'url', url, fetch: 'all' }, insecure: false, extract: [] }).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 100);
-  return `${id}--${createHash('sha256').update(url).digest('hex').slice(0, 12)}--${name}`;
 }
 
 /** Ingests `image` (which must have an ingest spec) and returns what happened; failures are IngestErrors and leave the installed version serving. */
@@ -87,14 +72,13 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
     context.warn(`the source of ${image.id} is not verified (insecure: true): whatever ${spec.from.kind === 'url' ? redactUrl(spec.from.url) : spec.from.path} holds gets installed; add sha256 or checksums to its source`);
   }
   const expected = await expectedDigest(spec, context);
-  const localStats = spec.from.kind === 'path' ? await statSource(spec.from.path) : undefined;
-  const fingerprint = fingerprintOf(spec, expected, localStats);
-  const installed = await readInstalledManifest(layout);
-  if (!context.force && installed && isUpToDate(installed, fingerprint) && (await bootFilesPresent(layout, image))) {
-    return { status: 'up-to-date', manifest: installed };
-  }
+  const state = await readIngestState(image, spec, layout, { sourceMustBeReadable: true });
+  const plan = planIngest(image, spec, state, { force: context.force === true, expected });
+  if (plan.decision.kind === 'up-to-date' && state.installed) return { status: 'up-to-date', manifest: state.installed };
+  // The digest is known here (or there is none), so the plan has the fingerprint.
+  const fingerprint = plan.fingerprint!;
 
-  const fetched = await fetchArchive(image, spec, expected, context);
+  const fetched = await fetchArchive(image, spec, plan.fetch, expected, context);
   const staging = await createStaging(layout, now());
   try {
     const reader = await openArchive(fetched.source, context.tools, context.warn);
@@ -150,12 +134,21 @@ async function expectedDigest(spec: IngestSpec, context: IngestContext): Promise
       throw failureError({ url: checksum.listUrl, code: error.code ?? 'unknown' }, 1);
     });
   if (response.statusCode >= 400) throw failureError({ url: checksum.listUrl, status: response.statusCode, statusMessage: response.statusMessage }, 1);
-  const name = archiveFileName(spec);
+  const name = archiveFileName(spec.from);
   const digest = findListedDigest(response.body, name);
   if (!digest) {
     throw new IngestError(IngestErrorCode.ChecksumNotListed, `the checksum list ${redactUrl(checksum.listUrl)} does not name ${name}; check source.checksums in images.yaml (it must be the list published next to the archive)`);
   }
   return digest;
+}
+
+/**
+ * What is on disk for `image`: the installed manifest, whether its boot files are there, and a path source's size and
+ * time; an unreadable path source is an IngestError with sourceMustBeReadable (the ingest), else undefined (--dry-run).
+ */
+export async function readIngestState(image: ImageConfig, spec: IngestSpec, layout: ImageLayout, options: { sourceMustBeReadable: boolean }): Promise<IngestState> {
+  const local = spec.from.kind !== 'path' ? undefined : options.sourceMustBeReadable ? await statSource(spec.from.path) : await statSource(spec.from.path).catch(() => undefined);
+  return { installed: await readInstalledManifest(layout), local, bootFilesPresent: await bootFilesPresent(layout, image) };
 }
 
 async function statSource(path: string): Promise<{ size: number; mtimeMs: number }> {
@@ -186,67 +179,64 @@ interface FetchedArchive {
   close: () => Promise<void>;
 }
 
-async function fetchArchive(image: ImageConfig, spec: IngestSpec, expected: Digest | undefined, context: IngestContext): Promise<FetchedArchive> {
-  const name = archiveFileName(spec);
-  if (spec.from.kind === 'path') {
+async function fetchArchive(image: ImageConfig, spec: IngestSpec, fetch: ArchiveFetch, expected: Digest | undefined, context: IngestContext): Promise<FetchedArchive> {
+  const name = archiveFileName(spec.from);
+  if (fetch.kind === 'read-file') {
     let sha256: string | undefined;
     if (expected) {
-      context.info(`checking ${spec.from.path} against its ${expected.algorithm}`);
-      const digests = await hashFile(spec.from.path, expected.algorithm, context.progress?.(image.id));
+      context.info(`checking ${fetch.path} against its ${expected.algorithm}`);
+      const digests = await hashFile(fetch.path, expected.algorithm, context.progress?.(image.id));
       if (digests.expected !== expected.value) {
         throw new IngestError(
           IngestErrorCode.ChecksumMismatch,
-          `${spec.from.path} has ${expected.algorithm} ${digests.expected}, but ${expected.value} was expected; nothing was installed — check the checksum in images.yaml or replace the file`,
+          `${fetch.path} has ${expected.algorithm} ${digests.expected}, but ${expected.value} was expected; nothing was installed — check the checksum in images.yaml or replace the file`,
         );
       }
       sha256 = digests.sha256;
     }
-    return localArchive(spec.from.path, name, undefined, sha256, expected !== undefined, expected ? undefined : 'a local file without a checksum');
+    return localArchive(fetch.path, name, undefined, sha256, expected !== undefined, expected ? undefined : 'a local file without a checksum');
   }
-  const url = spec.from.url;
   // Logs show the URL without its userinfo and query, which may hold credentials.
-  const shown = redactUrl(url);
-  if (spec.from.fetch === 'files') {
-    if (spec.keepArchiveAs) context.info(`${image.id} keeps the whole archive as ${spec.keepArchiveAs}, so it is downloaded whole despite fetch: files`);
-    else {
-      const remote = await openHttpRangeSource(context.http, url, context.timeouts);
-      if (remote) {
-        const reader = await openArchive({ name, random: remote }, context.tools).catch(() => undefined);
-        if (reader && (reader.type === 'iso9660' || reader.type === 'zip')) {
-          context.info(`reading only the wanted files of ${shown} with Range requests (fetch: files); the archive's checksum cannot be verified this way`);
-          return {
-            source: { name, random: remote },
-            localPath: undefined,
-            cacheFile: undefined,
-            sha256: undefined,
-            verified: false,
-            unverifiedReason: 'fetch: files reads single files with Range requests, so the archive checksum was not checked',
-            close: async () => {},
-          };
-        }
-        context.info(`${shown} is not an ISO or zip, which fetch: files needs; downloading it whole`);
-      } else context.info(`the server of ${shown} does not support Range requests, which fetch: files needs; downloading it whole`);
-    }
+  const shown = redactUrl(fetch.url);
+  if (fetch.kind === 'read-ranges') {
+    const remote = await openHttpRangeSource(context.http, fetch.url, context.timeouts);
+    if (remote) {
+      const reader = await openArchive({ name, random: remote }, context.tools).catch(() => undefined);
+      if (reader && (reader.type === 'iso9660' || reader.type === 'zip')) {
+        context.info(`reading only the wanted files of ${shown} with Range requests (fetch: files); the archive's checksum cannot be verified this way`);
+        return {
+          source: { name, random: remote },
+          localPath: undefined,
+          cacheFile: undefined,
+          sha256: undefined,
+          verified: false,
+          unverifiedReason: 'fetch: files reads single files with Range requests, so the archive checksum was not checked',
+          close: async () => {},
+        };
+      }
+      context.info(`${shown} is not an ISO or zip, which fetch: files needs; downloading it whole`);
+    } else context.info(`the server of ${shown} does not support Range requests, which fetch: files needs; downloading it whole`);
+  } else if (spec.from.kind === 'url' && spec.from.fetch === 'files') {
+    context.info(`${image.id} keeps the whole archive as ${spec.keepArchiveAs}, so it is downloaded whole despite fetch: files`);
   }
-  const cacheFile = cacheFileName(image.id, url);
+  const download = fetch.kind === 'read-ranges' ? fetch.fallback : fetch;
   context.info(`downloading ${shown}`);
   const downloaded = await downloadToCache({
     http: context.http,
-    url,
+    url: download.url,
     cacheDir: dataLayout(context.dataDir).cache,
-    fileName: cacheFile,
+    fileName: download.cacheFile,
     ...(expected ? { expected } : {}),
     ...(context.timeouts ? { timeouts: context.timeouts } : {}),
     ...(context.retries !== undefined ? { retries: context.retries } : {}),
     ...(context.sleep ? { sleep: context.sleep } : {}),
     ...(context.progress ? { progress: context.progress(image.id) } : {}),
     what: image.id,
-    // Without a checksum nothing proves the cached copy is what the URL serves now: --force fetches it again.
-    reuse: expected !== undefined || !context.force,
+    reuse: download.reuseCache,
     log: context.info,
   });
   if (downloaded.reused) context.info(`using the verified copy in ${downloaded.path}`);
-  return localArchive(downloaded.path, name, cacheFile, downloaded.sha256, expected !== undefined, expected ? undefined : 'insecure: true (no checksum given)');
+  return localArchive(downloaded.path, name, download.cacheFile, downloaded.sha256, expected !== undefined, expected ? undefined : 'insecure: true (no checksum given)');
 }
 
 async function localArchive(path: string, name: string, cacheFile: string | undefined, sha256: string | undefined, verified: boolean, unverifiedReason: string | undefined): Promise<FetchedArchive> {

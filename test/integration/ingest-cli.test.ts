@@ -141,6 +141,19 @@ describe('bootstation ingest and images', () => {
     assert.equal(server.requests.length, requests, 'no request');
   });
 
+  test('--dry-run shows source and checksum-list URLs without their credentials', async () => {
+    const data = join(root, 'data-dry-secret');
+    const secretUrl = server.url('/live.tar').replace('://', '://user:hunter2@') + '?token=s3cret';
+    const config = await writeConfig(
+      'dry-secret.yaml',
+      `  - id: secret\n    source: {url: "${secretUrl}", checksums: "${server.url('/SHA256SUMS')}?token=s3cret"}\n    boot: {kernel: live/vmlinuz}\n`,
+    );
+    const result = await runCli(['ingest', '--dry-run', '--config', config, '--data', data]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stdout, /hunter2|s3cret/, 'no credential is printed');
+    assert.match(result.stdout, /^ {2}download http:\/\/\*\*\*@127\.0\.0\.1:\d+\/live\.tar\?\*\*\*, verified against the digest that http:\/\/127\.0\.0\.1:\d+\/SHA256SUMS\?\*\*\* gives$/m);
+  });
+
   test('Ctrl-C during a download says how to go on and exits 130', { timeout: 30_000 }, async () => {
     const data = join(root, 'data-sigint');
     const config = await writeConfig('sigint.yaml', liveImage('live', server.url('/big.tar'), BIG_SHA));

@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { cacheMissingBootFiles, cachePerConfig } from '../boot/image-files.ts';
+import { findBootFile } from '../boot/policy.ts';
 import { createLiveConfig, type LiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { BootstationConfig } from '../config/model.ts';
@@ -11,7 +12,7 @@ import { createProxyDhcpService } from '../dhcp/service.ts';
 import { createIngestJobs } from '../events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../events/metrics.ts';
 import { createEventStore } from '../events/store.ts';
-import { findBootFile, openForReading } from '../files/boot-files.ts';
+import { openForReading } from '../files/boot-files.ts';
 import { dataLayout } from '../files/data-dir.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { httpListenAddresses, listenHttp } from '../http/listen.ts';

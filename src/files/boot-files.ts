@@ -1,7 +1,5 @@
+// A file opened for block reads: what the TFTP service streams from and ingest copies from.
 import { open } from 'node:fs/promises';
-
-// The boot policy decides which file a TFTP name serves; until every caller imports it from there, it is found here too.
-export { findBootFile } from '../boot/policy.ts';
 
 /** A file opened for random-access reads (what the TFTP service streams blocks from). */
 export interface OpenedFile {

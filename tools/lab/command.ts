@@ -2,6 +2,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { dataLayout } from '../../src/files/data-dir.ts';
 import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
 import { LAB_IMAGE_ARGS, prepareLabImage, renderLabConfig } from './lab-image.ts';
 import { followFile, startLab, waitForSerial, type Lab } from './lab.ts';
@@ -41,7 +42,7 @@ export async function runLab(options: LabCommandOptions): Promise<number> {
     return 1;
   }
   const dataDir = resolve(options.dataDir);
-  const firmwareSkip = await firmwareSkipReason(firmware, await findIpxeBinaries(join(dataDir, 'ipxe')));
+  const firmwareSkip = await firmwareSkipReason(firmware, await findIpxeBinaries(dataLayout(dataDir).ipxe));
   if (firmwareSkip) {
     say(firmwareSkip.reason);
     return 1;

@@ -1,16 +1,13 @@
 // The platform table (src/boot/platform.ts) is consistent, and DHCP, the iPXE build, the menu filter, the doctor
 // and the lab take their platform facts from it rather than from tables of their own.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { firmwareFamily } from '../../src/boot/client.ts';
 import { FIRMWARE_FAMILIES } from '../../src/config/model.ts';
 import { FIRST_STAGE_FILES, PLATFORMS, VENDOR_CLASS_PREFIX, firstStageFile, platformOfArchitecture, platformOfIpxe, type BootTransport } from '../../src/boot/platform.ts';
 import { classifyClient } from '../../src/dhcp/classify.ts';
 import { decideProxyDhcpAnswer, type ProxyDhcpPolicy } from '../../src/dhcp/proxy-answer.ts';
 import { checkIpxeBinaries } from '../../src/doctor/checks.ts';
-import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { renderIpxeDockerfile } from '../../src/ipxe/docker-context.ts';
 import { buildScriptTargetArgs, IPXE_TARGET_NAMES, parseTargets } from '../../src/ipxe/targets.ts';
 import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
@@ -103,18 +100,6 @@ describe('the iPXE build derives from the table', () => {
     assert.ok(stage.includes(`ENV BUILD_IPXE_TARGETS="${buildScriptTargetArgs().join(' ')}"`));
     const stock = /stock\) cp (.*) \/out\//.exec(stage)?.[1]?.split(' ') ?? [];
     assert.deepEqual(stock, PLATFORMS.filter((platform) => platform.inDebianIpxe).flatMap((platform) => platform.build.outputs.map((output) => `/usr/lib/ipxe/${output.file}`)));
-  });
-
-  it('scripts/build-ipxe.sh refuses a malformed --target and a --targets name no --target defines', async () => {
-    const run = (args: string[]) => promisify(execFile)('bash', [BUILD_SCRIPT, ...args]).then(() => ({ code: 0, stderr: '' }), (error: { code: number; stderr: string }) => error);
-    const malformed = await run(['--target', 'bios:z80:bin/undionly.kpxe=undionly.kpxe', '--packages']);
-    assert.equal(malformed.code, 1);
-    assert.match(malformed.stderr, /--target "bios:z80:bin\/undionly\.kpxe=undionly\.kpxe" is not NAME:CPU:GOAL=FILE/);
-    const unknown = await run([...buildScriptTargetArgs(['bios']), '--packages', '--targets', 'bios,efi64']);
-    assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /--targets names "efi64", which is not a target; use a comma-separated list of bios$/m);
-    const none = await run(['--packages']);
-    assert.equal(none.code, 2, 'without any --target the script prints its usage');
   });
 });
 

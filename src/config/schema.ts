@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nonUnicastKind } from '../dhcp/codec.ts';
+import { nonUnicastKind } from '../net/ipv4-address.ts';
 import { MAC_ADDRESS } from '../text/mac-address.ts';
 import { CHECKSUM_ALGORITHMS, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './model.ts';
 import { RECIPE_NAMES } from './recipes.ts';

@@ -1,7 +1,8 @@
 import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { firstStageFile, VENDOR_CLASS_PREFIX, type PlatformId } from '../boot/platform.ts';
+import { nonUnicastKind } from '../net/ipv4-address.ts';
 import type { ClientClassification, NetbootClient } from './classify.ts';
-import { BOOTP_BROADCAST_FLAG, encodeSubOptions, ipv4Bytes, latin1Encode, nonUnicastKind, type DhcpPacket } from './codec.ts';
+import { BOOTP_BROADCAST_FLAG, encodeSubOptions, ipv4Bytes, latin1Encode, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, DhcpOption, PxeDiscoveryControl, PxeSubOption } from './options.ts';
 
 /** What the ProxyDHCP answers depend on; the CLI builds it from the config, and a reload takes effect on the next packet. */

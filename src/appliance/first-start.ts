@@ -1,3 +1,4 @@
+// The container's first start: writes the starter images.yaml and seeds data/ipxe with the image's iPXE binaries.
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

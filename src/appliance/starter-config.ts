@@ -1,3 +1,4 @@
+// The commented starter images.yaml the container writes on its first start.
 /**
  * The images.yaml a container writes to /config on its first start: valid as it is (it serves an empty
  * menu), with every common key shown commented out, so users edit it instead of starting from nothing.

@@ -1,3 +1,4 @@
+// What an iPXE client says about itself in the query of /boot.ipxe and /menu.ipxe, read defensively. Pure.
 import type { FirmwareFamily } from '../config/model.ts';
 import { familyOfIpxePlatform } from './platform.ts';
 import { MAC_ADDRESS, normalizeMacAddress } from '../text/mac-address.ts';

@@ -1,3 +1,4 @@
+// Which boot files of each image are missing on disk, with the short-lived cache the HTTP routes and dashboard share.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BootstationConfig } from '../config/model.ts';

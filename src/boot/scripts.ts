@@ -1,3 +1,4 @@
+// Renders /boot.ipxe and /menu.ipxe for one client from the live configuration. Pure.
 import type { BootSpec, BootstationConfig, FirmwareFamily, ImageConfig } from '../config/model.ts';
 import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
 import { ipxeWords, setKeymapCommand, urlPath } from './ipxe-text.ts';

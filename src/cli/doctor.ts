@@ -1,3 +1,4 @@
+// `bootstation doctor`: gathers what serve would use, runs the checks and prints one line per check.
 import { networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';

@@ -1,3 +1,4 @@
+// `bootstation images`: prints every image's state as a table or JSON.
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
 import { readImageStatuses } from '../ingest/image-status.ts';

@@ -1,3 +1,4 @@
+// `bootstation ingest`: ingests the named images one after the other and prints a summary.
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import got from 'got';

@@ -1,3 +1,4 @@
+// `bootstation ipxe build`: resolves keymap, port, targets and source, then builds iPXE locally or in Docker.
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import got from 'got';

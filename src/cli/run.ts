@@ -1,3 +1,4 @@
+// The command line: parses arguments, dispatches to each command, maps errors to exit codes 0, 1 and 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isIPv4 } from 'node:net';
 import pino from 'pino';

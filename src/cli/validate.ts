@@ -1,3 +1,4 @@
+// `bootstation validate`: checks images.yaml and prints a summary of what it describes.
 import { findMissingBootFiles } from '../boot/image-files.ts';
 import { resolve } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';

@@ -1,3 +1,4 @@
+// Turns one validated images.yaml image into the model's ImageConfig, with its recipe applied. Pure.
 import { RECIPES, type Recipe } from './recipes.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { servedArchiveName } from './archive-name.ts';

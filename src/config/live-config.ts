@@ -1,3 +1,4 @@
+// The configuration in force while serving: reloaded on SIGHUP or a save of images.yaml, kept when the new file is broken.
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';

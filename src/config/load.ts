@@ -1,3 +1,4 @@
+// Reads images.yaml from disk and validates it.
 import { readFile } from 'node:fs/promises';
 import type { BootstationConfig } from './model.ts';
 import { ConfigError, parseConfigText } from './parse.ts';

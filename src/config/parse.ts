@@ -1,3 +1,4 @@
+// Parses and validates images.yaml text into the model, with every problem located by file:line:column.
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { normalizeMacAddress } from '../text/mac-address.ts';

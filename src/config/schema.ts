@@ -1,3 +1,4 @@
+// The images.yaml schema (zod): snake_case keys, unknown keys rejected, every bound with its message.
 import { z } from 'zod';
 import { nonUnicastKind } from '../net/ipv4-address.ts';
 import { MAC_ADDRESS } from '../text/mac-address.ts';

@@ -1,3 +1,4 @@
+// Classifies a DHCP packet: a netboot client we answer (platform, transport, what runs), or every reason not. Pure.
 import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { platformOfArchitecture, VENDOR_CLASS_PREFIX, type BootTransport, type PlatformId } from '../boot/platform.ts';
 import { clientHardwareAddress, ipv4FromOption, latin1Text, type DhcpPacket } from './codec.ts';

@@ -1,3 +1,4 @@
+// DHCP packet codec (RFC 2131, RFC 2132 options, RFC 3396 long options). Pure: no I/O, no clock.
 import { DhcpOption } from './options.ts';
 
 /** Stable codes of DhcpDecodeError; callers and tests branch on these, never on message text. */

@@ -1,3 +1,4 @@
+// A DHCP packet as plain JSON, for golden files and trace logs. Pure.
 import { clientHardwareAddress, decodeSubOptions, DhcpDecodeError, latin1Text, type DhcpPacket } from './codec.ts';
 import { dhcpMessageTypeName, dhcpOptionName, DhcpOption, ipxeSubOptionName } from './options.ts';
 

@@ -1,3 +1,4 @@
+// DHCP option codes and message types bootstation reads or writes, with their names for logs.
 /** DHCP option codes bootstation reads or writes (RFC 2132, RFC 3004, RFC 4578, iPXE's 175). */
 export const DhcpOption = {
   pad: 0,

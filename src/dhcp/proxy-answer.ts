@@ -1,3 +1,4 @@
+// The ProxyDHCP decision: whether to answer a netboot client, with which first-stage file, to which address. Pure.
 import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { firstStageFile, VENDOR_CLASS_PREFIX, type PlatformId } from '../boot/platform.ts';
 import { nonUnicastKind } from '../net/ipv4-address.ts';

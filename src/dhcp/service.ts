@@ -1,3 +1,4 @@
+// The ProxyDHCP service: listens on ports 67 and 4011, classifies, answers, and reports every decision as an event.
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
 import { createLogSummary, type SummaryTimer } from '../events/log-summary.ts';

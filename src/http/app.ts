@@ -1,3 +1,4 @@
+// The Fastify app factory: boot scripts, menu, iPXE binaries, image files, health, dashboard; it never listens by itself.
 import http, { type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cacheMissingBootFiles, type MissingBootFiles } from '../boot/image-files.ts';

@@ -1,3 +1,4 @@
+// Fastify hooks that report HTTP fetches of scripts, binaries and image files as boot events.
 import type { FastifyInstance } from 'fastify';
 import type { BootEventSink } from '../events/model.ts';
 

@@ -1,3 +1,4 @@
+// Conditional and Range requests for static files: ETag, Last-Modified, 304, 206, 416. Pure.
 import { parse as parseRange } from 'range-parser';
 
 /** What to send for a GET or HEAD of a static file, decided from the request headers alone. */

@@ -1,3 +1,4 @@
+// The dashboard's Server-Sent Events stream of boot events, bounded in total, per address and per unread bytes.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BootEvent } from '../events/model.ts';
 import type { ClientView, EventStore } from '../events/store.ts';

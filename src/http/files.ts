@@ -1,3 +1,4 @@
+// Sends a boot file the policy allowed (HEAD, Range, validators), or a 404 with the refusal logged.
 import type { Stats } from 'node:fs';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { openBootFile, type BootFileVerdict } from '../boot/policy.ts';

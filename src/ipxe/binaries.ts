@@ -1,3 +1,4 @@
+// Finds the iPXE binaries to serve in data/ipxe, else Debian's stock ones, and says what stock binaries lack.
 import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIRST_STAGE_FILES, PLATFORMS } from '../boot/platform.ts';

@@ -1,3 +1,4 @@
+// Runs scripts/build-ipxe.sh on this host and writes data/ipxe/manifest.json for what it built.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';

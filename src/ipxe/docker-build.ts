@@ -1,3 +1,4 @@
+// Builds iPXE in Docker: streams the stage's context, builds it and copies the binaries out.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// The Docker iPXE stage: its Dockerfile text, build arguments and the packed build context.
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';

@@ -1,3 +1,4 @@
+// Renders the script embedded in bootstation's iPXE build: keymap, user class, dhcp, then chain /boot.ipxe. Pure.
 import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
 import { setKeymapCommand } from '../boot/ipxe-text.ts';
 import { DEFAULT_KEYMAP, type IpxeKeymap } from './keymap.ts';

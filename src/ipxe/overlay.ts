@@ -1,3 +1,4 @@
+// Renders the config/local headers bootstation's iPXE build compiles with: features, console, branding. Pure.
 /** An iPXE build option bootstation turns on, with the reason shown next to it in config/local/general.h. */
 export interface IpxeFeature {
   name: string;

@@ -1,3 +1,4 @@
+// ipxe-src/pin.json: the iPXE release the build uses and how to recognise it.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 

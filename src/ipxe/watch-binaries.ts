@@ -1,3 +1,4 @@
+// Watches data/ipxe/manifest.json so a running server picks up a new build within a second.
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { IPXE_BUILD_MANIFEST_FILE } from './manifest.ts';

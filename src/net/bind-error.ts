@@ -1,3 +1,4 @@
+// A port that could not be bound, told in one sentence that names the port, the service and the fix.
 /** A listening socket that could not be opened, with one sentence that tells the user how to fix it. */
 export class BindError extends Error {
   readonly code = 'BOOTSTATION_BIND_FAILED';

@@ -1,3 +1,4 @@
+// The interface and IPv4 address bootstation serves on: default route, addresses, MTU.
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 

@@ -1,3 +1,4 @@
+// Opens UDP sockets: the only module that creates them.
 import { createSocket, type Socket } from 'node:dgram';
 import { BindError } from './bind-error.ts';
 

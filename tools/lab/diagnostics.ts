@@ -1,3 +1,4 @@
+// Explains a failed lab boot: the furthest step the VM's console shows and the tails of its logs.
 import { tailFile } from './processes.ts';
 import type { Lab, LabVm, SerialWait } from './lab.ts';
 import { cleanSerialText, firmwareGaveUp, furthestBootStep } from './serial-report.ts';

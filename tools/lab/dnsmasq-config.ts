@@ -1,3 +1,4 @@
+// Renders the lab router's dnsmasq configuration: plain DHCP, no PXE options. Pure.
 import type { LabTopology } from './topology.ts';
 
 /** Files the router's dnsmasq writes, inside the lab's work folder. */

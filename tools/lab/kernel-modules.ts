@@ -1,3 +1,4 @@
+// Reads modules.dep and orders the NIC modules the lab's test initrd loads. Pure.
 /** Parses modules.dep (as depmod writes it): module path → the paths it depends on. */
 export function parseModulesDep(text: string): Map<string, string[]> {
   const deps = new Map<string, string[]>();

@@ -1,3 +1,4 @@
+// The lab's own image: kernel, test initrd and payload, and the images.yaml that boots them.
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// A running lab: its network and the router's plain DHCP server, the processes and VMs started in it, and teardown.
 import { copyFile, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,3 +1,4 @@
+// Builds and removes the lab's namespaces, bridge, veths and taps.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from './processes.ts';
 import { labNetworkCommands, type LabTopology } from './topology.ts';

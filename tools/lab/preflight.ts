@@ -1,3 +1,4 @@
+// Why the lab, or a VM of one firmware, cannot run on this machine, in one line.
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';

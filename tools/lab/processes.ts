@@ -1,3 +1,4 @@
+// Runs the lab's commands and long-running processes, logged to files and stopped by pid.
 import { execFile, spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 

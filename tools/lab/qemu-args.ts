@@ -1,3 +1,4 @@
+// The QEMU command line of a lab VM for each firmware. Pure.
 import type { LabFirmware } from './topology.ts';
 
 /** Firmware files of Debian's ovmf and ovmf-ia32 packages. */

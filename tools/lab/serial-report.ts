@@ -1,3 +1,4 @@
+// Reads what the test initrd and the firmware wrote on a VM's serial console. Pure.
 import { SERIAL_PREFIX } from './initrd-files.ts';
 
 /** What the test initrd reported on the serial console. */

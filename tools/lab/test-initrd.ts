@@ -1,3 +1,4 @@
+// Builds the lab's test initrd: busybox, the NIC modules and the /init that reports on the serial console.
 import { spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';

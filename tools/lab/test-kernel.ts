@@ -1,3 +1,4 @@
+// Fetches and caches the Debian kernel the lab boots, with its NIC modules.
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { moduleLoadOrder, parseModulesDep } from './kernel-modules.ts';

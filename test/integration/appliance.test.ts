@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { startAppliance, type Appliance } from '../../src/appliance/server.ts';
 import { decodeDhcpPacket, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
+import { udpExchange } from '../support/udp-exchange.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { tftpGet } from '../support/tftp-test-client.ts';
 
@@ -55,7 +56,7 @@ test('each service answers on its bound port: /boot.ipxe names the bound HTTP po
   const fetched = await tftpGet({ port: appliance.ports.tftp, file: 'ipxe.efi' });
   assert.ok(fetched.data.equals(efiBinary), 'TFTP sends the binary from data/ipxe');
   const request = pxeClientRequest({ architecture: 7, messageType: 3, mac: '52:54:00:00:00:08', ciaddr: '127.0.0.2', xid: 0x5eed });
-  const reply = decodeDhcpPacket(await exchange(encodeDhcpPacket(request), appliance.ports.pxe!));
+  const reply = decodeDhcpPacket(await udpExchange(encodeDhcpPacket(request), appliance.ports.pxe!));
   assert.equal(reply.file, 'ipxe.efi');
 });
 
@@ -83,23 +84,6 @@ test('close() releases every port: all four can be bound again at once', async (
   for (const port of [tftp, dhcp!, pxe!]) await bindUdp(port);
   await assert.rejects(fetch(`http://127.0.0.1:${http}/healthz`), 'nothing answers HTTP after close');
 });
-
-// Sends one datagram as a client at 127.0.0.2 (bootstation ignores packets from its own address) and waits for the answer.
-function exchange(packet: Uint8Array, port: number): Promise<Buffer> {
-  const socket = createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error(`no answer from 127.0.0.1:${port} within 3 s`));
-    }, 3000);
-    socket.on('message', (message) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(message);
-    });
-    socket.bind(0, '127.0.0.2', () => socket.send(packet, port, '127.0.0.1'));
-  });
-}
 
 // Binds port on 0.0.0.0 without SO_REUSEADDR (which would share a port still held) and lets it go again.
 function bindUdp(port: number): Promise<void> {

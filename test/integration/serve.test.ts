@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { promisify } from 'node:util';
 import { decodeDhcpPacket, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
 import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
+import { udpExchange } from '../support/udp-exchange.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 
 // The whole appliance as users run it: `bootstation serve` with ProxyDHCP, TFTP and HTTP on loopback ports.
@@ -40,7 +40,7 @@ after(async () => {
 
 test('a UEFI PXE request on the PXE port is answered with ipxe.efi, siaddr and one decision log line', async () => {
   const request = pxeClientRequest({ architecture: 7, messageType: 3, mac: '52:54:00:00:00:07', ciaddr: '127.0.0.2', xid: 0x0badcafe });
-  const reply = decodeDhcpPacket(await exchange(encodeDhcpPacket(request), ports.pxe));
+  const reply = decodeDhcpPacket(await udpExchange(encodeDhcpPacket(request), ports.pxe));
   assert.equal(reply.xid, 0x0badcafe);
   assert.equal(reply.file, 'ipxe.efi');
   assert.equal(reply.siaddr, '127.0.0.1');
@@ -65,19 +65,3 @@ test('HTTP serves boot.ipxe pointing back at the same server', async () => {
   assert.match(script, new RegExp(`chain --autofree http://127\\.0\\.0\\.1:${ports.http}/boot\\.ipxe\\?mac=\\$\\{net0/mac\\}`));
 });
 
-// Sends one datagram as a client at 127.0.0.2 (bootstation ignores packets from its own address) and waits for the answer.
-function exchange(packet: Uint8Array, port: number): Promise<Buffer> {
-  const socket = createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error(`no answer from 127.0.0.1:${port} within 3 s`));
-    }, 3000);
-    socket.on('message', (message) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(message);
-    });
-    socket.bind(0, '127.0.0.2', () => socket.send(packet, port, '127.0.0.1'));
-  });
-}

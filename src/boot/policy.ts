@@ -2,7 +2,7 @@
 // which folder and in which role, or why not. Pure apart from openBootFile, which opens what a verdict names.
 // What a client gets first is its platform row's first stage (platform.ts), which ProxyDHCP hands out
 // (dhcp/proxy-answer.ts); iPXE then chains /boot.ipxe and /menu.ipxe (scripts.ts); every file after that is decided here.
-import type { BootstationConfig, ImageConfig } from '../config/model.ts';
+import { bootSpecsOf, type BootstationConfig, type ImageConfig } from '../config/model.ts';
 import { openSafeFile, splitPlainPath, splitUrlPath, type PathRefusal, type SafeFileResult } from '../files/safe-path.ts';
 
 /** What a request is to a booting client: its boot script, the menu, the iPXE folder, or an image's files. */
@@ -104,8 +104,8 @@ export async function findBootFile(name: string, ipxe: IpxeFolder, config: Pick<
 }
 
 // A kernel or initrd of any of the image's boot specs (the default one and each firmware's own), else another file.
-function imageFileRole(image: Pick<ImageConfig, 'kernel' | 'initrds' | 'firmwareBoot'>, file: string): BootRole {
-  const specs = [image, ...Object.values(image.firmwareBoot ?? {})];
+function imageFileRole(image: ImageConfig, file: string): BootRole {
+  const specs = bootSpecsOf(image);
   if (specs.some((spec) => spec.kernel === file)) return 'kernel';
   if (specs.some((spec) => spec.initrds.includes(file))) return 'initrd';
   return 'image-file';

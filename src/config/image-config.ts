@@ -2,7 +2,7 @@
 import { RECIPES, type Recipe } from './recipes.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { servedArchiveName } from './archive-name.ts';
-import type { BootSpec, Checksum, ImageConfig, IngestSpec } from './model.ts';
+import { bootSpecsOf, type BootSpec, type Checksum, type ImageConfig, type IngestSpec } from './model.ts';
 import type { ImagesYaml } from './schema.ts';
 
 type ImageYaml = ImagesYaml['images'][number];
@@ -33,7 +33,7 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
     ...(firmware ? { firmware } : {}),
     ...(firmwareBoot ? { firmwareBoot } : {}),
   };
-  const ingest = ingestSpec(image, recipe, [boot, ...Object.values(firmwareBoot ?? {})]);
+  const ingest = ingestSpec(image, recipe, bootSpecsOf({ ...boot, firmwareBoot }));
   return ingest ? { ...config, ingest } : config;
 }
 

@@ -65,6 +65,16 @@ export interface ImageConfig extends BootSpec {
   ingest?: IngestSpec;
 }
 
+/** The image's default boot spec and each firmware's own: every way the image may be booted. */
+export function bootSpecsOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot'>): BootSpec[] {
+  return [image, ...Object.values(image.firmwareBoot ?? {})];
+}
+
+/** Every kernel and initrd any of the image's boot specs names, once each: the files it needs on disk. */
+export function bootFilesOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot'>): string[] {
+  return [...new Set(bootSpecsOf(image).flatMap((spec) => [spec.kernel, ...spec.initrds]))];
+}
+
 /** A keyboard layout of iPXE v2.0.0, as images.yaml names it. */
 export type KeymapName = (typeof IPXE_KEYMAPS)[number];
 

@@ -5,7 +5,7 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Got } from 'got';
-import type { ImageConfig, IngestSpec } from '../config/model.ts';
+import { bootFilesOf, type ImageConfig, type IngestSpec } from '../config/model.ts';
 import { archiveFileName } from '../config/archive-name.ts';
 import { redactUrl } from '../config/redact-url.ts';
 import { openForReading } from '../files/boot-files.ts';
@@ -40,12 +40,6 @@ export interface IngestContext {
 
 /** What happened to one image. */
 export type IngestOutcome = { status: 'installed'; manifest: ImageManifest } | { status: 'up-to-date'; manifest: ImageManifest };
-
-/** The boot files every firmware variant of the image names: they must all come out of the archive. */
-export function requiredFiles(image: ImageConfig): string[] {
-  const specs = [image, ...Object.values(image.firmwareBoot ?? {})];
-  return [...new Set(specs.flatMap((spec) => [spec.kernel, ...spec.initrds]))];
-}
 
 /** Ingests `image` (which must have an ingest spec) and returns what happened; failures are IngestErrors and leave the installed version serving. */
 export async function ingestImage(image: ImageConfig, context: IngestContext): Promise<IngestOutcome> {
@@ -90,7 +84,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
         archiveName: fetched.source.name,
         extract: spec.extract,
         renames: spec.renames ?? {},
-        required: requiredFiles(image),
+        required: bootFilesOf(image),
         image: image.id,
         diskFolder: layout.imagesDir,
         ...(spec.maxExtractedBytes !== undefined ? { maxExtractedBytes: spec.maxExtractedBytes } : {}),
@@ -163,7 +157,7 @@ async function statSource(path: string): Promise<{ size: number; mtimeMs: number
 }
 
 async function bootFilesPresent(layout: ImageLayout, image: ImageConfig): Promise<boolean> {
-  const present = await Promise.all(requiredFiles(image).map((file) => stat(join(layout.link, file)).then((s) => s.isFile(), () => false)));
+  const present = await Promise.all(bootFilesOf(image).map((file) => stat(join(layout.link, file)).then((s) => s.isFile(), () => false)));
   return present.every(Boolean);
 }
 

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfigText } from '../../src/config/parse.ts';
-
-function problems(text: string): string[] {
-  try {
-    parseConfigText(text, 'images.yaml');
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.message.split('\n');
-  }
-  assert.fail(`expected images.yaml to be rejected:\n${text}`);
-}
+import { parseConfigText } from '../../src/config/parse.ts';
+import { configProblems as problems } from '../support/config-problems.ts';
 
 describe('server.admin_token and server.history_clients', () => {
   it('are absent from the config unless set, so the dashboard stays read-only by default', () => {

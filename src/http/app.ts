@@ -10,6 +10,7 @@ import { addBootEventHooks } from './boot-events.ts';
 import { addBootRequestHook } from './boot-request.ts';
 import { dashboardPlugin, type DashboardOptions } from './dashboard.ts';
 import { refuseFile, sendBootFile } from './files.ts';
+import { CanonicalHeaderResponse } from './header-case.ts';
 import { createConnectionLimiter, DEFAULT_HTTP_LIMITS, serverTimeouts, type HttpLimits } from './limits.ts';
 import { setSecurityHeaders } from './security-headers.ts';
 
@@ -47,12 +48,13 @@ const IPXE_SCRIPT = 'text/plain; charset=utf-8';
 /** Builds the Fastify app (scripts, menu, files, health, and the dashboard when given); it never listens by itself. */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
-  const timeouts = serverTimeouts(limits);
+  // Every listening server writes header names in their usual spelling (header-case.ts says why).
+  const serverOptions = { ...serverTimeouts(limits), ServerResponse: CanonicalHeaderResponse };
   const app = Fastify({
     loggerInstance: options.log,
     // Fastify turns Node's request timeout off by default; a client must not hold a connection by sending slowly.
-    requestTimeout: timeouts.requestTimeout,
-    http: timeouts,
+    requestTimeout: serverOptions.requestTimeout,
+    http: serverOptions,
     // Our own onResponse hook writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -72,7 +74,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   limiter.attach(app.server);
   const secondaries: Server[] = [];
   app.decorate('secondaryServer', () => {
-    const server = http.createServer(timeouts, app.routing);
+    const server = http.createServer(serverOptions, app.routing);
     server.keepAliveTimeout = app.server.keepAliveTimeout;
     limiter.attach(server);
     secondaries.push(server);

@@ -31,11 +31,21 @@ export function refuseFile(rawPath: string, reason: PathRefusal, request: Fastif
   return reply.code(404).type('text/plain').send('not found\n');
 }
 
+/**
+ * The Content-Type of a served file: iPXE scripts are text; EFI programs are application/efi (the type UEFI HTTP
+ * Boot expects; OVMF otherwise falls back to the URL's extension); anything else is bytes.
+ */
+function contentTypeOf(path: string): string {
+  if (path.endsWith('.ipxe')) return 'text/plain; charset=utf-8';
+  if (path.toLowerCase().endsWith('.efi')) return 'application/efi';
+  return 'application/octet-stream';
+}
+
 function sendStatted(path: string, stats: Stats, request: FastifyRequest, reply: FastifyReply, options: FileSendOptions): FastifyReply {
   const plan = planFileResponse(request.headers as FileRequestHeaders, { size: stats.size, mtimeMs: stats.mtimeMs });
   reply.code(plan.status).headers(plan.headers);
   if (plan.status === 304 || plan.status === 416) return reply.send();
-  reply.type(path.endsWith('.ipxe') ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+  reply.type(contentTypeOf(path));
   if (request.method === 'HEAD' || plan.end < plan.start) return reply.send();
   // The body bypasses Fastify's stream piping (see file-body.ts); the onResponse hooks still run on 'finish'.
   reply.hijack();

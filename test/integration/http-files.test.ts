@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../../src/http/app.ts';
@@ -424,7 +426,7 @@ describe('iPXE binaries, health and scripts', () => {
     assert.equal(efi.statusCode, 200);
     assert.equal(efi.body, 'EFI BINARY');
     assert.equal(efi.headers['content-length'], '10');
-    assert.equal(efi.headers['content-type'], 'application/octet-stream');
+    assert.equal(efi.headers['content-type'], 'application/efi');
     const bios = await app.inject({ method: 'GET', url: '/ipxe/undionly.kpxe', headers: { range: 'bytes=0-3' } });
     assert.equal(bios.statusCode, 206);
     assert.equal(bios.body, 'BIOS');
@@ -471,6 +473,81 @@ describe('iPXE binaries, health and scripts', () => {
     assert.match(response.body, /^item --gap -- Broken image \(not ready: missing initrd\.img\)$/m);
     assert.ok(!response.body.includes(':bs-image-broken'), 'an incomplete image has a boot section');
     assert.match(response.body, /^set base-url http:\/\/10\.77\.0\.2:8080\/images\/debian\/$/m);
+  });
+});
+
+// ── header bytes as they go out: GRUB 2.06 matches "Content-Length:" byte for byte ─────────────────
+/** One HTTP/1.1 exchange on a raw TCP socket: the requests as written, the response bytes exactly as sent. */
+function rawExchange(requests: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(requests));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+  });
+}
+
+/** A request as OVMF's HTTP Boot writes it; the last one of a connection says Connection: close. */
+function ovmfRequest(method: string, path: string, extra = '', close = true): string {
+  return `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: UefiHttpBoot/1.0\r\n${extra}${close ? 'Connection: close\r\n' : ''}\r\n`;
+}
+
+/** The header lines of every response head in raw bytes (status lines left out). */
+function headerLines(raw: string): string[] {
+  const heads = raw.split('\r\n\r\n').filter((part) => /^HTTP\/1\.1 \d{3} /.test(part));
+  return heads.flatMap((head) => head.split('\r\n').slice(1));
+}
+
+describe('header names on the wire', () => {
+  test('HEAD then GET of an EFI binary on one connection, as OVMF HTTP Boot does: Content-Length and Content-Type: application/efi', async () => {
+    const raw = await rawExchange(ovmfRequest('HEAD', '/ipxe/ipxe.efi', '', false) + ovmfRequest('GET', '/ipxe/ipxe.efi'));
+    const responses = raw.split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.equal(responses.length, 2, `two responses, got ${JSON.stringify(raw)}`);
+    for (const response of responses) {
+      assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(response, /\r\nContent-Length: 10\r\n/, `exact spelling "Content-Length: " in ${JSON.stringify(response)}`);
+      assert.match(response, /\r\nContent-Type: application\/efi\r\n/, `exact "Content-Type: application/efi" in ${JSON.stringify(response)}`);
+      assert.match(response, /\r\nETag: "/);
+      assert.match(response, /\r\nLast-Modified: /);
+      assert.match(response, /\r\nAccept-Ranges: bytes\r\n/);
+    }
+    assert.ok(responses[0]!.endsWith('\r\n\r\n'), 'HEAD answered without a body');
+    assert.ok(responses[1]!.endsWith('\r\n\r\nEFI BINARY'), 'GET answered the file');
+  });
+
+  test('every status a file answers (200, 206, 304, 416, 404), scripts, health: no header name starts in lower case', async () => {
+    const etag = /\r\nETag: ("[^"]+")\r\n/.exec(await rawExchange(ovmfRequest('HEAD', '/images/debian/linux')))?.[1];
+    assert.ok(etag, 'the ETag of the kernel');
+    const exchanges: Array<[string, RegExp]> = [
+      [ovmfRequest('GET', '/images/debian/linux'), /^HTTP\/1\.1 200 /],
+      [ovmfRequest('GET', '/images/debian/linux', 'Range: bytes=0-9\r\n'), /^HTTP\/1\.1 206 [^]*\r\nContent-Range: bytes 0-9\/1080\r\n/],
+      [ovmfRequest('GET', '/images/debian/linux', `If-None-Match: ${etag}\r\n`), /^HTTP\/1\.1 304 /],
+      [ovmfRequest('GET', '/images/debian/linux', 'Range: bytes=5000-\r\n'), /^HTTP\/1\.1 416 /],
+      [ovmfRequest('HEAD', '/images/debian/big.img'), /^HTTP\/1\.1 200 [^]*\r\nContent-Length: 67108864\r\n/],
+      [ovmfRequest('GET', '/images/debian/nope'), /^HTTP\/1\.1 404 [^]*\r\nContent-Type: text\/plain/],
+      [ovmfRequest('GET', '/images/debian/%zz'), /^HTTP\/1\.1 404 /],
+      [ovmfRequest('GET', '/boot.ipxe'), /^HTTP\/1\.1 200 [^]*\r\nCache-Control: no-store\r\n/],
+      [ovmfRequest('GET', '/healthz'), /^HTTP\/1\.1 200 [^]*\r\nContent-Type: application\/json/],
+    ];
+    for (const [request, expected] of exchanges) {
+      const raw = await rawExchange(request);
+      const line = request.slice(0, request.indexOf('\r\n'));
+      assert.match(raw, expected, `${line}: ${JSON.stringify(raw.slice(0, 600))}`);
+      const lines = headerLines(raw);
+      assert.ok(lines.some((header) => header.startsWith('X-Content-Type-Options: ')), `${line}: the security headers too`);
+      for (const header of lines) assert.match(header, /^([A-Z][a-z]*|ETag)(-[A-Z][a-z]*)*: /, `${line}: header line ${JSON.stringify(header)}`);
+    }
+  });
+
+  test('curl (a client nobody here wrote) prints the header lines as they arrived', async (context) => {
+    const curl = await promisify(execFile)('curl', ['-sS', '-D', '-', '-o', '/dev/null', `http://127.0.0.1:${port}/ipxe/ipxe.efi`]).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (!curl) return context.skip('curl is not installed');
+    assert.match(curl.stdout, /\r\nContent-Length: 10\r\n/);
+    assert.match(curl.stdout, /\r\nContent-Type: application\/efi\r\n/);
   });
 });
 

@@ -6,7 +6,7 @@ import { renderInitScript, renderUdhcpcScript } from '../../tools/lab/initrd-fil
 import { moduleLoadOrder, moduleName, parseModulesDep } from '../../tools/lab/kernel-modules.ts';
 import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, renderLabConfig } from '../../tools/lab/lab-image.ts';
 import { cleanSerialText, firmwareGaveUp, furthestBootStep, readSerialReport } from '../../tools/lab/serial-report.ts';
-import { parseAptDepends, parseAptVersion } from '../../tools/lab/test-kernel.ts';
+import { cacheFolderName, parseAptDepends, parseAptVersion } from '../../tools/lab/debian-package.ts';
 
 // Serial consoles captured from real lab runs (SeaBIOS + iPXE ROM; OVMF + EDK2 PXE + iPXE; and the
 // iPXE ROM against the seed's ProxyDHCP that leaves siaddr empty).
@@ -100,6 +100,12 @@ describe('apt output', () => {
     assert.equal(parseAptDepends('linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n'), 'linux-image-6.1.0-56-amd64');
     assert.equal(parseAptVersion('Package: linux-image-6.1.0-56-amd64\nVersion: 6.1.192-2\nSize: 1\n'), '6.1.192-2');
     assert.equal(parseAptDepends(''), undefined);
+    assert.equal(parseAptDepends('linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-57-arm64:arm64\n'), 'linux-image-6.1.0-57-arm64:arm64');
+  });
+
+  it('names cache folders without the colon of a foreign architecture', () => {
+    assert.equal(cacheFolderName('linux-image-6.1.0-57-amd64', '6.1.192-3'), 'linux-image-6.1.0-57-amd64_6.1.192-3');
+    assert.equal(cacheFolderName('busybox-static:arm64', '1:1.35.0-4'), 'busybox-static_1:1.35.0-4_arm64');
   });
 });
 

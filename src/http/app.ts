@@ -141,6 +141,8 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
       bytes: request.method === 'HEAD' ? 0 : Number(reply.getHeader('content-length') ?? 0),
       ms: Math.round(reply.elapsedTime),
       client: request.ip,
+      // Which client fetched (UefiHttpBoot/1.0, iPXE/2.0.0, GRUB): a client-chosen string, so length-limited.
+      userAgent: request.headers['user-agent']?.slice(0, 128),
     },
     'http request',
   );

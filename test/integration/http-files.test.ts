@@ -553,7 +553,7 @@ describe('header names on the wire', () => {
 
 describe('request log', () => {
   test('one line per request with method, url, status and bytes', async () => {
-    const { logs } = await logsOf(() => app.inject({ method: 'GET', url: '/images/debian/linux', headers: { range: 'bytes=0-99' } }));
+    const { logs } = await logsOf(() => app.inject({ method: 'GET', url: '/images/debian/linux', headers: { range: 'bytes=0-99', 'user-agent': `UefiHttpBoot/1.0${'x'.repeat(500)}` } }));
     assert.equal(logs.length, 1, `exactly one log line, got ${JSON.stringify(logs)}`);
     const line = logs[0]!;
     assert.equal(line.msg, 'http request');
@@ -562,6 +562,7 @@ describe('request log', () => {
     assert.equal(line['status'], 206);
     assert.equal(line['bytes'], 100);
     assert.equal(line['range'], 'bytes=0-99');
+    assert.equal(line['userAgent'], `UefiHttpBoot/1.0${'x'.repeat(112)}`, 'the user agent, cut to 128 characters');
     assert.equal(typeof line['ms'], 'number');
   });
 

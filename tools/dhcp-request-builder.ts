@@ -10,6 +10,8 @@ export interface TestClient {
   userClass?: string;
   ipxeEncapsulated?: boolean;
   machineIdentifier?: Uint8Array | null;
+  /** Option 94 as sent (type 1, major, minor); default 1.2.1 as BIOS PXE ROMs send, EDK2 sends 1.3.0. */
+  networkInterface?: Uint8Array;
   serverIdentifier?: string;
   ciaddr?: string;
   giaddr?: string;
@@ -24,7 +26,7 @@ export function pxeClientRequest(client: TestClient = {}): DhcpPacket {
   const options = new Map<number, Uint8Array>([[53, Uint8Array.of(client.messageType ?? 1)]]);
   if (client.serverIdentifier !== undefined) options.set(54, ipv4Bytes(client.serverIdentifier));
   if (architecture !== null) options.set(93, Uint8Array.of(architecture >> 8, architecture & 0xff));
-  options.set(94, Uint8Array.of(1, 2, 1));
+  options.set(94, client.networkInterface ?? Uint8Array.of(1, 2, 1));
   const vendorClass =
     client.vendorClass === undefined ? `PXEClient:Arch:${String(architecture ?? 0).padStart(5, '0')}:UNDI:002001` : client.vendorClass;
   if (vendorClass !== null) options.set(60, latin1Encode(vendorClass));

@@ -102,6 +102,78 @@ describe('decideProxyDhcpAnswer: the reply packet', () => {
   });
 });
 
+describe('decideProxyDhcpAnswer: arm64 and UEFI HTTP Boot (issue 16)', () => {
+  // As measured: EDK2 arm64 PXE, OVMF/AAVMF HTTP Boot, and iPXE for arm64 (ours and another's).
+  const zeroGuid = Uint8Array.of(0, ...new Array<number>(16).fill(0));
+  const edk2Arm64: TestClient = { architecture: 11, vendorClass: 'PXEClient:Arch:00011:UNDI:003000', networkInterface: Uint8Array.of(1, 3, 0), machineIdentifier: zeroGuid };
+  const arm64HttpBoot: TestClient = { ...edk2Arm64, architecture: 19, vendorClass: 'HTTPClient:Arch:00019:UNDI:003000' };
+  const x64HttpBoot: TestClient = { ...edk2Arm64, architecture: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003000' };
+  const foreignArm64Ipxe: TestClient = { architecture: 11, vendorClass: 'PXEClient:Arch:00011:UNDI:003010', userClass: 'iPXE', ipxeEncapsulated: true };
+  const ourArm64Ipxe: TestClient = { architecture: 11, vendorClass: 'PXEClient', userClass: 'bootstation', ipxeEncapsulated: true };
+  const client = { address: '10.77.0.112', port: 4011 };
+
+  it('EDK2 arm64 PXE (93 = 11): an offer of snp-arm64.efi on 67 without option 43, then a DHCPACK of it on 4011', () => {
+    for (const policy of [stock, custom]) {
+      const offer = reply(decide(edk2Arm64, policy));
+      assert.equal(offer.reply.file, 'snp-arm64.efi');
+      assert.deepEqual([...offer.reply.options.keys()], [53, 54, 60, 97], 'no option 43, so the firmware asks on 4011');
+      assert.equal(Buffer.from(offer.reply.options.get(60)!).toString(), 'PXEClient');
+      assert.deepEqual([...offer.reply.options.get(97)!], [...zeroGuid], 'option 97 echoed');
+      assert.equal(offer.reply.siaddr, us);
+      assert.deepEqual(offer.destination, { address: '255.255.255.255', port: 68 });
+      const ack = reply(decide({ ...edk2Arm64, messageType: 3, ciaddr: client.address }, policy, 'pxe', client));
+      assert.deepEqual([...ack.reply.options.get(53)!], [5]);
+      assert.equal(ack.reply.file, 'snp-arm64.efi');
+      assert.equal(ack.reply.siaddr, us, 'the TFTP server');
+      assert.deepEqual(ack.destination, client);
+    }
+  });
+
+  it('arm64 HTTP Boot (93 = 19) gets /ipxe/snp-arm64.efi as a URL, with option 60 HTTPClient', () => {
+    const offer = reply(decide(arm64HttpBoot));
+    assert.equal(offer.reply.file, `http://${us}:8080/ipxe/snp-arm64.efi`);
+    assert.equal(Buffer.from(offer.reply.options.get(60)!).toString(), 'HTTPClient');
+    assert.equal(offer.reply.yiaddr, '0.0.0.0');
+    assert.equal(offer.reply.options.has(43), false);
+    assert.equal(reply(decide(arm64HttpBoot, { ...stock, httpPort: 80 })).reply.file, `http://${us}/ipxe/snp-arm64.efi`);
+  });
+
+  it('x64 HTTP Boot (93 = 16) gets /ipxe/ipxe.efi, without a port on port 80 (the offer OVMF was measured to accept)', () => {
+    const offer = reply(decide(x64HttpBoot, { ...custom, httpPort: 80 }));
+    assert.equal(offer.reply.file, `http://${us}/ipxe/ipxe.efi`);
+    assert.equal(Buffer.from(offer.reply.options.get(60)!).toString(), 'HTTPClient');
+  });
+
+  it("another arm64 iPXE (user class iPXE) is chainloaded to bootstation's snp-arm64.efi, and gets the script without it", () => {
+    assert.equal(reply(decide(foreignArm64Ipxe, custom)).reply.file, 'snp-arm64.efi');
+    assert.equal(reply(decide(foreignArm64Ipxe, { ...custom, binaries: new Set(['ipxe.efi']) })).reply.file, custom.bootScriptUrl);
+    assert.equal(reply(decide(foreignArm64Ipxe, stock)).reply.file, stock.bootScriptUrl, 'no build of ours to chain to');
+  });
+
+  it("bootstation's own arm64 iPXE (user class bootstation, option 60 PXEClient) gets /boot.ipxe, on 67 and on 4011", () => {
+    assert.equal(reply(decide(ourArm64Ipxe, custom)).reply.file, custom.bootScriptUrl);
+    assert.equal(reply(decide({ ...ourArm64Ipxe, messageType: 3, ciaddr: client.address }, custom, 'pxe', client)).reply.file, custom.bootScriptUrl);
+  });
+
+  it('classifies each of them with its platform row and transport', () => {
+    const kinds = [edk2Arm64, arm64HttpBoot, x64HttpBoot, foreignArm64Ipxe, ourArm64Ipxe].map((each) => {
+      const classified = classifyClient(pxeClientRequest(each));
+      return classified.netboot ? classified.kind : classified.reasons.join('; ');
+    });
+    assert.deepEqual(kinds, ['efi-arm64-pxe', 'efi-arm64-http', 'efi-x64-http', 'efi-arm64-ipxe', 'efi-arm64-ipxe']);
+  });
+
+  it('ignores a vendor class that contradicts option 93 (PXEClient with 19, HTTPClient with 11)', () => {
+    assert.deepEqual(ignoredBecause(decide({ ...arm64HttpBoot, vendorClass: 'PXEClient:Arch:00019:UNDI:003000' })), ['vendor class PXEClient does not match ARM 64-bit UEFI HTTP']);
+    assert.deepEqual(ignoredBecause(decide({ ...edk2Arm64, vendorClass: 'HTTPClient:Arch:00011:UNDI:003000' })), ['vendor class HTTPClient does not match ARM 64-bit UEFI']);
+  });
+
+  it('names the arm64 binary an HTTP Boot client lacks', () => {
+    const decision = decide(arm64HttpBoot, { ...stock, binaries: new Set(['ipxe.efi', 'undionly.kpxe']) });
+    assert.deepEqual(decision.action === 'ignore' && decision.missingBinary, { firmware: 'efi-arm64', file: 'snp-arm64.efi' });
+  });
+});
+
 describe('decideProxyDhcpAnswer: where a reply may not be steered (issue 14 item 9)', () => {
   const relayFrom = { address: '10.77.5.1', port: 67 };
   it('ignores a giaddr that is loopback, multicast, broadcast, reserved, "this network" or our own address', () => {

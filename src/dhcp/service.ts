@@ -1,6 +1,7 @@
 // The ProxyDHCP service: listens on ports 67 and 4011, classifies, answers, and reports every decision as an event.
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
+import { PLATFORMS } from '../boot/platform.ts';
 import { createLogSummary, type SummaryTimer } from '../events/log-summary.ts';
 import type { BootEventSink } from '../events/model.ts';
 import { openUdpSocket } from '../net/udp.ts';
@@ -132,7 +133,8 @@ export async function createProxyDhcpService(options: ProxyDhcpServiceOptions): 
       if (missing !== undefined && !warnedMissing.has(key)) {
         // One warning per firmware and file, not one per packet: a client retries every few seconds.
         warnedMissing.add(key);
-        log.warn({ ...fields, missingFile: missing.file }, `ProxyDHCP cannot boot ${missing.firmware} clients: ${missing.file} is missing from data/ipxe`);
+        const platform = PLATFORMS.find((row) => row.id === missing.firmware)?.displayName ?? missing.firmware;
+        log.warn({ ...fields, missingFile: missing.file }, `ProxyDHCP cannot boot ${platform} clients: ${missing.file} is missing from the iPXE binaries served; \`bootstation doctor\` says how to add it`);
       } else {
         log.debug({ ...fields, reasons: decision.reasons }, 'ProxyDHCP ignored');
       }

@@ -1,8 +1,9 @@
 // The doctor's judgements: each takes what was found (ports, addresses, answers, files) and says, in one line
 // each, whether it is fine and how to fix it if not. Pure: the command does all the looking.
-import { PLATFORMS } from '../boot/platform.ts';
+import { PLATFORMS, type Platform } from '../boot/platform.ts';
 import type { ImageStatus } from '../ingest/image-status.ts';
 import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS_TEXT, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { missingFirstStages } from '../ipxe/missing-first-stages.ts';
 import type { PxeAnswer } from './pxe-answers.ts';
 
 /** fail makes `bootstation doctor` exit 1; warn is worth knowing but does not stop a PC from booting. */
@@ -136,19 +137,19 @@ export function checkIpxeBinaries(ipxe: IpxeBinaries): CheckResult[] {
       results.push({ check: 'ipxe', status: 'warn', message: `Debian's stock iPXE binaries in ${ipxe.dir} lack ${STOCK_IPXE_LACKS_TEXT}`, fix: STOCK_IPXE_FIX });
       break;
   }
-  // Each platform's first stage (see the ProxyDHCP table in README); BIOS and x64 UEFI are the PCs one meets.
-  for (const { displayName, firstStage, required, build, inDebianIpxe } of PLATFORMS) {
-    if (ipxe.files.has(firstStage)) results.push({ check: 'ipxe', status: 'ok', message: `${displayName} clients get ${firstStage}` });
-    else {
-      results.push({
-        check: 'ipxe',
-        status: required ? 'fail' : 'warn',
-        message: `${displayName} clients get no answer: ${firstStage} is missing from ${ipxe.dir}`,
-        fix: `run \`bootstation ipxe build --targets ${build.target}\`${required && inDebianIpxe ? ' (or `apt-get install ipxe` for the stock one)' : ''}`,
-      });
-    }
+  // Each platform's first stage, named as the platform table names it; BIOS and x64 UEFI are the PCs one meets.
+  const missing = new Map(missingFirstStages(ipxe).map((row) => [row.file, row]));
+  for (const { displayName, firstStage, architectures } of PLATFORMS) {
+    const absent = missing.get(firstStage);
+    if (absent === undefined) results.push({ check: 'ipxe', status: 'ok', message: `${displayName} clients get ${firstStage} (${transportsOf(architectures)})` });
+    else results.push({ check: 'ipxe', status: absent.required ? 'fail' : 'warn', message: `${displayName}: ${firstStage} missing from ${ipxe.dir}, so these clients get no answer`, fix: absent.fix });
   }
   return results;
+}
+
+/** How a platform's clients reach its first stage: "PXE", or "PXE and UEFI HTTP Boot". */
+function transportsOf(architectures: Platform['architectures']): string {
+  return architectures.http.length > 0 ? 'PXE and UEFI HTTP Boot' : 'PXE';
 }
 
 /** What fetching <url>/healthz from this host gave. */

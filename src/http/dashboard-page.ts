@@ -3,16 +3,16 @@
 import type { ImageStatus } from '../ingest/image-status.ts';
 import { BOOT_STEPS, type BootStep, type ClientView, type StepView } from '../events/store.ts';
 import { formatBytes } from '../text/format.ts';
-import { FIRST_STAGE_FILES } from '../boot/platform.ts';
 import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS, type IpxeBinaries } from '../ipxe/binaries.ts';
+import { missingFirstStages, type MissingFirstStage } from '../ipxe/missing-first-stages.ts';
 
 /** What the dashboard says about the iPXE binaries being served. */
 export interface IpxeDescription {
   kind: 'bootstation build' | 'custom' | 'stock';
   dir: string;
   files: string[];
-  /** First-stage files no binary is present for. */
-  missing: string[];
+  /** The platforms whose first stage is missing (their clients get no answer), each with the command that adds it. */
+  missing: MissingFirstStage[];
   /** What stock binaries lack against bootstation's build, and how to get that; empty and null otherwise. */
   lacks: string[];
   fix: string | null;
@@ -56,7 +56,7 @@ export function describeIpxe(ipxe: IpxeBinaries): IpxeDescription {
     kind: ipxe.kind === 'own-build' ? 'bootstation build' : ipxe.kind,
     dir: ipxe.dir,
     files,
-    missing: FIRST_STAGE_FILES.filter((name) => !ipxe.files.has(name)),
+    missing: missingFirstStages(ipxe),
     lacks: ipxe.kind === 'stock' ? [...STOCK_IPXE_LACKS] : [],
     fix: ipxe.kind === 'stock' ? STOCK_IPXE_FIX : null,
     version: ipxe.kind === 'own-build' ? ipxe.build.version : null,
@@ -147,16 +147,19 @@ function renderImageRow(image: ImageStatus, page: DashboardPage): string {
 }
 
 function renderIpxe(ipxe: IpxeDescription): string {
-  const rows: Array<[string, string]> = [
-    ['Kind', ipxe.kind === 'stock' ? "stock (Debian's ipxe package, 2019)" : ipxe.kind],
-    ['Folder', ipxe.dir],
-    ['Binaries', ipxe.files.join(', ') || 'none'],
-    ['Missing', ipxe.missing.join(', ') || 'none'],
+  const entry = (key: string, value: string): string => `<dt>${key}</dt><dd>${escapeHtml(value)}</dd>`;
+  // One line per platform, named as the platform table names it; BIOS and x64 UEFI (required) in the alarm colour.
+  const missing = ipxe.missing.map((row) => `<dd class="missing${row.required ? ' bad' : ''}">${escapeHtml(`${row.displayName}: ${row.file} — ${row.fix}`)}</dd>`);
+  const entries = [
+    entry('Kind', ipxe.kind === 'stock' ? "stock (Debian's ipxe package, 2019)" : ipxe.kind),
+    entry('Folder', ipxe.dir),
+    entry('Binaries', ipxe.files.join(', ') || 'none'),
+    missing.length > 0 ? `<dt>Missing</dt>${missing.join('')}` : entry('Missing', 'none'),
   ];
-  if (ipxe.lacks.length > 0) rows.push(['Lacks', ipxe.lacks.join('; ')]);
-  if (ipxe.fix !== null) rows.push(['Fix', ipxe.fix]);
-  if (ipxe.version !== null) rows.push(['Version', ipxe.version]);
-  if (ipxe.keymap !== null) rows.push(['Keymap', ipxe.keymap]);
-  if (ipxe.builtAt !== null) rows.push(['Built', ipxe.builtAt]);
-  return `<dl id="ipxe">${rows.map(([key, value]) => `<dt>${key}</dt><dd>${escapeHtml(value)}</dd>`).join('')}</dl>`;
+  if (ipxe.lacks.length > 0) entries.push(entry('Lacks', ipxe.lacks.join('; ')));
+  if (ipxe.fix !== null) entries.push(entry('Fix', ipxe.fix));
+  if (ipxe.version !== null) entries.push(entry('Version', ipxe.version));
+  if (ipxe.keymap !== null) entries.push(entry('Keymap', ipxe.keymap));
+  if (ipxe.builtAt !== null) entries.push(entry('Built', ipxe.builtAt));
+  return `<dl id="ipxe">${entries.join('')}</dl>`;
 }

@@ -131,6 +131,16 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await page.reload();
     assert.equal(await page.locator('#images tr[data-image="debian"] td.state').textContent(), 'ready');
     assert.match((await page.locator('#ipxe').textContent()) ?? '', /Kindcustom/);
+    // Only undionly.kpxe is there: each platform without its first stage is named as the platform table names it.
+    const missing = page.locator('#ipxe dd.missing');
+    assert.deepEqual(
+      (await missing.allTextContents()).map((line) => line.split(' — ')[0]),
+      ['x64 UEFI: ipxe.efi', '32-bit UEFI: ipxe32.efi', 'arm64 UEFI: snp-arm64.efi'],
+    );
+    assert.match((await missing.first().textContent()) ?? '', /— put your ipxe\.efi next to the others, or run `bootstation ipxe build` \(every platform\)/);
+    const colour = (index: number) => missing.nth(index).evaluate((element) => getComputedStyle(element).color);
+    assert.equal(await colour(0), 'rgb(207, 34, 46)', 'x64 UEFI is required: shown in the alarm colour');
+    assert.notEqual(await colour(2), 'rgb(207, 34, 46)', 'arm64 UEFI is optional: not in the alarm colour');
     assert.equal(await page.locator('#clients tbody tr').count(), 2, 'the server renders the rows the stream built');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });

@@ -110,7 +110,7 @@ describe('ProxyDHCP service on loopback', () => {
     const second = await exchange({ architecture: 11 });
     assert.equal(first.replies.length + second.replies.length, 0);
     assert.equal(first.logs[0]!.level, 40);
-    assert.match(first.logs[0]!.msg as string, /efi-arm64 clients: snp-arm64\.efi is missing/);
+    assert.match(first.logs[0]!.msg as string, /^ProxyDHCP cannot boot arm64 UEFI clients: snp-arm64\.efi is missing from the iPXE binaries served; `bootstation doctor` says how to add it$/);
     assert.equal(second.logs[0]!.level, 20);
     policy = { ...policy, binaries: new Set([...policy.binaries, 'snp-arm64.efi']) };
     const third = await exchange({ architecture: 11 });

@@ -58,7 +58,15 @@ describe('the dashboard page', () => {
   it('says which iPXE binaries are served: stock, with what is missing, or our build with keymap and version', () => {
     const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
     assert.match(stock, /<dt>Kind<\/dt><dd>stock/);
-    assert.match(stock, /<dt>Missing<\/dt><dd>ipxe\.efi, ipxe32\.efi, snp-arm64\.efi<\/dd>/);
+    assert.match(
+      stock,
+      new RegExp(
+        '<dt>Missing</dt><dd class="missing bad">x64 UEFI: ipxe\\.efi — run `bootstation ipxe build` \\(every platform\\), or `apt-get install ipxe` for the stock one</dd>' +
+          '<dd class="missing">32-bit UEFI: ipxe32\\.efi — run `bootstation ipxe build` \\(every platform; Debian&#39;s stock iPXE has no ipxe32\\.efi\\)</dd>' +
+          '<dd class="missing">arm64 UEFI: snp-arm64\\.efi — run `bootstation ipxe build` \\(every platform; Debian&#39;s stock iPXE has no snp-arm64\\.efi\\)</dd><dt>Lacks',
+      ),
+      'each missing platform on its own line, by its display name, with its fix; the required one in the alarm colour',
+    );
     assert.match(stock, /<dt>Lacks<\/dt><dd>your keyboard layout \(US keys only\); bootstation&#39;s embedded script \(machines reach boot\.ipxe only through the ProxyDHCP&#39;s chain\); ipxe32\.efi \(32-bit UEFI\); snp-arm64\.efi \(arm64 UEFI\)<\/dd>/);
     assert.match(stock, /<dt>Fix<\/dt><dd>build your own with `bootstation ipxe build`, or build the Docker image the default way \(without IPXE_SOURCE=stock\)<\/dd>/);
     const own = describeIpxe({
@@ -68,5 +76,7 @@ describe('the dashboard page', () => {
     assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version, lacks: own.lacks, fix: own.fix }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0', lacks: [], fix: null });
     const ownPage = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: own, ingestEnabled: false, ingestRunning: undefined });
     assert.doesNotMatch(ownPage, /<dt>(Lacks|Fix)<\/dt>/, "bootstation's own build lacks nothing");
+    assert.match(ownPage, /<dd class="missing">arm64 UEFI: snp-arm64\.efi — run `bootstation ipxe build --targets arm64`<\/dd>/);
+    assert.deepEqual(own.missing.map((row) => [row.platform, row.file, row.required]), [['bios', 'undionly.kpxe', true], ['efi-ia32', 'ipxe32.efi', false], ['efi-arm64', 'snp-arm64.efi', false]]);
   });
 });

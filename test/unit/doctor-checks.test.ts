@@ -129,7 +129,29 @@ describe('other checks', () => {
   it('iPXE: BIOS and x64 UEFI binaries are required, 32-bit and arm64 only warned about, stock binaries warned about', () => {
     const stock = checkIpxeBinaries({ dir: '/usr/lib/ipxe', kind: 'stock', files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
     assert.deepEqual(stock.map((result) => result.status), ['warn', 'ok', 'fail', 'warn', 'warn']);
-    assert.match(formatCheckLine(stock[2]!), /^FAIL ipxe: x64 UEFI clients get no answer: ipxe\.efi is missing from \/usr\/lib\/ipxe — fix: run `bootstation ipxe build --targets efi64`/);
+    // A build of one target would write data/ipxe, which then hides every stock binary: stock gets a whole build.
+    assert.deepEqual(stock.slice(1).map(formatCheckLine), [
+      'ok   ipxe: BIOS clients get undionly.kpxe (PXE)',
+      'FAIL ipxe: x64 UEFI: ipxe.efi missing from /usr/lib/ipxe, so these clients get no answer — fix: run `bootstation ipxe build` (every platform), or `apt-get install ipxe` for the stock one',
+      "warn ipxe: 32-bit UEFI: ipxe32.efi missing from /usr/lib/ipxe, so these clients get no answer — fix: run `bootstation ipxe build` (every platform; Debian's stock iPXE has no ipxe32.efi)",
+      "warn ipxe: arm64 UEFI: snp-arm64.efi missing from /usr/lib/ipxe, so these clients get no answer — fix: run `bootstation ipxe build` (every platform; Debian's stock iPXE has no snp-arm64.efi)",
+    ]);
+  });
+
+  it("iPXE: bootstation's own build names each platform's missing target; custom binaries get a whole build", () => {
+    const files = new Map([['undionly.kpxe', '/data/ipxe/undionly.kpxe'], ['ipxe.efi', '/data/ipxe/ipxe.efi']]);
+    const own = checkIpxeBinaries({ dir: '/data/ipxe', kind: 'own-build', files, build: { version: 'v2.0.0', keymap: 'de', builtAt: 'now' } });
+    assert.deepEqual(own.slice(1).map(formatCheckLine), [
+      'ok   ipxe: BIOS clients get undionly.kpxe (PXE)',
+      'ok   ipxe: x64 UEFI clients get ipxe.efi (PXE and UEFI HTTP Boot)',
+      'warn ipxe: 32-bit UEFI: ipxe32.efi missing from /data/ipxe, so these clients get no answer — fix: run `bootstation ipxe build --targets efi32`',
+      'warn ipxe: arm64 UEFI: snp-arm64.efi missing from /data/ipxe, so these clients get no answer — fix: run `bootstation ipxe build --targets arm64`',
+    ]);
+    const custom = checkIpxeBinaries({ dir: '/data/ipxe', kind: 'custom', files });
+    assert.equal(
+      formatCheckLine(custom.at(-1)!),
+      "warn ipxe: arm64 UEFI: snp-arm64.efi missing from /data/ipxe, so these clients get no answer — fix: put your snp-arm64.efi next to the others, or run `bootstation ipxe build` (every platform) to serve bootstation's own",
+    );
   });
 
   it("iPXE: stock binaries, also where a stock image put them into data/ipxe, are named with what they lack and the fix", () => {

@@ -108,6 +108,7 @@ export const PLATFORMS = [
     build: { target: 'arm64', outputs: [{ make: 'bin-arm64-efi/snp.efi', file: 'snp-arm64.efi' }] },
     required: false,
     inDebianIpxe: false,
+    labFirmware: 'arm64',
   },
 ] as const satisfies readonly Platform[];
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { renderInitScript, renderUdhcpcScript } from '../../tools/lab/initrd-files.ts';
 import { moduleLoadOrder, moduleName, parseModulesDep } from '../../tools/lab/kernel-modules.ts';
-import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, renderLabConfig } from '../../tools/lab/lab-image.ts';
+import { renderGrubStandInConfig } from '../../tools/lab/grub-stand-in.ts';
+import { LAB_IMAGE_ARGS, LAB_IMAGE_ID, LAB_X86_64_ONLY_IMAGE_ID, labImageArgs, renderLabConfig } from '../../tools/lab/lab-image.ts';
 import { cleanSerialText, firmwareGaveUp, furthestBootStep, readSerialReport } from '../../tools/lab/serial-report.ts';
 import { cacheFolderName, parseAptDepends, parseAptVersion } from '../../tools/lab/debian-package.ts';
 
@@ -29,6 +31,11 @@ describe('serial reports', () => {
     assert.equal(report.marker, true);
     assert.match(report.cmdline ?? '', /^vmlinuz initrd=initrd\.cpio console=ttyS0 /);
     assert.equal(report.netboot?.ok, true);
+  });
+
+  it('reads which kernel ran from uname -m', () => {
+    assert.equal(readSerialReport('BOOTSTATION-LAB marker: test initrd is running\r\nBOOTSTATION-LAB machine: aarch64\r\n').machine, 'aarch64');
+    assert.equal(readSerialReport(biosOk).machine, undefined, 'a console from before the machine line reports none');
   });
 
   it('reports a failed fetch with its reason, and lines split by escape sequences and CRs', () => {
@@ -67,7 +74,7 @@ describe('serial reports', () => {
 describe('test initrd scripts', () => {
   it('/init reports with the prefix the serial reader looks for, and powers off', () => {
     const init = renderInitScript();
-    for (const key of ['marker', 'cmdline', 'netboot: ok sha256=', 'done']) assert.ok(init.includes(`BOOTSTATION-LAB ${key}`), key);
+    for (const key of ['marker', 'machine: $(uname -m)', 'cmdline', 'netboot: ok sha256=', 'done']) assert.ok(init.includes(`BOOTSTATION-LAB ${key}`), key);
     assert.match(init, /poweroff -f\n$/);
   });
 });
@@ -116,5 +123,43 @@ describe('lab images.yaml', () => {
     assert.equal(config.menu.timeoutSeconds, 2);
     assert.equal(config.images[0]?.args, LAB_IMAGE_ARGS);
     assert.equal(config.images[0]?.dir, '/srv/lab image');
+    assert.equal(config.images[0]?.kernel, 'amd64/vmlinuz');
+    assert.equal(config.images.length, 1);
+  });
+
+  it('gives each architecture its serial console', () => {
+    assert.match(labImageArgs('amd64'), /^console=ttyS0 /);
+    assert.match(labImageArgs('i386'), /^console=ttyS0 /);
+    assert.match(labImageArgs('arm64'), /^console=ttyAMA0 /);
+  });
+
+  it('lists one boot spec per architecture, i386 first, and can add an x86_64-only image', () => {
+    const text = renderLabConfig({ dir: '/srv/lab', archs: ['arm64', 'amd64', 'i386'] }, 1, { x86_64Only: true });
+    const yaml = parseYaml(text) as { images: Array<{ id: string; boot: unknown }> };
+    const [marker, x86Only] = yaml.images;
+    assert.deepEqual(
+      marker?.boot,
+      (['i386', 'amd64', 'arm64'] as const).map((arch) => ({ kernel: `${arch}/vmlinuz`, initrd: [`${arch}/initrd.cpio`], args: labImageArgs(arch) })),
+    );
+    assert.equal(x86Only?.id, LAB_X86_64_ONLY_IMAGE_ID);
+    assert.deepEqual(x86Only?.boot, { kernel: 'amd64/vmlinuz', initrd: ['amd64/initrd.cpio'], args: LAB_IMAGE_ARGS });
+  });
+});
+
+describe('GRUB stand-in for snp-arm64.efi', () => {
+  const boot = { server: '10.77.0.2', httpPort: 8080, kernelPath: '/images/lab-marker/arm64/vmlinuz', initrdPath: '/images/lab-marker/arm64/initrd.cpio', args: 'console=ttyAMA0 panic=1' };
+
+  it('loads the kernel and initrd from bootstation over HTTP, with the port, and boots', () => {
+    const lines = renderGrubStandInConfig(boot).split('\n').filter((line) => !line.startsWith('echo '));
+    assert.deepEqual(lines, [
+      'linux (http,10.77.0.2:8080)/images/lab-marker/arm64/vmlinuz console=ttyAMA0 panic=1',
+      'initrd (http,10.77.0.2:8080)/images/lab-marker/arm64/initrd.cpio',
+      'boot',
+      '',
+    ]);
+  });
+
+  it('refuses values GRUB would read as more than words', () => {
+    for (const args of ['a"b', "a'b", 'a\nboot', 'a;b', 'a${x}']) assert.throws(() => renderGrubStandInConfig({ ...boot, args }), /character GRUB would interpret/, args);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderRouterDnsmasqConfig } from '../../tools/lab/dnsmasq-config.ts';
 import { qemuCommand } from '../../tools/lab/qemu-args.ts';
-import { commandInHost, LAB_FIRMWARE, labNetworkCommands, labTopology } from '../../tools/lab/topology.ts';
+import { commandInHost, LAB_FIRMWARE, labNetworkCommands, labPlatform, labTopology, labTransport } from '../../tools/lab/topology.ts';
 
 const lab = labTopology('bse2e');
 const commands = labNetworkCommands(lab);
@@ -11,6 +11,22 @@ describe('lab network', () => {
   it('keeps every interface name within Linux IFNAMSIZ (15 characters)', () => {
     const names = [lab.bridge, lab.hostInterface, ...Object.values(lab.switchPorts), ...Object.values(lab.vms).map((vm) => vm.tap)];
     for (const name of names) assert.ok(name.length <= 15, `${name} is too long for an interface name`);
+  });
+
+  it('has a VM for every platform row with a labFirmware, and an HTTP Boot twin for each UEFI one', () => {
+    assert.deepEqual(LAB_FIRMWARE, ['bios', 'efi', 'efi-http', 'efi32', 'efi32-http', 'arm64', 'arm64-http']);
+    assert.equal(labPlatform('arm64-http').id, 'efi-arm64');
+    assert.equal(labPlatform('efi').id, 'efi-x64');
+    assert.equal(labTransport('efi-http'), 'http');
+    assert.equal(labTransport('efi'), 'pxe');
+  });
+
+  it('gives every VM its own tap and MAC, so all of them can run in one lab at once', () => {
+    const vms = Object.values(lab.vms);
+    assert.equal(vms.length, LAB_FIRMWARE.length);
+    assert.equal(new Set(vms.map((vm) => vm.tap)).size, vms.length);
+    assert.equal(new Set(vms.map((vm) => vm.mac)).size, vms.length);
+    for (const vm of vms) assert.match(vm.mac, /^52:54:00:77:00:[0-9a-f]{2}$/);
   });
 
   it('refuses prefixes that would make long or odd namespace names', () => {
@@ -108,6 +124,28 @@ describe('QEMU command lines', () => {
     const { command, args } = spec('efi32');
     assert.equal(command, 'qemu-system-i386');
     assert.match(args.join(' '), /q35,smm=on .*OVMF32_CODE_4M\.secboot\.fd/);
+  });
+
+  it('UEFI arm64: qemu-system-aarch64 virt with a Cortex-A57 (-cpu max is 4 times slower), AAVMF and 1 GiB', () => {
+    const { command, args } = spec('arm64');
+    assert.equal(command, 'qemu-system-aarch64');
+    const line = args.join(' ');
+    assert.match(line, /-machine virt -cpu cortex-a57 /);
+    assert.match(line, /-m 1024 /);
+    assert.match(line, /if=pflash,format=raw,unit=0,readonly=on,file=\/usr\/share\/AAVMF\/AAVMF_CODE\.fd/);
+    assert.match(line, /virtio-net-pci,netdev=net0,mac=52:54:00:77:00:09,romfile=,bootindex=1/);
+  });
+
+  it('HTTP Boot VMs are the same firmware with PXE turned off through fw_cfg; PXE VMs leave it on', () => {
+    const pxeOff = /-fw_cfg name=opt\/org\.tianocore\/IPv4PXESupport,string=n -fw_cfg name=opt\/org\.tianocore\/IPv6PXESupport,string=n/;
+    for (const [http, pxe] of [['efi-http', 'efi'], ['arm64-http', 'arm64'], ['efi32-http', 'efi32']] as const) {
+      const httpArgs = spec(http);
+      const pxeArgs = spec(pxe);
+      assert.match(httpArgs.args.join(' '), pxeOff, http);
+      assert.doesNotMatch(pxeArgs.args.join(' '), /fw_cfg/, pxe);
+      assert.equal(httpArgs.command, pxeArgs.command);
+      assert.deepEqual(httpArgs.args.filter((arg) => !arg.includes('fw_cfg') && !arg.includes('PXESupport')).map((arg) => arg.replace(http, pxe)), pxeArgs.args);
+    }
   });
 
   it('refuses a UEFI VM without a writable varstore', () => {

@@ -36,3 +36,10 @@ export const LAB_ARCHITECTURES: Readonly<Record<LabArch, LabArchitecture>> = {
 
 /** Every lab architecture, in LAB_ARCHITECTURES' order. */
 export const LAB_ARCHS = Object.keys(LAB_ARCHITECTURES) as LabArch[];
+
+/** The lab architecture whose kernel a CPU (as iPXE's ${buildarch} names it) runs. */
+export function labArchOfCpu(cpu: CpuArchitecture): LabArch {
+  const arch = LAB_ARCHS.find((name) => LAB_ARCHITECTURES[name].cpu === cpu);
+  if (!arch) throw new Error(`the lab has no test kernel for CPU architecture ${cpu}; add it to tools/lab/architectures.ts`);
+  return arch;
+}

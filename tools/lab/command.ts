@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dataLayout } from '../../src/files/data-dir.ts';
 import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
-import { LAB_IMAGE_ARGS, prepareLabImage, renderLabConfig } from './lab-image.ts';
+import { labArchOfCpu } from './architectures.ts';
+import { labImageArgs, prepareLabImage, renderLabConfig } from './lab-image.ts';
 import { followFile, startLab, waitForSerial, type Lab } from './lab.ts';
 import { firmwareSkipReason, labSkipReason } from './preflight.ts';
 import { ensureTestKernel } from './test-kernel.ts';
-import { LAB_FIRMWARE } from './topology.ts';
+import { LAB_FIRMWARE, labPlatform } from './topology.ts';
 
 /** Options of `bootstation lab`. */
 export interface LabCommandOptions {
@@ -51,11 +52,13 @@ export async function runLab(options: LabCommandOptions): Promise<number> {
   const workDir = await mkdtemp(join(tmpdir(), 'bootstation-lab-'));
   let configPath = options.configPath && resolve(options.configPath);
   if (!configPath) {
-    say('no --config: booting the lab image (a Debian kernel and a test initrd that fetches a file and checks it)');
-    const image = await prepareLabImage(join(workDir, 'image'), await ensureTestKernel(undefined, say));
+    // The kernel of the CPU the firmware's iPXE reports (BIOS iPXE is an i386 build, so BIOS boots i386 too).
+    const arch = labArchOfCpu(labPlatform(firmware).cpu);
+    say(`no --config: booting the lab image (Debian's ${arch} kernel and a test initrd that fetches a file and checks it)`);
+    const image = await prepareLabImage(join(workDir, 'image'), await ensureTestKernel(arch, say));
     configPath = join(workDir, 'images.yaml');
-    await writeFile(configPath, renderLabConfig({ dir: image.dir }, 5));
-    say(`kernel arguments: ${LAB_IMAGE_ARGS}`);
+    await writeFile(configPath, renderLabConfig({ dir: image.dir, archs: image.archs }, 5));
+    say(`kernel arguments: ${labImageArgs(arch)}`);
   }
 
   let lab: Lab | undefined;

@@ -1,5 +1,5 @@
 // The text files of the lab's test initrd. /init runs as PID 1 under busybox and reports on the serial
-// console (console=ttyS0) in lines that start with SERIAL_PREFIX, which serial-report.ts reads back.
+// console (console=ttyS0 on x86, ttyAMA0 on arm64) in lines that start with SERIAL_PREFIX, which serial-report.ts reads back.
 
 /** Every line the test initrd prints for the lab starts with this. */
 export const SERIAL_PREFIX = 'BOOTSTATION-LAB';
@@ -11,7 +11,7 @@ export const MODULE_LIST_PATH = '/lab/modules';
 export const UDHCPC_SCRIPT_PATH = '/lab/udhcpc.script';
 
 /**
- * /init: prints the marker and /proc/cmdline; when the command line has netboot=URL (as SystemRescue's
+ * /init: prints the marker, `uname -m` (which kernel ran) and /proc/cmdline; when the command line has netboot=URL (as SystemRescue's
  * netboot= has), brings up the NIC with udhcpc, fetches URL and URL.sha256 with wget, reports whether
  * the checksum matches; then powers off.
  */
@@ -27,6 +27,7 @@ exec </dev/console >/dev/console 2>&1
 # Kernel messages from here on (NIC link up, …) would split our lines on the shared serial port.
 dmesg -n 1
 ${say('marker: test initrd is running')}
+${say('machine: $(uname -m)')}
 ${say('cmdline: $(cat /proc/cmdline)')}
 url=
 for arg in $(cat /proc/cmdline); do

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { renderRouterDnsmasqConfig } from './dnsmasq-config.ts';
 import { setupLabNetwork, teardownLabNetwork } from './network.ts';
 import { startProcess, tailFile, type LabProcess } from './processes.ts';
-import { OVMF_FILES, qemuCommand } from './qemu-args.ts';
+import { qemuCommand, UEFI_FILES, uefiFirmware } from './qemu-args.ts';
 import { firmwareGaveUp, readSerialReport, type SerialReport } from './serial-report.ts';
 import { commandInHost, labTopology, type LabEntry, type LabFirmware, type LabTopology } from './topology.ts';
 
@@ -25,6 +25,8 @@ export interface LabBootstationOptions {
   httpPort?: number;
   /** false: serve with --no-proxy-dhcp (TFTP and HTTP only). */
   proxyDhcp?: boolean;
+  /** BOOTSTATION_LOG_LEVEL; debug logs every ProxyDHCP answer and TFTP read request. Undefined: info. */
+  logLevel?: 'debug' | 'info';
 }
 
 /** A VM of the lab, netbooting through its tap device. */
@@ -109,6 +111,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     close,
     async startBootstation(bootstation) {
       const argv = [
+        ...(bootstation.logLevel ? ['env', `BOOTSTATION_LOG_LEVEL=${bootstation.logLevel}`] : []),
         ...bootstation.command,
         'serve',
         '--config', bootstation.configPath,
@@ -131,9 +134,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const serialLog = join(workDir, `serial-${firmware}.log`);
       await writeFile(serialLog, '');
       let efiVars: string | undefined;
-      if (firmware !== 'bios') {
+      const uefi = uefiFirmware(firmware);
+      if (uefi) {
         efiVars = join(workDir, `efi-vars-${firmware}.fd`);
-        await copyFile(OVMF_FILES[firmware].vars, efiVars);
+        await copyFile(UEFI_FILES[uefi].vars, efiVars);
       }
       const { command, args } = qemuCommand({ firmware, tap: vm.tap, mac: vm.mac, serialLog, efiVars });
       const qemu = await startIn('switch', `qemu-${firmware}`, [command, ...args]);

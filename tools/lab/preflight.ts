@@ -2,7 +2,7 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';
-import { OVMF_FILES } from './qemu-args.ts';
+import { qemuSystem, UEFI_FILES, uefiFirmware } from './qemu-args.ts';
 import { STATIC_BUSYBOX } from './test-initrd.ts';
 import { labPlatform, type LabFirmware } from './topology.ts';
 
@@ -45,19 +45,19 @@ export interface FirmwareSkip {
 
 /** Why a VM of this firmware cannot boot here (beyond labSkipReason), or undefined when it can. */
 export async function firmwareSkipReason(firmware: LabFirmware, ipxe: IpxeBinaries): Promise<FirmwareSkip | undefined> {
-  if (firmware === 'bios') return undefined;
-  const pkg = firmware === 'efi' ? 'ovmf' : 'ovmf-ia32';
-  for (const file of Object.values(OVMF_FILES[firmware])) {
-    if (!(await exists(file))) return { missing: 'package', reason: `UEFI ${firmware === 'efi' ? 'x64' : 'ia32'} needs ${file} (Debian package ${pkg})` };
-  }
-  if (firmware === 'efi32' && !(await onPath('qemu-system-i386'))) {
-    return { missing: 'package', reason: 'UEFI ia32 needs qemu-system-i386 (Debian package qemu-system-x86)' };
-  }
   const platform = labPlatform(firmware);
+  const qemu = qemuSystem(firmware);
+  if (!(await onPath(qemu.command))) return { missing: 'package', reason: `${platform.displayName} needs ${qemu.command} (Debian package ${qemu.pkg})` };
+  const uefi = uefiFirmware(firmware);
+  if (!uefi) return undefined;
+  const { code, vars, pkg } = UEFI_FILES[uefi];
+  for (const file of [code, vars]) {
+    if (!(await exists(file))) return { missing: 'package', reason: `${platform.displayName} needs ${file} (Debian package ${pkg})` };
+  }
   const binary = platform.firstStage;
   if (!ipxe.files.has(binary)) {
     const why = !platform.inDebianIpxe && ipxe.kind === 'stock' ? ` (Debian's ipxe package ships no ${platform.displayName} build; bootstation's own iPXE build provides it)` : '';
-    return { missing: 'ipxe-binary', reason: `UEFI ${firmware === 'efi' ? 'x64' : 'ia32'} needs ${binary}, and ${ipxe.dir} has none${why}` };
+    return { missing: 'ipxe-binary', reason: `${platform.displayName} needs ${binary}, and ${ipxe.dir} has none${why}` };
   }
   return undefined;
 }

@@ -5,6 +5,8 @@ import { SERIAL_PREFIX } from './initrd-files.ts';
 export interface SerialReport {
   /** /init ran: the kernel booted the test initrd. */
   marker: boolean;
+  /** What `uname -m` said: the architecture of the kernel that ran (x86_64, i686, aarch64). */
+  machine?: string;
   /** The kernel command line, as /proc/cmdline showed it. */
   cmdline?: string;
   /** The netboot= fetch: ok with the checksum, or failed with the reason. */
@@ -40,6 +42,7 @@ export function readSerialReport(raw: string): SerialReport {
     if (!field) continue;
     const [, key, value = ''] = field;
     if (key === 'marker') report.marker = true;
+    else if (key === 'machine') report.machine = value.trim();
     else if (key === 'cmdline') report.cmdline = value.trim();
     else if (key === 'done') report.done = true;
     else if (key === 'netboot') {

@@ -1,15 +1,40 @@
-// Builds the lab's test initrd: busybox, the NIC modules and the /init that reports on the serial console.
+// Builds the lab's test initrd of an architecture: busybox, the NIC modules and the /init that reports on the serial console.
 import { spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
+import { LAB_ARCHITECTURES, type LabArch } from './architectures.ts';
+import { aptVersion, cachedPackage, DEFAULT_LAB_CACHE } from './debian-package.ts';
 import { MODULE_LIST_PATH, renderInitScript, renderUdhcpcScript, UDHCPC_SCRIPT_PATH } from './initrd-files.ts';
 import type { TestKernel } from './test-kernel.ts';
 
-/** Debian's busybox-static; a static binary runs in an initrd without any libraries. */
+/** The host's busybox-static; a static binary runs in an initrd without any libraries. */
 export const STATIC_BUSYBOX = '/bin/busybox';
 
-/** Builds the lab's test initrd (newc cpio, as the kernel unpacks it) at outFile. */
-export async function buildTestInitrd(kernel: TestKernel, outFile: string, busybox: string = STATIC_BUSYBOX): Promise<void> {
+/**
+ * A static busybox that runs under the test kernel of arch: the host's for amd64, else Debian's busybox-static
+ * of that architecture, downloaded once into the lab's cache.
+ */
+export async function ensureStaticBusybox(arch: LabArch, note: (line: string) => void = () => {}, cacheDir: string = DEFAULT_LAB_CACHE): Promise<string> {
+  const pkg = LAB_ARCHITECTURES[arch].busyboxPackage;
+  if (!pkg) return STATIC_BUSYBOX;
+  const version = await aptVersion(pkg);
+  const { dir } = await cachedPackage(
+    cacheDir,
+    pkg,
+    version,
+    () => true,
+    async (root, staged) => {
+      await copyFile(join(root, 'bin/busybox'), join(staged, 'busybox'));
+      return { package: pkg, version };
+    },
+    note,
+  );
+  return join(dir, 'busybox');
+}
+
+/** Builds the lab's test initrd (newc cpio, as the kernel unpacks it) for the kernel's architecture at outFile. */
+export async function buildTestInitrd(kernel: TestKernel, outFile: string, busybox?: string): Promise<void> {
+  busybox ??= await ensureStaticBusybox(kernel.arch);
   const root = await mkdtemp(`${outFile}.root-`);
   try {
     for (const dir of ['bin', 'lab', 'lib/modules']) await mkdir(join(root, dir), { recursive: true });

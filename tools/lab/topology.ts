@@ -4,18 +4,38 @@
 //   <prefix>-nas     eth0 10.77.0.2/24   bootstation serve
 //   <prefix>-switch  br0 + one veth per host + one tap per VM firmware (QEMU runs here)
 
-import { PLATFORMS } from '../../src/boot/platform.ts';
+import { PLATFORMS, type BootTransport } from '../../src/boot/platform.ts';
 
-/** A `bootstation lab --firmware` name: the labFirmware of a row of src/boot/platform.ts. */
-export type LabFirmware = Extract<(typeof PLATFORMS)[number], { labFirmware: string }>['labFirmware'];
+type LabPlatform = Extract<(typeof PLATFORMS)[number], { labFirmware: string }>;
+// Rows whose firmware also boots over UEFI HTTP Boot (their option 93 list for http is not empty).
+type HttpBootPlatform = Exclude<LabPlatform, { architectures: { http: readonly [] } }>;
 
-/** Firmware kinds the lab can boot, in the platform table's order. */
-export const LAB_FIRMWARE: readonly LabFirmware[] = PLATFORMS.flatMap((platform) => ('labFirmware' in platform ? [platform.labFirmware] : []));
+/** Suffix of the lab firmware names that start with UEFI HTTP Boot instead of PXE (e.g. efi-http). */
+const HTTP_BOOT_SUFFIX = '-http';
+
+/**
+ * A `bootstation lab --firmware` name: the labFirmware of a row of src/boot/platform.ts (its firmware's PXE),
+ * or that name with -http for a UEFI row (the same firmware with PXE off, so it starts with HTTP Boot).
+ */
+export type LabFirmware = LabPlatform['labFirmware'] | `${HttpBootPlatform['labFirmware']}${typeof HTTP_BOOT_SUFFIX}`;
+
+/** Firmware kinds the lab can boot, in the platform table's order, each PXE name before its HTTP Boot one. */
+export const LAB_FIRMWARE: readonly LabFirmware[] = PLATFORMS.flatMap((platform): LabFirmware[] => {
+  if (!('labFirmware' in platform)) return [];
+  const http = platform.architectures.http.length > 0 ? [`${platform.labFirmware}${HTTP_BOOT_SUFFIX}` as LabFirmware] : [];
+  return [platform.labFirmware, ...http];
+});
+
+/** How a lab VM of this firmware loads its first stage: PXE over TFTP, or UEFI HTTP Boot. */
+export function labTransport(firmware: LabFirmware): BootTransport {
+  return firmware.endsWith(HTTP_BOOT_SUFFIX) ? 'http' : 'pxe';
+}
 
 /** The platform table row a lab VM of this firmware boots as. */
-export function labPlatform(firmware: LabFirmware): (typeof PLATFORMS)[number] {
-  const platform = PLATFORMS.find((row) => 'labFirmware' in row && row.labFirmware === firmware);
-  if (!platform) throw new Error(`no row of src/boot/platform.ts has labFirmware "${firmware}"`);
+export function labPlatform(firmware: LabFirmware): LabPlatform {
+  const name = labTransport(firmware) === 'http' ? firmware.slice(0, -HTTP_BOOT_SUFFIX.length) : firmware;
+  const platform = PLATFORMS.find((row): row is LabPlatform => 'labFirmware' in row && row.labFirmware === name);
+  if (!platform) throw new Error(`no row of src/boot/platform.ts has labFirmware "${name}"`);
   return platform;
 }
 
@@ -43,11 +63,10 @@ export function labTopology(prefix: string): LabTopology {
     hostInterface: 'eth0',
     switchPorts: { router: 'vrouter', nas: 'vnas' },
     subnet: { prefixLength: 24, router: '10.77.0.1', nas: '10.77.0.2', rangeStart: '10.77.0.100', rangeEnd: '10.77.0.199' },
-    vms: {
-      bios: { tap: 'tap-bios', mac: '52:54:00:77:00:01' },
-      efi: { tap: 'tap-efi', mac: '52:54:00:77:00:02' },
-      efi32: { tap: 'tap-efi32', mac: '52:54:00:77:00:03' },
-    },
+    // One tap and MAC per firmware, so VMs of every kind can run in one lab at once.
+    vms: Object.fromEntries(
+      LAB_FIRMWARE.map((firmware, index) => [firmware, { tap: `tap-${firmware}`, mac: `52:54:00:77:00:${(index + 1).toString(16).padStart(2, '0')}` }]),
+    ) as LabTopology['vms'],
   };
 }
 

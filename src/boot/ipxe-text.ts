@@ -26,6 +26,14 @@ export function urlPath(path: string): string {
 }
 
 /**
+ * An absolute http(s) URL from images.yaml as one literal iPXE word: the URL parser percent-encodes spaces and
+ * control characters (and drops tabs and newlines), and "$" becomes %24, so a "${...}" in it is never expanded.
+ */
+export function ipxeUrl(url: string): string {
+  return new URL(url).href.replace(/[$\\\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+/**
  * The iPXE command that switches the keyboard layout. In a build with KEYBOARD_MAP dynamic, storing the
  * setting runs its applicator (src/core/dynkeymap.c), which selects the layout at once; an iPXE without that
  * applicator (Debian's stock 2019 build, a build with a fixed layout) stores it as a plain string setting

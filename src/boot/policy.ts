@@ -79,7 +79,8 @@ export function decideBootFile(request: BootFileRequest, config: Pick<Bootstatio
   const slash = request.path.indexOf('/');
   const id = split(slash < 0 ? request.path : request.path.slice(0, slash));
   if (!id.ok) return { served: false, reason: id.reason };
-  const image = config.images.find((candidate) => candidate.id === fold(id.segments[0] ?? ''));
+  // A chain image has no folder: its item runs a script from elsewhere.
+  const image = config.images.find((candidate) => candidate.id === fold(id.segments[0] ?? '') && candidate.chain === undefined);
   if (!image) return { served: false, reason: 'unknown-image' };
   // An image's folder itself ("images/debian") is no file of it.
   if (slash < 0) return { served: false, reason: 'empty-segment' };

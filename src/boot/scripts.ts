@@ -1,7 +1,7 @@
 // Renders /boot.ipxe and /menu.ipxe for one client from the live configuration. Pure.
 import type { BootSpec, BootstationConfig, FirmwareFamily, ImageConfig } from '../config/model.ts';
 import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
-import { ipxeWords, setKeymapCommand, urlPath } from './ipxe-text.ts';
+import { ipxeUrl, ipxeWords, setKeymapCommand, urlPath } from './ipxe-text.ts';
 
 /** Everything a script renderer needs: the config, where we are, what the client said, which files exist. */
 export interface ScriptContext {
@@ -119,6 +119,8 @@ export function imageBaseUrl(serverUrl: string, image: ImageConfig): string {
 // initrd=<name> words on the kernel command line; iPXE names each initrd explicitly so that
 // the names match whatever folders the files sit in. On BIOS, iPXE passes all initrds anyway.
 function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string, family: FirmwareFamily | undefined): string[] {
+  // A chain image runs another iPXE script (netboot.xyz's menu); --autofree frees it once it returns.
+  if (image.chain !== undefined) return [`echo Chaining ${ipxeWords(image.label)}`, `chain --autofree ${ipxeUrl(image.chain)} || goto ${failLabel}`];
   const boot = bootSpecFor(image, family);
   const archive = image.ingest?.keepArchiveAs;
   // The archive as an initrd only exists when ingest kept it.

@@ -13,6 +13,9 @@ type ImageYaml = ImagesYaml['images'][number];
  * live in <dataDir>/images/<id>.
  */
 export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
+  if (image.chain !== undefined) {
+    return { id: image.id, label: image.label ?? image.id, dir: imageLayout(dataDir, image.id).link, kernel: '', initrds: [], args: '', chain: image.chain };
+  }
   const recipe: Recipe | undefined = image.recipe === undefined ? undefined : RECIPES[image.recipe];
   const boot: BootSpec = {
     // The schema guarantees a kernel when there is no recipe.
@@ -28,7 +31,7 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
   const config: ImageConfig = {
     id: image.id,
     label: image.label ?? (image.version ? `${image.id} ${image.version}` : image.id),
-    dir: image.source.dir ?? imageLayout(dataDir, image.id).link,
+    dir: image.source?.dir ?? imageLayout(dataDir, image.id).link,
     ...boot,
     ...(firmware ? { firmware } : {}),
     ...(firmwareBoot ? { firmwareBoot } : {}),
@@ -44,6 +47,7 @@ function withArgs(firmwareBoot: Recipe['firmwareBoot'], args: string | undefined
 
 function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[]): IngestSpec | undefined {
   const { source } = image;
+  if (!source) return undefined;
   const from: IngestSpec['from'] | undefined =
     source.url !== undefined
       ? { kind: 'url', url: source.url, fetch: source.fetch ?? 'all' }
@@ -66,7 +70,7 @@ function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonl
   return spec;
 }
 
-function checksumOf(source: ImageYaml['source']): Checksum | undefined {
+function checksumOf(source: NonNullable<ImageYaml['source']>): Checksum | undefined {
   if (source.sha256) return { algorithm: 'sha256', value: source.sha256.toLowerCase() };
   if (source.sha512) return { algorithm: 'sha512', value: source.sha512.toLowerCase() };
   if (source.md5) return { algorithm: 'md5', value: source.md5.toLowerCase() };

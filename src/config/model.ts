@@ -63,15 +63,21 @@ export interface ImageConfig extends BootSpec {
   firmwareBoot?: Partial<Readonly<Record<FirmwareFamily, BootSpec>>>;
   /** Present when the files come from `bootstation ingest` rather than a folder the user fills. */
   ingest?: IngestSpec;
+  /**
+   * chain: the http(s) URL of another iPXE script the menu item runs (netboot.xyz's menu); such an image has
+   * no files and no boot specs (its kernel is empty), and is always ready.
+   */
+  chain?: string;
 }
 
-/** The image's default boot spec and each firmware's own: every way the image may be booted. */
-export function bootSpecsOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot'>): BootSpec[] {
+/** The image's default boot spec and each firmware's own: every way the image may be booted (none for a chain image). */
+export function bootSpecsOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot' | 'chain'>): BootSpec[] {
+  if (image.chain !== undefined) return [];
   return [image, ...Object.values(image.firmwareBoot ?? {})];
 }
 
 /** Every kernel and initrd any of the image's boot specs names, once each: the files it needs on disk. */
-export function bootFilesOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot'>): string[] {
+export function bootFilesOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot' | 'chain'>): string[] {
   return [...new Set(bootSpecsOf(image).flatMap((spec) => [spec.kernel, ...spec.initrds]))];
 }
 

@@ -140,13 +140,21 @@ const extractGlob = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+// A chain image's URL goes into the menu script as one word: no whitespace or control characters, which the
+// URL parser would otherwise drop silently.
+const chainUrl = httpUrl.refine((u) => u.length <= 2048 && !/[\u0000-\u0020\u007f]/.test(u), 'must be one http:// or https:// URL of at most 2048 characters, without spaces');
+
+// The keys a chain image cannot have: it is a menu item that runs another iPXE script, with no files.
+const NOT_WITH_CHAIN = ['source', 'recipe', 'version', 'extract', 'boot'] as const;
+
 const imageSchema = z
   .strictObject({
     id: imageId,
     label: z.string().min(1, 'must not be empty').max(80, 'at most 80 characters').optional(),
+    chain: chainUrl.optional(),
     recipe: z.enum(RECIPE_NAMES, { message: `must be one of ${RECIPE_NAMES.join(' ')}` }).optional(),
     version: z.string().min(1, 'must not be empty').max(40, 'at most 40 characters').optional(),
-    source: sourceSchema,
+    source: sourceSchema.optional(),
     extract: z.array(extractGlob).max(64, 'at most 64 patterns').optional(),
     boot: bootSchema.optional(),
   })
@@ -154,7 +162,14 @@ const imageSchema = z
     (parsed, ctx) => {
       // Runs even when other keys of the image are wrong, so read defensively.
       if (typeof parsed !== 'object' || parsed === null) return;
-      const image = parsed as { recipe?: unknown; boot?: { kernel?: unknown } | null; extract?: unknown; source?: { dir?: unknown } | null };
+      const image = parsed as { chain?: unknown; recipe?: unknown; boot?: { kernel?: unknown } | null; extract?: unknown; source?: { dir?: unknown } | null };
+      if (image.chain !== undefined) {
+        for (const key of NOT_WITH_CHAIN.filter((k) => (image as Record<string, unknown>)[k] !== undefined)) {
+          ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply to a chain image (it runs another iPXE script and has no files)' });
+        }
+        return;
+      }
+      if (image.source === undefined) ctx.addIssue({ code: 'custom', path: ['source'], message: 'required (or chain: URL for a menu item that runs another iPXE script)' });
       // Without a recipe, the kernel is the one thing an image cannot do without.
       if (image.recipe === undefined && (typeof image.boot !== 'object' || image.boot === null || image.boot.kernel === undefined)) {
         ctx.addIssue({ code: 'custom', path: image.boot ? ['boot', 'kernel'] : ['boot'], message: 'required' });

@@ -10,7 +10,8 @@ import { readFailure, readInstalledManifest } from './install.ts';
 export interface ImageStatus {
   id: string;
   label: string;
-  source: 'url' | 'path' | 'dir';
+  /** chain: a menu item that runs another iPXE script (no files, always ready). */
+  source: 'url' | 'path' | 'dir' | 'chain';
   state: 'ready' | 'not ingested' | 'missing files' | 'failed';
   version: string | null;
   /** Bytes of the installed files (ingested images only). */
@@ -42,7 +43,7 @@ export async function readImageStatuses(
       return {
         id: image.id,
         label: image.label,
-        source: image.ingest ? image.ingest.from.kind : 'dir',
+        source: image.chain !== undefined ? 'chain' : image.ingest ? image.ingest.from.kind : 'dir',
         state,
         version: manifest?.version ?? image.ingest?.version ?? null,
         size: manifest ? manifest.files.reduce((sum, file) => sum + file.size, 0) : null,

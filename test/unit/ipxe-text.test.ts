@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ipxeWords, urlPath } from '../../src/boot/ipxe-text.ts';
+import { ipxeUrl, ipxeWords, urlPath } from '../../src/boot/ipxe-text.ts';
+import { parseConfigText } from '../../src/config/parse.ts';
 import { renderBootScript, renderMenu } from '../../src/boot/scripts.ts';
 import type { BootstationConfig, ImageConfig } from '../../src/config/model.ts';
 
@@ -169,5 +170,47 @@ describe('hostile labels in rendered scripts', () => {
     for (const missing of [false, true]) {
       assert.deepEqual(commandNames(render(hostile, missing)), commandNames(render(benign, missing)), `boot.ipxe commands changed (files missing: ${missing})`);
     }
+  });
+});
+
+describe('ipxeUrl (chain: URLs)', () => {
+  test('keeps an ordinary URL and encodes what iPXE would read as a setting, a word break or a line join', () => {
+    assert.equal(ipxeUrl('https://boot.netboot.xyz'), 'https://boot.netboot.xyz/');
+    assert.equal(ipxeUrl('https://boot.netboot.xyz/menu.ipxe'), 'https://boot.netboot.xyz/menu.ipxe');
+    assert.equal(ipxeUrl('http://h/x${net0/mac}?a=${platform}'), 'http://h/x%24%7Bnet0/mac%7D?a=%24{platform}');
+    assert.equal(ipxeUrl('http://h/a b?q=c d\\'), 'http://h/a%20b?q=c%20d%5C');
+    assert.equal(ipxeUrl('http://h/a\n|| shell\r\n:bs-menu'), 'http://h/a||%20shell:bs-menu');
+  });
+
+  test('property: any http URL becomes one word with no ${, whitespace, control character or trailing backslash', () => {
+    const tail = fc.string({ unit: fc.constantFrom('|', '&', ';', '#', '-', ' ', '\n', '\r', '\t', '\\', '$', '{', '}', 'a', '/', '?', '%', '\u0000', '\u000b', '\u000c', 'é') });
+    fc.assert(
+      fc.property(tail, (rest) => {
+        const input = `http://example.org/${rest}`;
+        if (!URL.canParse(input)) return;
+        const output = ipxeUrl(input);
+        assert.ok(!output.includes('${'), `"\${" left in ${JSON.stringify(output)}`);
+        assert.ok(!/[\u0000-\u0020\u007f]/.test(output), `whitespace or control character left in ${JSON.stringify(output)}`);
+        assert.ok(!output.endsWith('\\'), `trailing backslash in ${JSON.stringify(output)}`);
+        assert.deepEqual(ipxeCommands(`chain --autofree ${output} || goto x\n`), [['chain', '--autofree', output], ['||'], ['goto', 'x']]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a hostile chain: URL in images.yaml leaves the menu with the same commands as a plain one, and the URL literal', () => {
+    const menuOf = (url: string): string =>
+      renderMenu({
+        config: parseConfigText(`images:\n  - id: xyz\n    label: netboot.xyz\n    chain: ${JSON.stringify(url)}\n`, 'images.yaml'),
+        serverUrl: 'http://10.0.0.1',
+        client: { platform: 'pcbios' },
+        missingFiles: new Map(),
+      });
+    // images.yaml refuses spaces and line breaks in chain: (config tests); this is the worst it lets through.
+    const hostile = menuOf('https://evil.example/${net0/mac}||shell;reboot#x${}\\');
+    const plain = menuOf('https://evil.example/x');
+    assert.deepEqual(ipxeCommands(hostile).map((c) => c[0]), ipxeCommands(plain).map((c) => c[0]), 'the hostile URL changed the menu commands');
+    const chain = ipxeCommands(hostile).find((c) => c[0] === 'chain');
+    assert.deepEqual(chain, ['chain', '--autofree', 'https://evil.example/%24%7Bnet0/mac%7D||shell;reboot#x%24{}%5C']);
   });
 });

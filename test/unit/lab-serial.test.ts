@@ -16,6 +16,8 @@ const fixture = (name: string) => readFileSync(new URL(`../fixtures/lab/${name}`
 const biosOk = fixture('serial-bios-ok.txt');
 const efiOk = fixture('serial-efi-ok.txt');
 const noSiaddr = fixture('serial-bios-no-siaddr.txt');
+// AAVMF with PXE off (UEFI HTTP Boot) loading the GRUB stand-in for snp-arm64.efi, which boots the arm64 kernel.
+const arm64Http = fixture('serial-arm64-http-stand-in.txt');
 
 describe('serial reports', () => {
   it('reads the marker, the command line and the checksum from a real BIOS boot', () => {
@@ -33,8 +35,11 @@ describe('serial reports', () => {
     assert.equal(report.netboot?.ok, true);
   });
 
-  it('reads which kernel ran from uname -m', () => {
-    assert.equal(readSerialReport('BOOTSTATION-LAB marker: test initrd is running\r\nBOOTSTATION-LAB machine: aarch64\r\n').machine, 'aarch64');
+  it('reads which kernel ran from uname -m, and the command line GRUB gives the arm64 kernel', () => {
+    const report = readSerialReport(arm64Http);
+    assert.equal(report.machine, 'aarch64');
+    assert.match(report.cmdline ?? '', /^BOOT_IMAGE=\(http,10\.77\.0\.2:8080\)\/images\/lab-marker\/arm64\/vmlinuz console=ttyAMA0 /);
+    assert.equal(report.netboot?.ok, true);
     assert.equal(readSerialReport(biosOk).machine, undefined, 'a console from before the machine line reports none');
   });
 
@@ -57,6 +62,10 @@ describe('serial reports', () => {
     assert.equal(furthestBootStep(efiOk.slice(0, efiOk.indexOf('Booting Lab marker'))), 'HTTP');
     assert.equal(furthestBootStep(efiOk.slice(0, efiOk.indexOf('BOOTSTATION-LAB marker'))), 'kernel');
     assert.equal(furthestBootStep(''), undefined);
+    // UEFI HTTP Boot: DHCP, then the first stage over HTTP (no TFTP step), then GRUB's HTTP reads.
+    assert.equal(furthestBootStep(arm64Http.slice(0, arm64Http.indexOf('URI: '))), 'DHCP');
+    assert.equal(furthestBootStep(arm64Http.slice(0, arm64Http.indexOf('EFI stub'))), 'HTTP');
+    assert.equal(furthestBootStep(arm64Http), 'initrd');
   });
 
   it('sees when the firmware has given up', () => {

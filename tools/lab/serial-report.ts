@@ -65,9 +65,10 @@ export function firmwareGaveUp(raw: string): string | undefined {
 /** Steps of a netboot, in order, with the console text that shows a firmware got there. */
 export const BOOT_STEPS = [
   { step: 'firmware', pattern: /SeaBIOS|BdsDxe|UEFI|iPXE/ },
-  { step: 'DHCP', pattern: /DHCP \(net\d|Start PXE over IPv4|Configuring \(net\d/ },
-  { step: 'TFTP', pattern: /Station IP address is|Downloading NBP file|tftp:\/\//i },
-  { step: 'HTTP', pattern: /http:\/\/\S+boot\.ipxe|http:\/\/\S+menu\.ipxe/ },
+  { step: 'DHCP', pattern: /DHCP \(net\d|Start PXE over IPv4|Start HTTP Boot over IPv4|Configuring \(net\d|Station IP address is/ },
+  { step: 'TFTP', pattern: /NBP filename is|Downloading NBP file|tftp:\/\//i },
+  // iPXE's scripts, UEFI HTTP Boot's first stage (EDK2 prints its URI) and the GRUB stand-in's (http,…) files.
+  { step: 'HTTP', pattern: /http:\/\/\S+boot\.ipxe|http:\/\/\S+menu\.ipxe|URI: http:\/\/|\(http,/ },
   { step: 'kernel', pattern: /Linux version|Decompressing Linux|EFI stub:/ },
   { step: 'initrd', pattern: new RegExp(`${SERIAL_PREFIX} marker`) },
 ] as const;

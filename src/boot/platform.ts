@@ -1,6 +1,6 @@
 // The platform table: one row per client platform, and every fact about it that DHCP, the iPXE build, the
 // menu, the doctor and the lab need. Adding a platform is one row here plus its tests.
-import type { FirmwareFamily } from '../config/model.ts';
+import type { CpuArchitecture, FirmwareFamily } from '../config/model.ts';
 
 /** How firmware loads its first stage: PXE (TFTP) or UEFI HTTP Boot. */
 export type BootTransport = 'pxe' | 'http';
@@ -11,8 +11,8 @@ export type BootTransport = 'pxe' | 'http';
  */
 export const VENDOR_CLASS_PREFIX: Readonly<Record<BootTransport, string>> = { pxe: 'PXEClient', http: 'HTTPClient' };
 
-/** A CPU architecture as iPXE's ${buildarch} names it. */
-export type CpuArchitecture = 'i386' | 'x86_64' | 'arm64';
+// A CPU architecture as iPXE's ${buildarch} names it (config/model.ts owns the list, which images.yaml's arch: takes).
+export type { CpuArchitecture };
 
 /** One make goal of iPXE's src/Makefile and the name bootstation serves its output under. */
 export interface BuildOutput {

@@ -1,5 +1,5 @@
 // Renders /boot.ipxe and /menu.ipxe for one client from the live configuration. Pure.
-import type { BootSpec, BootstationConfig, FirmwareFamily, ImageConfig } from '../config/model.ts';
+import { bootSpecsOf, type BootSpec, type BootstationConfig, type FirmwareFamily, type ImageConfig } from '../config/model.ts';
 import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
 import { ipxeUrl, ipxeWords, setKeymapCommand, urlPath } from './ipxe-text.ts';
 
@@ -143,9 +143,9 @@ function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string
   ];
 }
 
-/** The files an image boots on a firmware family: a recipe's per-firmware files, else its own. */
+/** The files an image boots on a firmware family: its first boot spec for that family, else its own. */
 export function bootSpecFor(image: ImageConfig, family: FirmwareFamily | undefined): BootSpec {
-  return (family && image.firmwareBoot?.[family]) || image;
+  return bootSpecsOf(image).find((spec) => !family || !spec.families || spec.families.includes(family)) ?? image;
 }
 
 // Each initrd's file name, made unique (two folders may both hold "initrd.img") and limited to

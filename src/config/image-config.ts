@@ -2,7 +2,7 @@
 import { RECIPES, type Recipe } from './recipes.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { servedArchiveName } from './archive-name.ts';
-import { bootSpecsOf, type BootSpec, type Checksum, type ImageConfig, type IngestSpec } from './model.ts';
+import { bootSpecsOf, type BootSpec, type Checksum, type FirmwareFamily, type ImageConfig, type IngestSpec } from './model.ts';
 import type { ImagesYaml } from './schema.ts';
 
 type ImageYaml = ImagesYaml['images'][number];
@@ -17,32 +17,47 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
     return { id: image.id, label: image.label ?? image.id, dir: imageLayout(dataDir, image.id).link, kernel: '', initrds: [], args: '', chain: image.chain };
   }
   const recipe: Recipe | undefined = image.recipe === undefined ? undefined : RECIPES[image.recipe];
-  const boot: BootSpec = {
-    // The schema guarantees a kernel when there is no recipe.
-    kernel: image.boot?.kernel ?? recipe?.boot.kernel ?? '',
-    initrds: image.boot?.initrd ?? recipe?.boot.initrds ?? [],
-    args: image.boot?.args ?? recipe?.boot.args ?? '',
-    ...(recipe?.boot.archiveInitrdAt && image.boot?.kernel === undefined ? { archiveInitrdAt: recipe.boot.archiveInitrdAt } : {}),
-  };
-  // A recipe's per-firmware files only apply while the entry does not name its own kernel; the entry's
-  // own args replace theirs too (memtest's console=ttyS0 on both firmware).
-  const firmwareBoot = image.boot?.kernel === undefined ? withArgs(recipe?.firmwareBoot, image.boot?.args) : undefined;
-  const firmware = image.boot?.firmware ?? recipe?.firmware;
+  const [boot, ...moreBoots] = Array.isArray(image.boot) ? image.boot.map(listedSpec) : mappedSpecs(image.boot, recipe);
+  const firmware = (Array.isArray(image.boot) ? undefined : image.boot?.firmware) ?? recipe?.firmware;
   const config: ImageConfig = {
     id: image.id,
     label: image.label ?? (image.version ? `${image.id} ${image.version}` : image.id),
     dir: image.source?.dir ?? imageLayout(dataDir, image.id).link,
-    ...boot,
+    // The schema guarantees a kernel when there is no recipe, and one spec at least in a list.
+    ...boot!,
     ...(firmware ? { firmware } : {}),
-    ...(firmwareBoot ? { firmwareBoot } : {}),
+    ...(moreBoots.length > 0 ? { moreBoots } : {}),
   };
-  const ingest = ingestSpec(image, recipe, bootSpecsOf({ ...boot, firmwareBoot }));
+  const ingest = ingestSpec(image, recipe, bootSpecsOf(config));
   return ingest ? { ...config, ingest } : config;
 }
 
-function withArgs(firmwareBoot: Recipe['firmwareBoot'], args: string | undefined): Recipe['firmwareBoot'] {
-  if (!firmwareBoot || args === undefined) return firmwareBoot;
-  return Object.fromEntries(Object.entries(firmwareBoot).map(([family, spec]) => [family, { ...spec, args }]));
+type BootYaml = NonNullable<ImageYaml['boot']>;
+
+// The mapping form: the entry's keys over the recipe's. A recipe's per-firmware files (memtest86+'s .bin for BIOS,
+// .efi for UEFI) only apply while the entry does not name its own kernel; the entry's own args replace theirs too
+// (memtest's console=ttyS0 on both firmware).
+function mappedSpecs(boot: Exclude<BootYaml, readonly unknown[]> | undefined, recipe: Recipe | undefined): BootSpec[] {
+  const own = (base: BootSpec | undefined): BootSpec => ({
+    kernel: boot?.kernel ?? base?.kernel ?? '',
+    initrds: boot?.initrd ?? base?.initrds ?? [],
+    args: boot?.args ?? base?.args ?? '',
+    ...(base?.archiveInitrdAt && boot?.kernel === undefined ? { archiveInitrdAt: base.archiveInitrdAt } : {}),
+    ...(boot?.arch ? { arch: boot.arch } : {}),
+  });
+  if (boot?.kernel !== undefined || !recipe?.firmwareBoot) return [own(recipe?.boot)];
+  return Object.entries(recipe.firmwareBoot).map(([family, spec]) => ({ ...own(spec), families: [family as FirmwareFamily] }));
+}
+
+// One item of the list form: nothing comes from a recipe.
+function listedSpec(item: Extract<BootYaml, readonly unknown[]>[number]): BootSpec {
+  return {
+    kernel: item.kernel,
+    initrds: item.initrd ?? [],
+    args: item.args ?? '',
+    ...(item.arch ? { arch: item.arch } : {}),
+    ...(item.firmware ? { families: item.firmware } : {}),
+  };
 }
 
 function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[]): IngestSpec | undefined {

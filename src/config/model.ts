@@ -16,6 +16,12 @@ export const CHECKSUM_ALGORITHMS = ['sha256', 'sha512', 'md5'] as const;
 /** A firmware family as images.yaml names it. */
 export type FirmwareFamily = (typeof FIRMWARE_FAMILIES)[number];
 
+/** CPU architectures a kernel can be built for, as iPXE's ${buildarch} and images.yaml's `arch:` name them. */
+export const CPU_ARCHITECTURES = ['i386', 'x86_64', 'arm64'] as const;
+
+/** A CPU architecture: i386, x86_64 or arm64. */
+export type CpuArchitecture = (typeof CPU_ARCHITECTURES)[number];
+
 /** What to load and run: paths are relative to the image folder. */
 export interface BootSpec {
   kernel: string;
@@ -26,6 +32,10 @@ export interface BootSpec {
    * initrd in a cpio header named by its argument): Proxmox's installer looks for /proxmox.iso there.
    */
   archiveInitrdAt?: string;
+  /** The kernel's CPU as images.yaml's `arch:` says; undefined: read from the kernel file's header. */
+  arch?: CpuArchitecture;
+  /** Firmware families this spec is for (a list item's `firmware:`, a recipe's per-firmware files); undefined: any. */
+  families?: readonly FirmwareFamily[];
 }
 
 /** A digest an archive must match, or the URL of a SHA256SUMS-style list that names it. */
@@ -59,8 +69,11 @@ export interface ImageConfig extends BootSpec {
   dir: string;
   /** Undefined: boots on every firmware. */
   firmware?: readonly FirmwareFamily[];
-  /** Other files per firmware (a recipe's memtest86+ has a .bin for BIOS and an .efi for UEFI). */
-  firmwareBoot?: Partial<Readonly<Record<FirmwareFamily, BootSpec>>>;
+  /**
+   * The boot specs after the image's own, in order (images.yaml's list form of `boot:`, a recipe's per-firmware
+   * files): a client boots the first spec whose families and architecture it can run.
+   */
+  moreBoots?: readonly BootSpec[];
   /** Present when the files come from `bootstation ingest` rather than a folder the user fills. */
   ingest?: IngestSpec;
   /**
@@ -70,14 +83,14 @@ export interface ImageConfig extends BootSpec {
   chain?: string;
 }
 
-/** The image's default boot spec and each firmware's own: every way the image may be booted (none for a chain image). */
-export function bootSpecsOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot' | 'chain'>): BootSpec[] {
+/** The image's own boot spec and the ones after it, in order: every way the image may be booted (none for a chain image). */
+export function bootSpecsOf(image: Pick<ImageConfig, keyof BootSpec | 'moreBoots' | 'chain'>): BootSpec[] {
   if (image.chain !== undefined) return [];
-  return [image, ...Object.values(image.firmwareBoot ?? {})];
+  return [image, ...(image.moreBoots ?? [])];
 }
 
 /** Every kernel and initrd any of the image's boot specs names, once each: the files it needs on disk. */
-export function bootFilesOf(image: Pick<ImageConfig, keyof BootSpec | 'firmwareBoot' | 'chain'>): string[] {
+export function bootFilesOf(image: Pick<ImageConfig, keyof BootSpec | 'moreBoots' | 'chain'>): string[] {
   return [...new Set(bootSpecsOf(image).flatMap((spec) => [spec.kernel, ...spec.initrds]))];
 }
 

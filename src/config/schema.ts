@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { nonUnicastKind } from '../net/ipv4-address.ts';
 import { MAC_ADDRESS } from '../text/mac-address.ts';
-import { CHECKSUM_ALGORITHMS, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './model.ts';
+import { CHECKSUM_ALGORITHMS, CPU_ARCHITECTURES, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './model.ts';
 import { RECIPE_NAMES } from './recipes.ts';
 
 // The length of each digest in hexadecimal digits.
@@ -123,12 +123,27 @@ const sourceSchema = z
     }
   });
 
-const bootSchema = z.strictObject({
+const bootSpecKeys = {
   kernel: relativeFile.optional(),
   initrd: z.array(relativeFile).max(16, 'at most 16 initrds').optional(),
   args: z.string().max(2048, 'at most 2048 characters').optional(),
   firmware: z.array(z.enum(FIRMWARE_FAMILIES, { message: 'must be bios or efi' })).min(1, 'must list bios, efi or both').optional(),
-});
+  // Replaces what the kernel file's header says, for a kernel the header reader cannot place.
+  arch: z.enum(CPU_ARCHITECTURES, { message: `must be one of ${CPU_ARCHITECTURES.join(' ')}` }).optional(),
+};
+
+// boot: one mapping, or a list of them (one per architecture, as Debian's netboot has amd64, i386 and arm64
+// trees), of which a client boots the first it can run; each item names its own kernel.
+const bootSchema = z.union(
+  [
+    z.strictObject(bootSpecKeys),
+    z
+      .array(z.strictObject({ ...bootSpecKeys, kernel: relativeFile }))
+      .min(1, 'must list at least one boot spec')
+      .max(8, 'at most 8 boot specs'),
+  ],
+  { error: 'must be a mapping (kernel, initrd, args, firmware, arch) or a list of them' },
+);
 
 // An extract pattern: like a relative file, with * (within a segment), ** (across segments) and ?.
 const extractGlob = z
@@ -171,7 +186,9 @@ const imageSchema = z
       }
       if (image.source === undefined) ctx.addIssue({ code: 'custom', path: ['source'], message: 'required (or chain: URL for a menu item that runs another iPXE script)' });
       // Without a recipe, the kernel is the one thing an image cannot do without.
-      if (image.recipe === undefined && (typeof image.boot !== 'object' || image.boot === null || image.boot.kernel === undefined)) {
+      // (The list form's items each require their own kernel; a scalar is refused by the union's message.)
+      const bootMapping = typeof image.boot === 'object' && image.boot !== null && !Array.isArray(image.boot);
+      if (image.recipe === undefined && (image.boot == null || (bootMapping && image.boot.kernel === undefined))) {
         ctx.addIssue({ code: 'custom', path: image.boot ? ['boot', 'kernel'] : ['boot'], message: 'required' });
       }
       if (image.extract !== undefined && image.source?.dir !== undefined) {

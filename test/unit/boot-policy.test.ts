@@ -8,7 +8,7 @@ const debian = {
   dir: '/data/images/debian',
   kernel: 'linux',
   initrds: ['initrd.gz'],
-  firmwareBoot: { efi: { kernel: 'efi/vmlinuz', initrds: ['efi/initrd.img'], args: '' } },
+  moreBoots: [{ kernel: 'efi/vmlinuz', initrds: ['efi/initrd.img'], args: '', families: ['efi'] }],
 } as unknown as ImageConfig;
 const config = { images: [debian] };
 const ipxe: IpxeFolder = { dir: '/data/ipxe', files: new Map([['undionly.kpxe', '/data/ipxe/undionly.kpxe'], ['ipxe.efi', '/data/ipxe/ipxe.efi']]) };

@@ -10,7 +10,8 @@ const memtest: ImageConfig = {
   kernel: 'memtest.bin',
   initrds: [],
   args: '',
-  firmwareBoot: { efi: { kernel: 'EFI/BOOT/memtest.efi', initrds: [], args: 'console=ttyS0' } },
+  families: ['bios'],
+  moreBoots: [{ kernel: 'EFI/BOOT/memtest.efi', initrds: [], args: 'console=ttyS0', families: ['efi'] }],
 };
 const ubuntu: ImageConfig = {
   id: 'ubuntu',

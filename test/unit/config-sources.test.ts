@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { bootSpecsOf } from '../../src/config/model.ts';
 import { ConfigError, parseConfigText } from '../../src/config/parse.ts';
 
 const SHA256 = 'ab'.repeat(32);
@@ -137,8 +138,8 @@ describe('recipes with per-firmware files', () => {
     source: {path: /isos/mt86plus_7.20.binaries.zip}
     boot: {args: console=ttyS0}
 `).images;
-    assert.ok(memtest?.firmwareBoot, 'the recipe gives per-firmware files');
-    for (const [family, spec] of Object.entries(memtest.firmwareBoot)) assert.equal(spec.args, 'console=ttyS0', `${family} args`);
+    assert.ok(memtest?.moreBoots, 'the recipe gives per-firmware files');
+    for (const spec of bootSpecsOf(memtest)) assert.equal(spec.args, 'console=ttyS0', `${spec.families?.join()} args`);
   });
 
   test('proxmox keeps its ISO and loads it as /proxmox.iso inside the initramfs', () => {

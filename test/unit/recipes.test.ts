@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { renderMenu } from '../../src/boot/scripts.ts';
-import type { BootSpec, BootstationConfig } from '../../src/config/model.ts';
+import { bootSpecsOf, type BootSpec, type BootstationConfig } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { normalizeEntryPath } from '../../src/ingest/entry-names.ts';
 import { compileMatcher, matchGlob } from '../../src/ingest/globs.ts';
@@ -396,7 +396,8 @@ describe('built-in recipes in images.yaml', () => {
       assert.equal(image.kernel, recipe.boot.kernel);
       assert.deepEqual(image.initrds, recipe.boot.initrds);
       assert.equal(image.args, recipe.boot.args);
-      assert.deepEqual(image.firmwareBoot, 'firmwareBoot' in recipe ? recipe.firmwareBoot : undefined);
+      const perFirmware = recipe.firmwareBoot ? Object.entries(recipe.firmwareBoot).map(([family, spec]) => ({ ...spec, families: [family] })) : [image];
+      assert.deepEqual(bootSpecsOf(image).map((spec) => ({ kernel: spec.kernel, initrds: spec.initrds, args: spec.args, families: spec.families })), perFirmware.map((spec) => ({ kernel: spec.kernel, initrds: spec.initrds, args: spec.args, families: spec.families })));
       assert.equal(image.ingest?.recipe, name);
       assert.deepEqual(image.ingest?.renames, 'renames' in recipe ? recipe.renames : undefined);
       for (const file of bootFiles(recipe)) assert.ok(image.ingest?.extract.includes(file), `${name}: ${file} extracted`);

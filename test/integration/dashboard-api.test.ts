@@ -1,6 +1,7 @@
 // The dashboard's API through Fastify's inject(), and its event stream on a real socket.
 import assert from 'node:assert/strict';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +177,70 @@ describe('GET /api/events/stream', () => {
       again.close();
       return again.response.statusCode === 200 || undefined;
     });
+  });
+});
+
+describe('header names on the wire', () => {
+  /** The response head exactly as sent (up to the blank line) for a request written on a raw TCP socket. */
+  function rawHead(port: number, path: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        const end = received.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          socket.destroy();
+          resolve(received.slice(0, end));
+        }
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  function assertUsualSpelling(head: string, what: string): void {
+    for (const line of head.split('\r\n').slice(1)) assert.match(line, /^([A-Z][a-z]*|ETag|WWW)(-[A-Z][a-z]*)*: /, `${what}: header line ${JSON.stringify(line)}`);
+  }
+
+  it('the page, its assets, the API, /metrics and the event stream spell every header name as usual', async () => {
+    const port = (app.server.address() as { port: number }).port;
+    const cases: Array<[string, RegExp]> = [
+      ['/', /\r\nContent-Type: text\/html; charset=utf-8\r\n/],
+      ['/dashboard.js', /\r\nContent-Type: text\/javascript; charset=utf-8\r\n/],
+      ['/api/ipxe', /\r\nContent-Length: \d+\r\n/],
+      ['/metrics', /\r\nContent-Type: text\/plain/],
+      ['/api/events/stream', /\r\nContent-Type: text\/event-stream; charset=utf-8\r\n/],
+    ];
+    for (const [path, expected] of cases) {
+      const head = await rawHead(port, path);
+      assert.match(head, expected, `${path}: ${JSON.stringify(head)}`);
+      assertUsualSpelling(head, path);
+    }
+  });
+
+  it('a 401 names WWW-Authenticate, and a secondary listening address spells names the same way', async () => {
+    adminToken = TOKEN;
+    const secondary: Server = app.secondaryServer();
+    try {
+      await new Promise<void>((resolve) => secondary.listen(0, '127.0.0.1', resolve));
+      const port = (secondary.address() as { port: number }).port;
+      const unauthorized = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port }, () => socket.write('POST /api/images/debian/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+        socket.on('end', () => resolve(received.slice(0, received.indexOf('\r\n\r\n'))));
+        socket.on('error', reject);
+      });
+      assert.match(unauthorized, /^HTTP\/1\.1 401 [^]*\r\nWWW-Authenticate: Bearer\r\n/);
+      assertUsualSpelling(unauthorized, 'POST without a token');
+      const page = await rawHead(port, '/');
+      assert.match(page, /\r\nContent-Security-Policy: default-src 'none'/);
+      assertUsualSpelling(page, '/ on the secondary address');
+    } finally {
+      adminToken = undefined;
+      secondary.close();
+      secondary.closeAllConnections();
+    }
   });
 });
 

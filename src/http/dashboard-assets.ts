@@ -2,6 +2,7 @@
 // kept as strings here so that `tsc` carries them into dist/ without a build step of their own.
 
 import { formatBytes } from '../text/format.ts';
+import { describeImageVerification } from './dashboard-page.ts';
 
 /** /dashboard.js: follows /api/events/stream and updates the server-rendered tables; text goes in by textContent only. */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
@@ -10,6 +11,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   var LABELS = { dhcp: 'DHCP', tftp: 'TFTP', script: 'script', menu: 'menu', kernel: 'kernel', initrd: 'initrd', files: 'files' };
 
   ${formatBytes.toString()}
+  ${describeImageVerification.toString()}
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -76,6 +78,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     if (row) row.querySelector('.progress').textContent = text;
   }
 
+  // The state cell during an ingest: "downloading 42 %" as the menu says it, the sizes below it.
+  function imageState(id, text) {
+    var row = rowOf(document.querySelector('#images tbody'), 'image', id);
+    if (!row) return;
+    row.cells[1].textContent = text;
+    row.cells[1].className = 'state state-busy';
+  }
+
   function setButtonsDisabled(disabled) {
     document.querySelectorAll('button[data-ingest]').forEach(function (button) { button.disabled = disabled; });
   }
@@ -89,18 +99,22 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
         row.cells[1].textContent = state;
         row.cells[1].className = 'state state-' + image.state.replace(' ', '-');
         row.cells[2].textContent = image.version || '';
-        row.cells[3].textContent = image.size === null ? '' : formatBytes(image.size);
-        row.cells[4].textContent = image.lastIngest ? image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '';
+        var verification = describeImageVerification(image);
+        row.cells[3].textContent = verification;
+        row.cells[3].className = 'verified' + (verification.indexOf('NOT') >= 0 ? ' bad' : '');
+        row.cells[4].textContent = image.size === null ? '' : formatBytes(image.size);
+        row.cells[5].textContent = image.lastIngest ? image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '';
       });
       setButtonsDisabled(body.ingestRunning !== null);
     });
   }
 
   function onIngest(event) {
-    if (event.phase === 'running') { setButtonsDisabled(true); imageProgress(event.image, 'starting…'); return; }
+    if (event.phase === 'running') { setButtonsDisabled(true); imageState(event.image, 'downloading'); imageProgress(event.image, 'starting…'); return; }
     if (event.phase === 'progress') {
-      var total = event.total ? ' of ' + formatBytes(event.total) + ' (' + Math.floor((event.done * 100) / event.total) + '%)' : '';
-      imageProgress(event.image, formatBytes(event.done) + total);
+      var percent = event.total ? Math.floor((event.done * 100) / event.total) : null;
+      imageState(event.image, percent === null ? 'downloading' : 'downloading ' + percent + ' %');
+      imageProgress(event.image, formatBytes(event.done) + (event.total ? ' of ' + formatBytes(event.total) : ''));
       return;
     }
     imageProgress(event.image, event.phase === 'failed' ? 'failed: ' + event.message : event.phase);
@@ -160,6 +174,7 @@ ol.timeline li { border: 1px solid currentColor; border-radius: .3em; padding: 0
 ol.timeline li b { font-weight: 600; }
 .state-failed, .state-missing-files { color: var(--bad); }
 .state-ready { color: var(--ok); }
+.state-busy { color: #9a6700; }
 .progress { display: block; font-size: .85em; color: var(--muted); }
 button { font: inherit; padding: .3em .8em; min-height: 2.2em; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; }

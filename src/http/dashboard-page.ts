@@ -101,7 +101,7 @@ ${page.clients.map(renderClientRow).join('\n')}
 <section>
 <h2>Images</h2>
 <div class="scroll"><table id="images">
-<thead><tr><th>Image</th><th>State</th><th>Version</th><th>Size</th><th>Last ingest</th><th></th></tr></thead>
+<thead><tr><th>Image</th><th>State</th><th>Version</th><th>Verified</th><th>Size</th><th>Last ingest</th><th></th></tr></thead>
 <tbody>
 ${page.images.map((image) => renderImageRow(image, page)).join('\n')}
 </tbody>
@@ -135,15 +135,26 @@ export function renderClientRow(client: ClientView): string {
   return `<tr data-key="${escapeHtml(client.key)}"><td class="mac">${escapeHtml(machine)}${client.macVerified === false ? UNVERIFIED_MARK : ''}</td><td>${escapeHtml(client.firmware ?? client.vendorClass ?? '')}</td><td>${escapeHtml(client.ip ?? '')}</td><td class="step ${client.stepOk ? 'ok' : 'bad'}">${step}</td><td><ol class="timeline">${timeline}</ol></td></tr>`;
 }
 
+/**
+ * How an image's files were checked, said plainly; the script says the same from /api/images. Files in a source.dir
+ * are the user's own and a chain image's script is fetched by iPXE, so bootstation checks neither.
+ */
+export function describeImageVerification(image: Pick<ImageStatus, 'source' | 'verification'>): string {
+  if (image.source === 'dir') return 'your own files (not checked)';
+  if (image.source === 'chain') return 'fetched by iPXE at boot (not checked)';
+  return image.verification ?? 'not ingested yet';
+}
+
 function renderImageRow(image: ImageStatus, page: DashboardPage): string {
   const size = image.size === null ? '' : formatBytes(image.size);
   const last = image.lastIngest === null ? '' : image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const state = image.failure ? `failed: ${image.failure.message}` : image.state === 'missing files' ? `missing ${image.missingFiles.join(', ')}` : image.state;
+  const verification = describeImageVerification(image);
   const button =
-    page.ingestEnabled && image.source !== 'dir'
+    page.ingestEnabled && (image.source === 'url' || image.source === 'path')
       ? `<button type="button" data-ingest="${escapeHtml(image.id)}"${page.ingestRunning === undefined ? '' : ' disabled'}>${image.lastIngest === null ? 'Ingest' : 'Re-ingest'}</button>`
       : '';
-  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(image.state.replace(' ', '-'))}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td>${size}</td><td>${escapeHtml(last)}</td><td>${button}<span class="progress"></span></td></tr>`;
+  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(image.state.replace(' ', '-'))}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td class="verified${verification.includes('NOT') ? ' bad' : ''}">${escapeHtml(verification)}</td><td>${size}</td><td>${escapeHtml(last)}</td><td>${button}<span class="progress"></span></td></tr>`;
 }
 
 function renderIpxe(ipxe: IpxeDescription): string {

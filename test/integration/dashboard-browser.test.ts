@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { get } from 'node:http';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ import { encodeDhcpPacket } from '../../src/dhcp/codec.ts';
 import { freeTcpPort, freeUdpPort, startCli, waitFor } from '../support/cli.ts';
 import { pxeClientRequest } from '../../tools/dhcp-request-builder.ts';
 import { tftpGet } from '../support/tftp-test-client.ts';
+import { startHttpFixture } from '../support/http-fixture-server.ts';
+import { buildTar } from '../support/ingest-archives.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -27,6 +30,10 @@ const VENDOR = 'PXEClient:Arch:00000:UNDI:002001<b>';
 // The fake client's address: not bootstation's own (127.0.0.1), and the one its DHCP, TFTP and HTTP all come from,
 // since bootstation ties them together by the sender's address.
 const CLIENT = '127.0.0.2';
+const ADMIN_TOKEN = 'browser-test-token-0123456789';
+// The archive the dashboard's Ingest button downloads, trickled out so that its progress can be watched.
+const ARCHIVE = await buildTar([{ name: 'vmlinuz', content: 'k'.repeat(3_000_000) }]);
+const TRICKLE = { bytes: 128 * 1024, everyMs: 60 };
 
 /** GETs a URL from the fake client's address and reads the whole body. */
 function fetchFromClient(url: string): Promise<void> {
@@ -41,6 +48,7 @@ function fetchFromClient(url: string): Promise<void> {
 describe('the dashboard in headless Chromium', { skip }, () => {
   let dir: string;
   let server: ReturnType<typeof startCli>;
+  let archives: Awaited<ReturnType<typeof startHttpFixture>>;
   let ports: { http: number; tftp: number; dhcp: number; pxe: number };
   let context: BrowserContext;
   let page: Page;
@@ -53,9 +61,27 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await writeFile(join(dir, 'data', 'ipxe', 'undionly.kpxe'), Buffer.alloc(70_000, 1));
     await writeFile(join(dir, 'debian', 'linux'), Buffer.alloc(6_000_000, 2));
     await writeFile(join(dir, 'debian', 'initrd.gz'), Buffer.alloc(3_000_000, 3));
+    archives = await startHttpFixture((_request, response) => {
+      response.writeHead(200, { 'content-length': String(ARCHIVE.length), 'content-type': 'application/octet-stream' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        const chunk = ARCHIVE.subarray(sent, sent + TRICKLE.bytes);
+        sent += chunk.length;
+        response.write(chunk);
+        if (sent >= ARCHIVE.length) {
+          clearInterval(timer);
+          response.end();
+        }
+      }, TRICKLE.everyMs);
+      response.on('close', () => clearInterval(timer));
+    });
+    const sha256 = createHash('sha256').update(ARCHIVE).digest('hex');
     await writeFile(
       join(dir, 'images.yaml'),
-      `menu:\n  title: Browser lab\nimages:\n  - id: debian\n    label: Debian 12 installer\n    source: {dir: ${join(dir, 'debian')}}\n    boot: {kernel: linux, initrd: [initrd.gz]}\n`,
+      `server:\n  admin_token: ${ADMIN_TOKEN}\nmenu:\n  title: Browser lab\nimages:\n` +
+        `  - id: debian\n    label: Debian 12 installer\n    source: {dir: ${join(dir, 'debian')}}\n    boot: {kernel: linux, initrd: [initrd.gz]}\n` +
+        `  - id: rescue\n    label: Rescue kernel\n    source: {url: "${archives.url('/rescue.tar')}", sha256: ${sha256}}\n    boot: {kernel: vmlinuz}\n` +
+        `  - id: netboot-xyz\n    label: netboot.xyz\n    chain: https://boot.netboot.xyz\n`,
     );
     ports = { http: await freeTcpPort(), tftp: await freeUdpPort(), dhcp: await freeUdpPort(), pxe: await freeUdpPort() };
     server = startCli([
@@ -81,6 +107,7 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await context?.close();
     server?.child.kill('SIGTERM');
     await server?.exited;
+    await archives?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -145,6 +172,30 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop.png'), fullPage: true });
+  });
+
+  it('shows an ingest started with the admin token live: "downloading N %", then ready and how it was verified', async () => {
+    await page.reload();
+    const row = page.locator('#images tr[data-image="rescue"]');
+    assert.equal(await row.locator('td.state').textContent(), 'not ingested');
+    assert.equal(await row.locator('td.verified').textContent(), 'not ingested yet');
+    assert.equal(await page.locator('#images tr[data-image="debian"] td.verified').textContent(), 'your own files (not checked)');
+    assert.equal(await page.locator('#images tr[data-image="netboot-xyz"] td.state').textContent(), 'ready', 'a chain image has no files to wait for');
+    assert.equal(await page.locator('#images tr[data-image="netboot-xyz"] button').count(), 0, 'a chain image is not ingested');
+    await page.locator('#token').fill(ADMIN_TOKEN);
+    await row.locator('button[data-ingest="rescue"]').click();
+    // Progress events come at most every 500 ms; the trickled download takes about 1.4 s.
+    const seen = new Set<string>();
+    await waitFor('the ingest to end', async () => {
+      const state = (await row.locator('td.state').textContent()) ?? '';
+      seen.add(state);
+      return state === 'ready' || state.startsWith('failed') || undefined;
+    }, 30_000);
+    const percents = [...seen].filter((state) => /^downloading \d+ %$/.test(state));
+    assert.ok(percents.length > 0, `the state cell should have said "downloading N %" on the way; it said ${JSON.stringify([...seen])}`);
+    assert.equal(await row.locator('td.state').textContent(), 'ready');
+    assert.equal(await row.locator('td.verified').textContent(), 'archive verified (sha256)');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ingested.png'), fullPage: true });
   });
 
   it('ran under its Content-Security-Policy without a violation', () => {

@@ -48,6 +48,9 @@ describe('the dashboard page', () => {
     assert.match(on, /id="token"/);
     const off = renderDashboardPage({ ...page, images, ingestEnabled: false });
     assert.doesNotMatch(off, /<button|id="token"/);
+    const chain = renderDashboardPage({ ...page, images: [image({ id: 'xyz', source: 'chain', lastIngest: null, verification: null })], ingestEnabled: true });
+    assert.doesNotMatch(chain, /data-ingest="xyz"/, 'a chain image has nothing to ingest');
+    assert.match(chain, /<td class="verified">fetched by iPXE at boot \(not checked\)<\/td>/);
   });
 
   it('shows why the images cannot be listed, escaped, while images.yaml does not validate', () => {

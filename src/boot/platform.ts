@@ -149,3 +149,23 @@ function platformById(id: PlatformId): (typeof PLATFORMS)[number] {
 export function firstStageFile(id: PlatformId): string {
   return platformById(id).firstStage;
 }
+
+/** What a netboot client runs when it asks DHCP: its firmware's PXE, its firmware's HTTP Boot, or iPXE. */
+export type ClientStage = 'pxe' | 'http' | 'ipxe';
+
+const CLIENT_STAGE_NAMES: Readonly<Record<ClientStage, string>> = { pxe: 'PXE', http: 'HTTP Boot', ipxe: 'iPXE' };
+
+/** The label logs, events and metrics give a client: its platform id and stage, e.g. "efi-x64-http". */
+export function clientKind(platform: Pick<Platform, 'id'>, stage: ClientStage): string {
+  return `${platform.id}-${stage}`;
+}
+
+/** A client kind as people read it, e.g. "efi-x64-http" → "x64 UEFI, HTTP Boot"; undefined for any other text. */
+export function clientKindName(kind: string): string | undefined {
+  for (const platform of PLATFORMS) {
+    for (const stage of ['pxe', 'http', 'ipxe'] as const) {
+      if (kind === clientKind(platform, stage)) return `${platform.displayName}, ${CLIENT_STAGE_NAMES[stage]}`;
+    }
+  }
+  return undefined;
+}

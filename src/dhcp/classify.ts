@@ -1,6 +1,6 @@
 // Classifies a DHCP packet: a netboot client we answer (platform, transport, what runs), or every reason not. Pure.
 import { BOOTSTATION_USER_CLASS } from '../boot/ipxe-identity.ts';
-import { platformOfArchitecture, VENDOR_CLASS_PREFIX, type BootTransport, type PlatformId } from '../boot/platform.ts';
+import { clientKind, platformOfArchitecture, VENDOR_CLASS_PREFIX, type BootTransport, type PlatformId } from '../boot/platform.ts';
 import { clientHardwareAddress, ipv4FromOption, latin1Text, type DhcpPacket } from './codec.ts';
 import { BootpOp, DhcpMessageType, dhcpMessageTypeName, DhcpOption } from './options.ts';
 
@@ -147,7 +147,7 @@ export function classifyClient(packet: DhcpPacket): ClientClassification {
     firmware: supported.platform.id,
     transport: supported.transport,
     ipxe,
-    kind: `${supported.platform.id}-${runs}`,
+    kind: clientKind(supported.platform, runs),
     serverIdentifier: ipv4FromOption(options.get(DhcpOption.serverIdentifier)),
     machineIdentifier,
   };

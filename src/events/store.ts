@@ -1,5 +1,6 @@
 // The bounded in-memory boot history: a ring of recent events with monotonic ids, and one timeline per client.
 // Plain data structures and an injected clock; the HTTP routes and the dashboard read it, the services feed it.
+import { clientKindName } from '../boot/platform.ts';
 import type { BootEvent, BootEventInput, BootEventSink } from './model.ts';
 
 /** The steps of a netboot, in the order a PC goes through them. */
@@ -35,6 +36,8 @@ export interface ClientView {
   ip?: string;
   /** The ProxyDHCP classification of its last offer, e.g. "bios-pxe". */
   firmware?: string;
+  /** `firmware` as the platform table names it, e.g. "BIOS, PXE"; what the dashboard shows. */
+  platform?: string;
   vendorClass?: string;
   firstSeen: number;
   lastSeen: number;
@@ -221,7 +224,12 @@ function applyToView(view: ClientView, event: BootEvent): void {
     view.mac = event.mac;
     view.macVerified = false;
   }
-  if (event.kind === 'dhcp-offer') view.firmware = event.firmware;
+  if (event.kind === 'dhcp-offer') {
+    view.firmware = event.firmware;
+    const platform = clientKindName(event.firmware);
+    if (platform !== undefined) view.platform = platform;
+    else delete view.platform;
+  }
   if (event.kind === 'http-fetch' && event.role === 'kernel' && event.image !== undefined) view.image = event.image;
   const update = stepUpdate(event);
   if (!update) return;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeDhcpPacket, DhcpDecodeError, encodeDhcpPacket } from '../../src/dhcp/codec.ts';
+import { clientKindName } from '../../src/boot/platform.ts';
 import { classifyClient } from '../../src/dhcp/classify.ts';
 import { decideProxyDhcpAnswer, type ProxyDhcpDecision, type ProxyDhcpPolicy, type ProxyDhcpPort } from '../../src/dhcp/proxy-answer.ts';
 import { pxeClientRequest, type TestClient } from '../../tools/dhcp-request-builder.ts';
@@ -161,6 +162,7 @@ describe('decideProxyDhcpAnswer: arm64 and UEFI HTTP Boot (issue 16)', () => {
       return classified.netboot ? classified.kind : classified.reasons.join('; ');
     });
     assert.deepEqual(kinds, ['efi-arm64-pxe', 'efi-arm64-http', 'efi-x64-http', 'efi-arm64-ipxe', 'efi-arm64-ipxe']);
+    assert.deepEqual(kinds.map(clientKindName), ['arm64 UEFI, PXE', 'arm64 UEFI, HTTP Boot', 'x64 UEFI, HTTP Boot', 'arm64 UEFI, iPXE', 'arm64 UEFI, iPXE']);
   });
 
   it('ignores a vendor class that contradicts option 93 (PXEClient with 19, HTTPClient with 11)', () => {

@@ -71,6 +71,16 @@ describe('client bounds', () => {
     assert.equal(view.stepOk, false);
     assert.match(view.timeline.dhcp!.detail, /has no first-stage iPXE binary/);
   });
+
+  it("names a client's platform as the platform table does, from the kind of its last offer", () => {
+    const { store } = storeAt();
+    store.record({ ...offer('52:54:00:00:00:01'), firmware: 'efi-arm64-http' } as BootEventInput);
+    assert.deepEqual([store.clients()[0]?.firmware, store.clients()[0]?.platform], ['efi-arm64-http', 'arm64 UEFI, HTTP Boot']);
+    store.record({ ...offer('52:54:00:00:00:01'), firmware: 'efi-arm64-ipxe' } as BootEventInput);
+    assert.equal(store.clients()[0]?.platform, 'arm64 UEFI, iPXE');
+    store.record({ ...offer('52:54:00:00:00:01'), firmware: 'unknown' } as BootEventInput);
+    assert.equal(store.clients()[0]?.platform, undefined, 'a kind no row names leaves no stale name behind');
+  });
 });
 
 describe('IP → MAC', () => {

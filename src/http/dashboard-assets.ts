@@ -38,7 +38,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       machine.appendChild(mark);
     }
     row.appendChild(machine);
-    row.appendChild(element('td', '', client.firmware || client.vendorClass || ''));
+    row.appendChild(element('td', '', client.platform || client.firmware || client.vendorClass || ''));
     row.appendChild(element('td', '', client.ip || ''));
     var step = client.step ? LABELS[client.step] + (client.stepOk ? '' : ' failed') : '';
     row.appendChild(element('td', 'step ' + (client.stepOk ? 'ok' : 'bad'), step));

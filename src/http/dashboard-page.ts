@@ -132,7 +132,7 @@ export function renderClientRow(client: ClientView): string {
       return `<li class="${view.ok ? 'ok' : 'bad'}" title="${escapeHtml(view.detail)}"><b>${STEP_LABELS[name]}</b> ${escapeHtml(describeStep(view))}</li>`;
     })
     .join('');
-  return `<tr data-key="${escapeHtml(client.key)}"><td class="mac">${escapeHtml(machine)}${client.macVerified === false ? UNVERIFIED_MARK : ''}</td><td>${escapeHtml(client.firmware ?? client.vendorClass ?? '')}</td><td>${escapeHtml(client.ip ?? '')}</td><td class="step ${client.stepOk ? 'ok' : 'bad'}">${step}</td><td><ol class="timeline">${timeline}</ol></td></tr>`;
+  return `<tr data-key="${escapeHtml(client.key)}"><td class="mac">${escapeHtml(machine)}${client.macVerified === false ? UNVERIFIED_MARK : ''}</td><td>${escapeHtml(client.platform ?? client.firmware ?? client.vendorClass ?? '')}</td><td>${escapeHtml(client.ip ?? '')}</td><td class="step ${client.stepOk ? 'ok' : 'bad'}">${step}</td><td><ol class="timeline">${timeline}</ol></td></tr>`;
 }
 
 /**

@@ -122,7 +122,7 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await dhcpRequest();
     await row.waitFor();
     await waitForText(row.locator('td.step'), 'DHCP');
-    assert.equal(await row.locator('td').nth(1).textContent(), 'bios-pxe');
+    assert.equal(await row.locator('td').nth(1).textContent(), 'BIOS, PXE', 'the platform by the platform table\'s name, live');
     assert.equal(await row.locator('td').nth(2).textContent(), CLIENT);
     assert.equal(await page.locator('#no-clients').isVisible(), false);
 
@@ -156,6 +156,7 @@ describe('the dashboard in headless Chromium', { skip }, () => {
 
   it('lists the images and the iPXE binaries', async () => {
     await page.reload();
+    assert.equal(await page.locator(`#clients tbody tr[data-key="${MAC}"] td`).nth(1).textContent(), 'BIOS, PXE', 'the same name rendered by the server');
     assert.equal(await page.locator('#images tr[data-image="debian"] td.state').textContent(), 'ready');
     assert.match((await page.locator('#ipxe').textContent()) ?? '', /Kindcustom/);
     // Only undionly.kpxe is there: each platform without its first stage is named as the platform table names it.

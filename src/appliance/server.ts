@@ -2,7 +2,8 @@
 // files and the dashboard's ingest jobs, and stops them again. The CLI parses arguments and calls startAppliance.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { cacheMissingBootFiles, cachePerConfig } from '../boot/image-files.ts';
+import { cacheBootFileCheck, cachePerConfig } from '../boot/image-files.ts';
+import { platformOfClientKind } from '../boot/platform.ts';
 import { findBootFile } from '../boot/policy.ts';
 import { createLiveConfig, type LiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -91,10 +92,10 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
   const events = fanOut(history, metrics);
   // The state of the image files on disk, shared by the menu and the dashboard: checked again after a reload
   // (a new config is a new cache key), when an ingest ends, and otherwise at most once per 2 s.
-  const missingBootFiles = cacheMissingBootFiles({ now });
-  const imageStatuses = cachePerConfig((config: BootstationConfig) => readImageStatuses(config, dataDir, missingBootFiles), { now });
+  const bootFiles = cacheBootFileCheck({ now });
+  const imageStatuses = cachePerConfig((config: BootstationConfig) => readImageStatuses(config, dataDir, async (c) => (await bootFiles(c)).missing), { now });
   const forgetImageFiles = (): void => {
-    missingBootFiles.forget();
+    bootFiles.forget();
     imageStatuses.forget();
   };
   const live = createLiveConfig(configPath, initial, log, {
@@ -133,7 +134,9 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
   let serverUrl = '';
   const app = buildHttpApp({
     config: live.current,
-    missingBootFiles,
+    bootFiles,
+    // The platform ProxyDHCP last offered this MAC a file for (its option 93), for menus of iPXE builds that do not say.
+    dhcpPlatformOf: (mac) => platformOfClientKind(history.client(mac)?.view.firmware ?? '')?.platform.id,
     serverUrl: () => serverUrl,
     ipxe: ipxe.current,
     log,

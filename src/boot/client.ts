@@ -1,6 +1,6 @@
 // What an iPXE client says about itself in the query of /boot.ipxe and /menu.ipxe, read defensively. Pure.
 import type { FirmwareFamily } from '../config/model.ts';
-import { familyOfIpxePlatform } from './platform.ts';
+import { familyOfIpxePlatform, platformOfIpxe, PLATFORMS, type PlatformId } from './platform.ts';
 import { MAC_ADDRESS, normalizeMacAddress } from '../text/mac-address.ts';
 
 /** What an iPXE client told us about itself in the query string of /boot.ipxe or /menu.ipxe. */
@@ -43,4 +43,16 @@ export function clientQuery(client: BootClient): string {
   if (client.buildarch) params.set('buildarch', client.buildarch);
   const query = params.toString();
   return query ? `?${query}` : '';
+}
+
+/**
+ * The client's platform row: from iPXE's ${platform} and ${buildarch}, else the row ProxyDHCP learnt from its
+ * option 93 when that agrees with the firmware family iPXE reported; undefined when neither says.
+ */
+export function clientPlatform(client: BootClient, dhcpPlatform?: PlatformId): (typeof PLATFORMS)[number] | undefined {
+  const reported = platformOfIpxe(client.platform, client.buildarch);
+  if (reported) return reported;
+  const learnt = PLATFORMS.find((platform) => platform.id === dhcpPlatform);
+  const family = firmwareFamily(client);
+  return learnt && (!family || learnt.family === family) ? learnt : undefined;
 }

@@ -162,9 +162,15 @@ export function clientKind(platform: Pick<Platform, 'id'>, stage: ClientStage): 
 
 /** A client kind as people read it, e.g. "efi-x64-http" → "x64 UEFI, HTTP Boot"; undefined for any other text. */
 export function clientKindName(kind: string): string | undefined {
+  const known = platformOfClientKind(kind);
+  return known && `${known.platform.displayName}, ${CLIENT_STAGE_NAMES[known.stage]}`;
+}
+
+/** The platform row and stage a client kind names ("efi-ia32-ipxe" → the efi-ia32 row, ipxe); undefined for any other text. */
+export function platformOfClientKind(kind: string): { platform: (typeof PLATFORMS)[number]; stage: ClientStage } | undefined {
   for (const platform of PLATFORMS) {
     for (const stage of ['pxe', 'http', 'ipxe'] as const) {
-      if (kind === clientKind(platform, stage)) return `${platform.displayName}, ${CLIENT_STAGE_NAMES[stage]}`;
+      if (kind === clientKind(platform, stage)) return { platform, stage };
     }
   }
   return undefined;

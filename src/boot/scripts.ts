@@ -1,6 +1,8 @@
 // Renders /boot.ipxe and /menu.ipxe for one client from the live configuration. Pure.
-import { bootSpecsOf, type BootSpec, type BootstationConfig, type FirmwareFamily, type ImageConfig } from '../config/model.ts';
-import { clientQuery, firmwareFamily, type BootClient } from './client.ts';
+import type { BootSpec, BootstationConfig, ImageConfig } from '../config/model.ts';
+import { clientPlatform, clientQuery, firmwareFamily, type BootClient } from './client.ts';
+import { chooseBootSpec, type BootChoice, type KernelHeaders } from './kernel-fit.ts';
+import type { PlatformId } from './platform.ts';
 import { ipxeUrl, ipxeWords, setKeymapCommand, urlPath } from './ipxe-text.ts';
 
 /** Everything a script renderer needs: the config, where we are, what the client said, which files exist. */
@@ -11,6 +13,10 @@ export interface ScriptContext {
   client: BootClient;
   /** Image id → boot files (kernel, initrds) that are not on disk; absent when the image is complete. */
   missingFiles: ReadonlyMap<string, readonly string[]>;
+  /** Image id → kernel path → what its header says; a kernel not in it is started wherever its firmware fits. */
+  kernels?: KernelHeaders;
+  /** The platform row ProxyDHCP learnt from the client's option 93, for an iPXE that does not report ${buildarch}. */
+  dhcpPlatform?: PlatformId;
 }
 
 // Labels in the generated scripts. Image labels carry a prefix so that an image id can never
@@ -45,27 +51,40 @@ export function renderBootScript(context: ScriptContext): string {
   if (keymap) lines.push(`# keyboard layout from ${host?.keymap ? 'hosts' : 'ipxe.keymap'} in images.yaml`, setKeymapCommand(keymap));
   const hostImage = imageById(config, host?.image);
   const menuUrl = `${serverUrl}/menu.ipxe${clientQuery(client)}`;
-  if (!hostImage || context.missingFiles.has(hostImage.id)) {
-    if (hostImage) lines.push(`echo ${ipxeWords(`${hostImage.label} is assigned to this machine but its files are missing; showing the menu.`)}`);
+  const choice = hostImage && bootChoice(context, hostImage);
+  if (!hostImage || !choice?.spec || context.missingFiles.has(hostImage.id)) {
+    const why = choice && !choice.spec ? `cannot start here (${choice.reason})` : 'its files are missing';
+    if (hostImage) lines.push(`echo ${ipxeWords(`${hostImage.label} is assigned to this machine but ${why}; showing the menu.`)}`);
     lines.push(`chain --autofree ${menuUrl} || shell`);
     return lines.join('\n') + '\n';
   }
   lines.push(`# ${client.mac} always boots ${hostImage.id} (hosts in images.yaml)`);
-  lines.push(...imageBootLines(hostImage, serverUrl, FAILED, firmwareFamily(client)));
+  lines.push(...imageBootLines(hostImage, serverUrl, FAILED, choice.spec));
   lines.push(`:${FAILED}`, 'echo Boot failed; showing the menu.', 'imgfree', 'sleep 3', `chain --autofree ${menuUrl} || shell`);
   return lines.join('\n') + '\n';
 }
 
-/** Renders /menu.ipxe: one item per image that fits the client's firmware, the default with its timeout, and tools. */
+/**
+ * Renders /menu.ipxe: one item per image that fits the client's firmware and that its CPU can start (the first boot
+ * spec it can run; the others are named in a `# hidden:` comment), the default with its timeout, and tools.
+ */
 export function renderMenu(context: ScriptContext): string {
   const { config, client, missingFiles, serverUrl } = context;
   const family = firmwareFamily(client);
-  const images = config.images.filter((image) => !family || !image.firmware || image.firmware.includes(family));
+  const specs = new Map<string, BootSpec>();
+  const hidden: string[] = [];
+  for (const image of config.images) {
+    if (family && image.firmware && !image.firmware.includes(family)) continue;
+    const choice = bootChoice(context, image);
+    if (choice.spec) specs.set(image.id, choice.spec);
+    else if (!choice.byFirmware) hidden.push(`# hidden: ${image.id} (${choice.reason})`);
+  }
+  const images = config.images.filter((image) => specs.has(image.id));
   const ready = images.filter((image) => !missingFiles.has(image.id));
   const defaultImage = ready.find((image) => image.id === config.menu.defaultImage);
   const timeoutMs = config.menu.timeoutSeconds * 1000;
 
-  const lines = ['#!ipxe', `# bootstation menu${describeClient(client)}`];
+  const lines = ['#!ipxe', `# bootstation menu${describeClient(client, context.dhcpPlatform)}`, ...hidden];
   // choose --timeout 0 means "wait for a key", so the first display counts down and any later one
   // (after a failed boot) waits: a broken default can never loop.
   lines.push(`set bs-timeout ${defaultImage ? timeoutMs : 0}`);
@@ -85,7 +104,7 @@ export function renderMenu(context: ScriptContext): string {
   lines.push(`choose --timeout \${bs-timeout}${chooseDefault} bs-choice || goto ${SHELL}`, 'set bs-timeout 0', 'goto ${bs-choice}');
 
   for (const image of ready) {
-    lines.push('', `:${imageLabel(image.id)}`, ...imageBootLines(image, serverUrl, FAILED, family));
+    lines.push('', `:${imageLabel(image.id)}`, ...imageBootLines(image, serverUrl, FAILED, specs.get(image.id)!));
   }
   lines.push(
     '',
@@ -118,10 +137,9 @@ export function imageBaseUrl(serverUrl: string, image: ImageConfig): string {
 // kernel + initrd + boot, each failing over to a label. The EFI stub finds initrds by the
 // initrd=<name> words on the kernel command line; iPXE names each initrd explicitly so that
 // the names match whatever folders the files sit in. On BIOS, iPXE passes all initrds anyway.
-function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string, family: FirmwareFamily | undefined): string[] {
+function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string, boot: BootSpec): string[] {
   // A chain image runs another iPXE script (netboot.xyz's menu); --autofree frees it once it returns.
   if (image.chain !== undefined) return [`echo Chaining ${ipxeWords(image.label)}`, `chain --autofree ${ipxeUrl(image.chain)} || goto ${failLabel}`];
-  const boot = bootSpecFor(image, family);
   const archive = image.ingest?.keepArchiveAs;
   // The archive as an initrd only exists when ingest kept it.
   const archiveInitrd = archive && boot.archiveInitrdAt ? { file: archive, at: boot.archiveInitrdAt } : undefined;
@@ -143,9 +161,10 @@ function imageBootLines(image: ImageConfig, serverUrl: string, failLabel: string
   ];
 }
 
-/** The files an image boots on a firmware family: its first boot spec for that family, else its own. */
-export function bootSpecFor(image: ImageConfig, family: FirmwareFamily | undefined): BootSpec {
-  return bootSpecsOf(image).find((spec) => !family || !spec.families || spec.families.includes(family)) ?? image;
+// The spec this client boots of an image, or why none: its platform row from iPXE (or DHCP), and the kernels' headers.
+function bootChoice(context: ScriptContext, image: ImageConfig): BootChoice {
+  const platform = clientPlatform(context.client, context.dhcpPlatform);
+  return chooseBootSpec(image, { family: firmwareFamily(context.client), ...(platform ? { platform } : {}) }, context.kernels);
 }
 
 // Each initrd's file name, made unique (two folders may both hold "initrd.img") and limited to
@@ -165,8 +184,9 @@ function imageById(config: BootstationConfig, id: string | undefined): ImageConf
   return id === undefined ? undefined : config.images.find((image) => image.id === id);
 }
 
-function describeClient(client: BootClient): string {
-  const parts = [client.mac, client.platform && client.buildarch ? `${client.platform}/${client.buildarch}` : client.platform];
+function describeClient(client: BootClient, dhcpPlatform: PlatformId | undefined): string {
+  const fromDhcp = !client.buildarch && dhcpPlatform ? `(${dhcpPlatform} as ProxyDHCP saw it)` : undefined;
+  const parts = [client.mac, client.platform && client.buildarch ? `${client.platform}/${client.buildarch}` : client.platform, fromDhcp];
   const known = parts.filter(Boolean);
   return known.length ? ` for ${known.join(' ')}` : '';
 }

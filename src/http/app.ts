@@ -1,7 +1,8 @@
 // The Fastify app factory: boot scripts, menu, iPXE binaries, image files, health, dashboard; it never listens by itself.
 import http, { type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { cacheMissingBootFiles, type MissingBootFiles } from '../boot/image-files.ts';
+import { cacheBootFileCheck, type BootFileChecker } from '../boot/image-files.ts';
+import type { PlatformId } from '../boot/platform.ts';
 import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
 import type { BootstationConfig } from '../config/model.ts';
 import type { BootEventSink } from '../events/model.ts';
@@ -37,8 +38,10 @@ export interface HttpAppOptions {
   activeTransfers?: { inc(): void; dec(): void };
   /** The dashboard at /, its JSON API and /metrics; without it the app serves boot files only. */
   dashboard?: DashboardOptions;
-  /** Which boot files are missing, per image; default: checked on disk by a cacheMissingBootFiles of its own. */
-  missingBootFiles?: MissingBootFiles;
+  /** Which boot files are missing and what each kernel is, per image; default: a cacheBootFileCheck of its own. */
+  bootFiles?: BootFileChecker;
+  /** The platform row ProxyDHCP learnt for a MAC from its option 93; the menu falls back on it. */
+  dhcpPlatformOf?: (mac: string) => PlatformId | undefined;
   /** Connection caps and timeouts; each one not given is DEFAULT_HTTP_LIMITS'. */
   limits?: Partial<HttpLimits>;
 }
@@ -97,14 +100,19 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   addBootEventHooks(app, { events: options.events, activeTransfers: options.activeTransfers });
   if (options.dashboard) app.register(dashboardPlugin, options.dashboard);
 
-  const missingBootFiles = options.missingBootFiles ?? cacheMissingBootFiles();
+  const bootFiles = options.bootFiles ?? cacheBootFileCheck();
   const scriptContext = async (request: FastifyRequest): Promise<ScriptContext> => {
     const config = options.config();
+    const client = request.boot?.client ?? {};
+    const check = await bootFiles(config);
+    const dhcpPlatform = client.mac === undefined ? undefined : options.dhcpPlatformOf?.(client.mac);
     return {
       config,
       serverUrl: options.serverUrl(),
-      client: request.boot?.client ?? {},
-      missingFiles: await missingBootFiles(config),
+      client,
+      missingFiles: check.missing,
+      kernels: check.kernels,
+      ...(dhcpPlatform ? { dhcpPlatform } : {}),
     };
   };
 

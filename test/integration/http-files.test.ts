@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpApp } from '../../src/http/app.ts';
 import type { BootstationConfig, ImageConfig } from '../../src/config/model.ts';
 import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';
+import { skipOrFail } from '../support/skip-policy.ts';
 
 // ── files on disk ──────────────────────────────────────────────────────────────────────────────
 const root = await mkdtemp(join(tmpdir(), 'bootstation-http-'));
@@ -545,7 +546,7 @@ describe('header names on the wire', () => {
       if (error.code === 'ENOENT') return undefined;
       throw error;
     });
-    if (!curl) return context.skip('curl is not installed');
+    if (!curl) return context.skip(skipOrFail('http-header-names-curl', 'curl is not installed (Debian package curl)'));
     assert.match(curl.stdout, /\r\nContent-Length: 10\r\n/);
     assert.match(curl.stdout, /\r\nContent-Type: application\/efi\r\n/);
   });

@@ -3,7 +3,13 @@
 # Build arguments: NODE_IMAGE and DEBIAN_IMAGE (base images, for a mirror or an air-gapped site), KEYMAP,
 # TARGETS, IPXE_SOURCE and IPXE_MIRROR (the ipxe stage), VERSION, REVISION and SOURCE_URL (OCI labels).
 # Works with the classic builder and BuildKit alike; no `# syntax=` line, which would pull a frontend image.
+# Platforms: the runtime stage is the target platform's, the ipxe and build stages run on the build machine.
+# The classic builder builds for the engine's own platform; another one (`--platform linux/arm64`) needs BuildKit
+# (DOCKER_BUILDKIT=1 or buildx) and, for the runtime stage's RUN, QEMU's binfmt_misc emulation (see docs/docker.md).
+# BUILD_NODE_IMAGE is the build machine's Node image: NODE_IMAGE when that names one image for every platform
+# (as Docker Hub's node does); a mirror holding one image per platform names the build machine's here.
 ARG NODE_IMAGE=node:24-bookworm-slim
+ARG BUILD_NODE_IMAGE=${NODE_IMAGE}
 
 # bootstation's iPXE build stage, defined in src/ipxe/docker-context.ts (renderIpxeDockerfile); the project
 # Dockerfile holds the same lines, checked by test/integration/ipxe-docker-context.test.ts. The build context holds
@@ -14,8 +20,11 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 # before anything is compiled, as `bootstation ipxe build` checks it; a folder there is built as it is.
 # "stock" copies the binaries of Debian's ipxe package instead (no compiler, no keymap, no embedded script,
 # no ipxe32.efi or snp-arm64.efi).
+# iPXE is firmware for the clients, not for the host: the stage runs on the build machine (BUILDPLATFORM) and
+# cross-compiles, also when the image is for another platform. The classic builder does not set BUILDPLATFORM;
+# "linux" then means the engine's own platform. An ARG default would override BuildKit's value, hence :-.
 ARG DEBIAN_IMAGE=debian:bookworm-slim
-FROM ${DEBIAN_IMAGE} AS ipxe
+FROM --platform=${BUILDPLATFORM:-linux} ${DEBIAN_IMAGE} AS ipxe
 ARG TARGETS=bios,efi64,efi32,arm64
 ARG IPXE_SOURCE=pinned
 # Every target the script can build (name:CPU:make goal=served file), from src/boot/platform.ts; TARGETS picks.
@@ -46,7 +55,10 @@ RUN set -eu; mkdir -p /out; \
     /build/build-ipxe.sh ${BUILD_IPXE_TARGETS} --pin /build/ipxe-src/pin.json --source "$source" --keymap "${KEYMAP}" --targets "${TARGETS}" \
       --overlay /build/ipxe-src --embed /build/ipxe-src/embed.ipxe --out /out --record /out/build-record.tsv
 
-FROM ${NODE_IMAGE} AS build
+# dist/ and the production node_modules are the same on every platform (no dependency ships a platform package,
+# and --ignore-scripts builds no native addon: ssh2 then uses its JavaScript code), so this stage runs on the build
+# machine too, and an image for another platform runs neither npm nor TypeScript under emulation.
+FROM --platform=${BUILDPLATFORM:-linux} ${BUILD_NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The prepare script builds dist/, which needs the sources: scripts wait until they are copied in.

@@ -47,7 +47,9 @@ const pinText = '{"version": "v2.0.0"}\n';
 test('the Dockerfile defines the ipxe stage that runs scripts/build-ipxe.sh with the build arguments', () => {
   const dockerfile = renderIpxeDockerfile();
   assertGolden('ipxe/Dockerfile.ipxe-stage', dockerfile);
-  assert.match(dockerfile, new RegExp(`^FROM \\$\\{DEBIAN_IMAGE\\} AS ${IPXE_STAGE}$`, 'm'));
+  // Firmware for the clients: the stage runs on the build machine whatever platform the image is for.
+  assert.match(dockerfile, new RegExp(`^FROM --platform=\\$\\{BUILDPLATFORM:-linux\\} \\$\\{DEBIAN_IMAGE\\} AS ${IPXE_STAGE}$`, 'm'));
+  assert.doesNotMatch(dockerfile, /^ARG BUILDPLATFORM=/m, 'a default for BUILDPLATFORM would override the build machine BuildKit names');
   for (const arg of Object.keys(buildArgs({ keymap: 'de', targets: ['bios'], sourceName: 'ipxe', baseImage: 'debian' }))) {
     assert.match(dockerfile, new RegExp(`^ARG ${arg}\\b`, 'm'), `the Dockerfile must declare ARG ${arg}`);
   }
@@ -63,7 +65,9 @@ test('the project Dockerfile carries the same ipxe stage, and the committed embe
   assert.equal(await readFile(new URL('../../ipxe-src/embed.ipxe', import.meta.url), 'utf8'), renderEmbedScript(80), 'ipxe-src/embed.ipxe is renderEmbedScript(80); regenerate it from src/ipxe/embed-script.ts');
   // The project's own stage names: build and runtime, with the base images as build arguments.
   assert.match(project, /^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
-  assert.match(project, /^FROM \$\{NODE_IMAGE\} AS build$/m);
+  // The build stage's output (dist/, node_modules without native addons) is the same on every platform: it runs on the build machine.
+  assert.match(project, /^ARG BUILD_NODE_IMAGE=\$\{NODE_IMAGE\}$/m);
+  assert.match(project, /^FROM --platform=\$\{BUILDPLATFORM:-linux\} \$\{BUILD_NODE_IMAGE\} AS build$/m);
   assert.match(project, /^FROM \$\{NODE_IMAGE\} AS runtime$/m);
   assert.doesNotMatch(project, /^# syntax=/m);
   const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

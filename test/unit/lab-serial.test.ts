@@ -72,6 +72,11 @@ describe('serial reports', () => {
     assert.equal(firmwareGaveUp(noSiaddr), 'No bootable device.');
     assert.equal(firmwareGaveUp(biosOk), undefined);
     assert.equal(firmwareGaveUp(efiOk), undefined);
+    // iPXE's words when ipxe.efi fetched an i386 kernel on x64 UEFI (measured in the lab), before the menu waits for a key.
+    assert.equal(
+      firmwareGaveUp('http://10.77.0.2:8080/images/lab-marker/i386/initrd.cpio... ok\r\nCould not boot: Error 0x7f048283 (http://ipxe.org/7f048283)\r\nBoot failed (the error is shown above).\r\n'),
+      'Could not boot: Error 0x7f048283 (http://ipxe.org/7f048283)',
+    );
   });
 
   it('strips escape sequences and shows progress lines as a terminal would', () => {

@@ -54,10 +54,11 @@ export function readSerialReport(raw: string): SerialReport {
 }
 
 // What firmware prints when it has tried every boot option and stopped: SeaBIOS, and OVMF either
-// falling into its built-in shell or finding nothing at all.
-const GAVE_UP = /No bootable device|UEFI Interactive Shell|No bootable option or device was found/;
+// falling into its built-in shell or finding nothing at all; and iPXE refusing the kernel it fetched
+// ("Could not boot", e.g. an i386 kernel on x64 UEFI), after which bootstation's menu waits for a key.
+const GAVE_UP = /No bootable device|UEFI Interactive Shell|No bootable option or device was found|Could not boot: /;
 
-/** The line where the firmware gave up booting, if it did. */
+/** The line where the firmware (or iPXE) gave up booting, if it did. */
 export function firmwareGaveUp(raw: string): string | undefined {
   return cleanSerialText(raw).split('\n').find((line) => GAVE_UP.test(line))?.trim();
 }

@@ -40,9 +40,9 @@ const memtest: ImageConfig = {
 const mystery: ImageConfig = { id: 'mystery', label: 'Unreadable kernel', dir: '/srv/mystery', kernel: 'vmlinuz', initrds: [], args: '' };
 
 const KERNELS: KernelHeaders = new Map([
-  ['lab', new Map([['i386/vmlinuz', I686], ['amd64/vmlinuz', AMD64], ['arm64/vmlinuz', ARM64]])],
-  ['x64only', new Map([['amd64/vmlinuz', AMD64]])],
-  ['memtest', new Map([['memtest64.bin', MEMTEST_BIN], ['memtest64.efi', MEMTEST_EFI]])],
+  ['lab', new Map<string, KernelHeader>([['i386/vmlinuz', I686], ['amd64/vmlinuz', AMD64], ['arm64/vmlinuz', ARM64]])],
+  ['x64only', new Map<string, KernelHeader>([['amd64/vmlinuz', AMD64]])],
+  ['memtest', new Map<string, KernelHeader>([['memtest64.bin', MEMTEST_BIN], ['memtest64.efi', MEMTEST_EFI]])],
 ]);
 
 function makeConfig(defaultImage = 'lab'): BootstationConfig {

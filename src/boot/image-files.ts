@@ -1,5 +1,4 @@
-// Which boot files of each image are missing on disk and what each kernel is (its header), with the short-lived cache
-// the HTTP routes and dashboard share.
+// Which boot files of each image are missing on disk and what each kernel's header says, behind the cache the HTTP routes and dashboard share.
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';

@@ -62,6 +62,11 @@ export async function firmwareSkipReason(firmware: LabFirmware, ipxe: IpxeBinari
   return undefined;
 }
 
+/** Why the GRUB stand-in for snp-arm64.efi (tools/lab/grub-stand-in.ts) cannot be built here, or undefined when it can. */
+export async function grubStandInSkipReason(): Promise<string | undefined> {
+  return (await onPath('grub-mkimage')) ? undefined : 'the GRUB stand-in for snp-arm64.efi needs grub-mkimage (Debian package grub-common)';
+}
+
 async function onPath(command: string): Promise<boolean> {
   for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter(Boolean)) {
     if (await exists(join(dir, command), constants.X_OK)) return true;

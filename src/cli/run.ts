@@ -50,7 +50,8 @@ images options:
   --json            print JSON instead of a table
 
 lab options:
-  --firmware KIND   bios (default), efi (x64 UEFI) or efi32 (32-bit UEFI)
+  --firmware KIND   bios (default), efi (x64 UEFI), efi32 (32-bit UEFI) or arm64 (arm64 UEFI); efi-http,
+                    efi32-http and arm64-http start with UEFI HTTP Boot instead of PXE
   --config FILE     serve this images.yaml in the lab (default: a test kernel and initrd)
 
 ipxe build options:

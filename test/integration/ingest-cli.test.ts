@@ -59,7 +59,7 @@ describe('bootstation ingest and images', () => {
       assert.match(first.stderr, /^live: downloading http:\/\/127\.0\.0\.1:\d+\/live\.tar$/m);
       assert.match(first.stderr, /^live: installed 3 files; archive verified \(sha256\)$/m);
 
-      // The server re-checks boot files at most every 2 s (cacheMissingBootFiles): the menu turns ready within
+      // The server re-checks boot files at most every 2 s (cacheBootFileCheck): the menu turns ready within
       // that, given 4 s on a busy machine.
       const ready = await waitFor('the menu to list the image as ready', async () => {
         const text = await menu();

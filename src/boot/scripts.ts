@@ -70,7 +70,7 @@ export function renderBootScript(context: ScriptContext): string {
  */
 export function renderMenu(context: ScriptContext): string {
   const { config, client, missingFiles, serverUrl } = context;
-  const family = firmwareFamily(client);
+  const family = clientPlatform(client, context.dhcpPlatform)?.family ?? firmwareFamily(client);
   const specs = new Map<string, BootSpec>();
   const hidden: string[] = [];
   for (const image of config.images) {

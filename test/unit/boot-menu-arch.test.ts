@@ -127,6 +127,13 @@ describe("the client's platform from ProxyDHCP's option 93", () => {
     assert.match(menu, /^# bootstation menu for 52:54:00:aa:bb:cc efi \(efi-ia32 as ProxyDHCP saw it\)$/m);
   });
 
+  test('a client that reports nothing gets the firmware filter of the row DHCP learnt, too', () => {
+    const efiOnly: ImageConfig = { ...mystery, id: 'efi-only', firmware: ['efi'] };
+    const config = { ...makeConfig(), images: [lab, efiOnly] };
+    assert.deepEqual(itemIds(renderMenu(context({ mac: MAC }, { config, dhcpPlatform: 'bios' }))), ['lab']);
+    assert.deepEqual(itemIds(renderMenu(context({ mac: MAC }, { config }))), ['lab', 'efi-only']);
+  });
+
   test("iPXE's own ${buildarch} wins over DHCP, and a DHCP row of another firmware family is not believed", () => {
     assert.deepEqual(itemIds(renderMenu(context(reported('efi-x64'), { dhcpPlatform: 'efi-ia32' }))), ['lab', 'x64only', 'memtest', 'mystery']);
     assert.deepEqual(itemIds(renderMenu(context({ mac: MAC, platform: 'efi' }, { dhcpPlatform: 'bios' }))), ['lab', 'x64only', 'memtest', 'mystery']);

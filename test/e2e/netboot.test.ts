@@ -16,7 +16,7 @@ import { describeBoot } from '../../tools/lab/diagnostics.ts';
 import { buildGrubStandIn, GRUB_STAND_IN_BANNER } from '../../tools/lab/grub-stand-in.ts';
 import { LAB_IMAGE_ID, LAB_PAYLOAD_FILE, LAB_X86_64_ONLY_IMAGE_ID, labImageArgs, prepareLabImage, renderLabConfig, type LabImage } from '../../tools/lab/lab-image.ts';
 import { startLab, waitForSerial, type Lab, type LabVm, type SerialWait } from '../../tools/lab/lab.ts';
-import { firmwareSkipReason, grubStandInSkipReason, labSkipReason } from '../../tools/lab/preflight.ts';
+import { firmwareSkipReason, foreignArchitecturesSkipReason, grubStandInSkipReason, labSkipReason } from '../../tools/lab/preflight.ts';
 import { runCommand } from '../../tools/lab/processes.ts';
 import { cleanSerialText, furthestBootStep } from '../../tools/lab/serial-report.ts';
 import { ensureTestKernel } from '../../tools/lab/test-kernel.ts';
@@ -41,7 +41,8 @@ const VM_SLOTS = 2;
 // A test waits for a slot, then boots: the backstop covers every VM of the file queued ahead of it.
 const TEST_TIMEOUT_MS = 900_000;
 
-const skipReason = skipOrFail('netboot', await labSkipReason());
+// The lab image boots Debian's i386, amd64 and arm64 kernels, downloaded with apt.
+const skipReason = skipOrFail('netboot', (await labSkipReason()) ?? (await foreignArchitecturesSkipReason(LAB_ARCHS)));
 
 /** The parts every lab in this file shares: the work folder, the lab image, its images.yaml and the data folders. */
 interface Shared {

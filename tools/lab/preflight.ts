@@ -2,6 +2,8 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { IpxeBinaries } from '../../src/ipxe/binaries.ts';
+import type { LabArch } from './architectures.ts';
+import { runCommand } from './processes.ts';
 import { qemuSystem, UEFI_FILES, uefiFirmware } from './qemu-args.ts';
 import { STATIC_BUSYBOX } from './test-initrd.ts';
 import { labPlatform, type LabFirmware } from './topology.ts';
@@ -60,6 +62,14 @@ export async function firmwareSkipReason(firmware: LabFirmware, ipxe: IpxeBinari
     return { missing: 'ipxe-binary', reason: `${platform.displayName} needs ${binary}, and ${ipxe.dir} has none${why}` };
   }
   return undefined;
+}
+
+/** Why apt cannot download the Debian packages of these architectures here (dpkg does not know them), or undefined. */
+export async function foreignArchitecturesSkipReason(archs: readonly LabArch[]): Promise<string | undefined> {
+  const known = [await runCommand(['dpkg', '--print-architecture']), await runCommand(['dpkg', '--print-foreign-architectures'])].join('\n').split(/\s+/);
+  const missing = archs.filter((arch) => !known.includes(arch));
+  if (missing.length === 0) return undefined;
+  return `the lab's ${missing.join(' and ')} kernels come from apt, which needs \`dpkg --add-architecture ${missing.join(' ')}\` and \`apt-get update\``;
 }
 
 /** Why the GRUB stand-in for snp-arm64.efi (tools/lab/grub-stand-in.ts) cannot be built here, or undefined when it can. */

@@ -1,5 +1,6 @@
 // The appliance core: wires HTTP, TFTP and ProxyDHCP to the live configuration, the iPXE binaries, the image
-// files and the dashboard's ingest jobs, and stops them again. The CLI parses arguments and calls startAppliance.
+// files and the ingest runner (the server's own ingests and the dashboard's), and stops them again. The CLI
+// parses arguments and calls startAppliance.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { cacheBootFileCheck, cachePerConfig } from '../boot/image-files.ts';
@@ -7,20 +8,24 @@ import { platformOfClientKind } from '../boot/platform.ts';
 import { findBootFile } from '../boot/policy.ts';
 import { createLiveConfig, type LiveConfig } from '../config/live-config.ts';
 import { loadConfigFile } from '../config/load.ts';
-import type { BootstationConfig } from '../config/model.ts';
+import { ingestSettingsOf, type BootstationConfig } from '../config/model.ts';
 import type { ProxyDhcpPolicy } from '../dhcp/proxy-answer.ts';
 import { createProxyDhcpService } from '../dhcp/service.ts';
-import { createIngestJobs } from '../events/ingest-jobs.ts';
+import { createIngestJobs, type IngestJobState, type IngestTimers } from '../events/ingest-jobs.ts';
 import { createBootMetrics, fanOut } from '../events/metrics.ts';
 import { createEventStore } from '../events/store.ts';
 import { openForReading } from '../files/boot-files.ts';
-import { dataLayout } from '../files/data-dir.ts';
+import { dataLayout, imageLayout } from '../files/data-dir.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { httpListenAddresses, listenHttp } from '../http/listen.ts';
+import { freeBytes } from '../ingest/disk-space.ts';
 import { readImageStatuses } from '../ingest/image-status.ts';
+import { rollbackImage } from '../ingest/install.ts';
 import { STOCK_IPXE_DIR } from '../ipxe/binaries.ts';
 import { interfaceMtu, resolveServingAddress } from '../net/interfaces.ts';
 import { createTftpService } from '../tftp/service.ts';
+import type { MenuIngestState } from '../boot/scripts.ts';
+import { createAutoIngest } from './auto-ingest.ts';
 import { prepareFirstStart } from './first-start.ts';
 import { watchIpxeBinaries } from './ipxe-binaries.ts';
 
@@ -49,6 +54,10 @@ export interface ApplianceDependencies {
   now?: () => number;
   /** Debian's stock iPXE binaries, used when data/ipxe has none; default /usr/lib/ipxe. */
   stockIpxeDir?: string;
+  /** The timers of the ingest runner (retries) and the release checks (ingest.check_every); default the global ones. */
+  timers?: IngestTimers;
+  /** How long the runner waits after a transient failure, doubling up to maxMs; default 1 min to 1 h. */
+  ingestRetry?: { firstMs: number; maxMs: number };
 }
 
 /** A running appliance. */
@@ -58,6 +67,8 @@ export interface Appliance {
   /** http://<serving address>[:port], as clients are told. */
   serverUrl: string;
   config: LiveConfig;
+  /** Resolves when the ingest runner has nothing running or queued (tests; retries waiting on a timer do not count). */
+  ingestIdle(): Promise<void>;
   /** Stops every service and watcher; resolves when the sockets are closed. */
   close(): Promise<void>;
 }
@@ -98,6 +109,8 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
     bootFiles.forget();
     imageStatuses.forget();
   };
+  // The config the auto-ingest last saw, so a reload queues the images whose source changed since.
+  let applied = initial;
   const live = createLiveConfig(configPath, initial, log, {
     dataDir,
     onChange: (config) => {
@@ -105,36 +118,58 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
       void ipxe.rescan();
       history.setMaxClients(config.server.historyClients ?? 100);
       events.emit({ kind: 'config-reload', applied: true });
+      const previous = applied;
+      applied = config;
+      void autoIngest.configApplied(previous).catch((error: Error) => ingestLog.error({ err: { message: error.message } }, 'cannot decide what to ingest'));
     },
     onReject: () => events.emit({ kind: 'config-reload', applied: false }),
   });
   const ingestLog = log.child({ service: 'ingest' });
+  const timers = dependencies.timers ?? { setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms).unref(), clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout) };
   const ingest = createIngestJobs({
     images: () => live.current().images,
     events,
     now,
-    // The downloader is loaded with the first ingest from the dashboard, not kept in memory by every server.
-    run: async (image, progress) => {
+    timers,
+    ...(dependencies.ingestRetry ? { retry: dependencies.ingestRetry } : {}),
+    // The downloader is loaded with the first ingest, not kept in memory by a server that never ingests.
+    run: async (image, progress, how) => {
       const [{ default: got }, { ingestImage }] = await Promise.all([import('got'), import('../ingest/ingest-image.ts')]);
+      ingestLog.info({ image: image.id, automatic: how.automatic }, 'ingest started');
       try {
-        return await ingestImage(image, {
+        const outcome = await ingestImage(image, {
           dataDir,
           http: got,
           info: (message) => ingestLog.info({ image: image.id }, message),
           warn: (message) => ingestLog.warn({ image: image.id }, message),
           progress: () => progress,
+          keepVersions: ingestSettingsOf(live.current()).keepVersions,
+          respectPin: how.automatic,
         });
+        ingestLog.info({ image: image.id, outcome: outcome.status }, outcome.status === 'pinned' ? 'ingest skipped: a rollback pinned the version serving' : `ingest ended: ${outcome.status}`);
+        return outcome;
+      } catch (error) {
+        ingestLog.warn({ image: image.id, code: (error as { code?: unknown }).code, err: { message: (error as Error).message } }, 'ingest failed');
+        throw error;
       } finally {
         // The image's files changed: the menu and the dashboard see them at once, not within 2 s.
         forgetImageFiles();
       }
     },
   });
+  const autoIngest = createAutoIngest({
+    config: live.current,
+    dataDir,
+    jobs: ingest,
+    timers,
+    info: (fields, message) => ingestLog.info(fields, message),
+  });
 
   let serverUrl = '';
   const app = buildHttpApp({
     config: live.current,
     bootFiles,
+    ingestStates: () => menuIngestStates(ingest.states()),
     // The platform ProxyDHCP last offered this MAC a file for (its option 93), for menus of iPXE builds that do not say.
     dhcpPlatformOf: (mac) => platformOfClientKind(history.client(mac)?.view.firmware ?? '')?.platform.id,
     serverUrl: () => serverUrl,
@@ -148,6 +183,14 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
       images: () => imageStatuses(live.current()),
       ipxe: ipxe.current,
       ingest,
+      check: (id) => autoIngest.checkNow(id),
+      rollback: async (id) => {
+        const switched = await rollbackImage(imageLayout(dataDir, id));
+        ingestLog.info({ image: id, ...switched }, 'rolled back from the dashboard');
+        forgetImageFiles();
+        return switched;
+      },
+      diskFree: () => freeBytes(dataDir),
       adminToken: () => live.current().server.adminToken,
       title: () => live.current().menu.title,
     },
@@ -156,6 +199,8 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
   const closeAll = async (): Promise<void> => {
     live.close();
     ipxe.close();
+    autoIngest.close();
+    ingest.close();
     await Promise.allSettled(closers.map((close) => close()));
   };
 
@@ -207,15 +252,28 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
       ports.pxe = dhcp.pxePort;
     }
     live.watchFile();
+    // In the background: the server serves what is ready while the rest downloads.
+    void autoIngest.configApplied(undefined).catch((error: Error) => ingestLog.error({ err: { message: error.message } }, 'cannot decide what to ingest'));
     log.info(
       { interface: serving.interface, address: serving.address, chosenBy: serving.source, http: serverUrl, httpListen, proxyDhcp, config: configPath, data: dataDir },
       'bootstation serving',
     );
-    return { ports, serverUrl, config: live, close: closeAll };
+    return { ports, serverUrl, config: live, ingestIdle: () => ingest.idle(), close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/** The runner's states as the menu shows them: queued and running are "downloading", retrying and failed say why. */
+function menuIngestStates(states: ReadonlyMap<string, IngestJobState>): Map<string, MenuIngestState> {
+  const shown = new Map<string, MenuIngestState>();
+  for (const [id, state] of states) {
+    if (state.phase === 'running' && state.total) shown.set(id, { kind: 'downloading', percent: Math.min(100, Math.floor((100 * (state.done ?? 0)) / state.total)) });
+    else if (state.phase === 'running' || state.phase === 'queued') shown.set(id, { kind: 'downloading' });
+    else shown.set(id, { kind: 'failed', message: state.phase === 'retrying' ? `${state.message} (retrying)` : state.message });
+  }
+  return shown;
 }
 
 /** server.dhcp_relays as a set; undefined (no list) lets ProxyDHCP answer any relay with a unicast address. */

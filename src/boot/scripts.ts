@@ -17,7 +17,15 @@ export interface ScriptContext {
   kernels?: KernelHeaders;
   /** The platform row ProxyDHCP learnt from the client's option 93, for an iPXE that does not report ${buildarch}. */
   dhcpPlatform?: PlatformId;
+  /** Image id → the server's ingest of it, shown on an image that is not ready yet; absent: nothing running or failed. */
+  ingestStates?: ReadonlyMap<string, MenuIngestState>;
 }
+
+/** What the menu says about an image the server is ingesting: its download's percentage, or why it failed. */
+export type MenuIngestState = { kind: 'downloading'; percent?: number } | { kind: 'failed'; message: string };
+
+// A failure sentence is cut so the menu line fits a 80-column console with the label before it.
+const MENU_FAILURE_CHARS = 100;
 
 // Labels in the generated scripts. Image labels carry a prefix so that an image id can never
 // collide with one of ours (ids are [a-z0-9-], ours contain "bs-").
@@ -95,7 +103,7 @@ export function renderMenu(context: ScriptContext): string {
     const missing = missingFiles.get(image.id);
     lines.push(
       missing
-        ? `item --gap -- ${ipxeWords(`${image.label} (not ready: missing ${missing.join(', ')})`)}`
+        ? `item --gap -- ${ipxeWords(`${image.label} (${notReadyReason(missing, context.ingestStates?.get(image.id))})`)}`
         : `item ${imageLabel(image.id)} ${ipxeWords(image.label)}`,
     );
   }
@@ -127,6 +135,16 @@ export function renderMenu(context: ScriptContext): string {
     'reboot',
   );
   return lines.join('\n') + '\n';
+}
+
+// "downloading 42 %" and "failed: <sentence>" while the server ingests the image, else the files it lacks.
+function notReadyReason(missing: readonly string[], ingest: MenuIngestState | undefined): string {
+  if (ingest?.kind === 'downloading') return ingest.percent === undefined ? 'downloading' : `downloading ${ingest.percent} %`;
+  if (ingest?.kind === 'failed') {
+    const message = ingest.message.length > MENU_FAILURE_CHARS ? `${ingest.message.slice(0, MENU_FAILURE_CHARS - 3)}...` : ingest.message;
+    return `failed: ${message}`;
+  }
+  return `not ready: missing ${missing.join(', ')}`;
 }
 
 /** The base URL of an image's files, as ${base-url} expands to in its args. */

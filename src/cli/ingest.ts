@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import got from 'got';
 import { loadConfigFile } from '../config/load.ts';
-import type { ImageConfig } from '../config/model.ts';
+import { ingestSettingsOf, type ImageConfig } from '../config/model.ts';
 import { redactUrl } from '../config/redact-url.ts';
 import { dataLayout, imageLayout } from '../files/data-dir.ts';
 import { ingestImage, readIngestState } from '../ingest/ingest-image.ts';
@@ -56,7 +56,7 @@ export async function runIngest(options: IngestCommandOptions, output: CommandOu
   };
   process.once('SIGINT', interrupted);
   try {
-    await ingestAll(images, dataDir, options.force, output, results);
+    await ingestAll(images, dataDir, { force: options.force, keepVersions: ingestSettingsOf(config).keepVersions }, output, results);
   } finally {
     process.off('SIGINT', interrupted);
   }
@@ -66,10 +66,11 @@ export async function runIngest(options: IngestCommandOptions, output: CommandOu
   return count('failed') > 0 ? 1 : 0;
 }
 
-async function ingestAll(
+/** Ingests `images` one after the other, saying what happens on stderr; `respectPin` for `images check`. */
+export async function ingestAll(
   images: readonly ImageConfig[],
   dataDir: string,
-  force: boolean,
+  how: { force: boolean; keepVersions: number; respectPin?: boolean },
   output: CommandOutput,
   results: Array<{ id: string; status: string; detail?: string }>,
 ): Promise<void> {
@@ -81,13 +82,16 @@ async function ingestAll(
       const outcome = await ingestImage(image, {
         dataDir,
         http: got,
-        force,
+        force: how.force,
+        keepVersions: how.keepVersions,
+        respectPin: how.respectPin === true,
         info: say(''),
         warn: say('warning: '),
         progress: (id) => createProgressReporter({ label: id, tty: output.stderrIsTty, write: output.stderr, now: Date.now }),
       });
       results.push({ id: image.id, status: outcome.status === 'installed' ? 'installed' : 'up to date' });
       if (outcome.status === 'up-to-date') say('')('up to date (source and checksum unchanged); --force ingests it again');
+      if (outcome.status === 'pinned') say('')(`kept the version a rollback pinned; bootstation ingest ${image.id} installs the new release`);
     } catch (error) {
       const message = (error as Error).message;
       say('failed: ')(message);

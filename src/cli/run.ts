@@ -19,7 +19,8 @@ Commands:
   lab        Boot a VM through bootstation in a private virtual network (root, QEMU)
   ipxe build Build iPXE with the keymap and embedded script into <data>/ipxe (Docker, or --local)
   ingest     Download, verify and extract the images with url or path sources: ingest [ID...]
-  images     List every image with its state, version, size and last ingest
+  images     List every image with its state, version, size, disk use and last ingest;
+             images check [ID...] ingests new releases now; images rollback ID serves the previous version
   doctor     Check ports, interface, other PXE servers, iPXE binaries, HTTP and images; one line each with the fix
 
 Common options:
@@ -110,9 +111,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(USAGE);
     return EXIT.ok;
   }
-  // "ipxe" is the one command with a subcommand.
-  const subcommand = command === 'ipxe' ? rest.shift() : undefined;
-  if (rest.length > 0 && command !== 'ingest') return usageFailure(`unexpected argument "${rest[0]}"`);
+  // "ipxe" and "images" have subcommands (images also works without one).
+  const subcommand = command === 'ipxe' || command === 'images' ? rest.shift() : undefined;
+  const takesIds = command === 'ingest' || (command === 'images' && (subcommand === 'check' || subcommand === 'rollback'));
+  if (rest.length > 0 && !takesIds) return usageFailure(`unexpected argument "${rest[0]}"`);
   const common = {
     configPath: values.config ?? env['BOOTSTATION_CONFIG'] ?? 'images.yaml',
     dataDir: values.data ?? env['BOOTSTATION_DATA'] ?? 'data',
@@ -130,8 +132,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       }
       case 'ingest':
         return await (await import('./ingest.ts')).runIngest({ ...common, ids: rest, force: values.force === true, dryRun: values['dry-run'] === true });
-      case 'images':
-        return await (await import('./images.ts')).runImages({ ...common, json: values.json === true });
+      case 'images': {
+        const images = await import('./images.ts');
+        if (subcommand === undefined) return await images.runImages({ ...common, json: values.json === true });
+        if (subcommand === 'check') return await images.runImagesCheck({ ...common, ids: rest });
+        if (subcommand !== 'rollback') return usageFailure(`unknown images subcommand "${subcommand}"; there are: images check [ID...], images rollback ID`);
+        if (rest.length !== 1) return usageFailure('images rollback needs one image id: images rollback ID');
+        return await images.runImagesRollback({ ...common, id: rest[0]! });
+      }
       case 'doctor':
         return await (await import('./doctor.ts')).runDoctor(networkOptions(values, common, env));
       case 'lab':

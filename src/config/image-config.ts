@@ -82,6 +82,7 @@ function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonl
   if (source.max_extracted_size !== undefined) spec.maxExtractedBytes = source.max_extracted_size;
   if (image.recipe) spec.recipe = image.recipe;
   if (image.version) spec.version = image.version;
+  if (image.ingest) spec.mode = image.ingest;
   return spec;
 }
 

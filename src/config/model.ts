@@ -59,6 +59,33 @@ export interface IngestSpec {
   maxExtractedBytes?: number;
   recipe?: string;
   version?: string;
+  /** The image's `ingest:` (auto or manual); undefined: the top-level ingest.mode. */
+  mode?: IngestMode;
+}
+
+/** Whether `serve` ingests an image by itself (auto) or leaves it to `bootstation ingest` and the dashboard (manual). */
+export type IngestMode = 'auto' | 'manual';
+
+/** The top-level `ingest:` section with its defaults applied. */
+export interface IngestSettings {
+  mode: IngestMode;
+  /** Milliseconds between two checks for new releases (check_every). */
+  checkEveryMs: number;
+  /** Versions kept before the serving one, for rollback (keep_versions). */
+  keepVersions: number;
+}
+
+/** The defaults of the `ingest:` section: auto, daily checks, two previous versions. */
+export const DEFAULT_INGEST_SETTINGS: IngestSettings = { mode: 'auto', checkEveryMs: 24 * 3_600_000, keepVersions: 2 };
+
+/** The config's ingest settings with defaults for the keys it does not set. */
+export function ingestSettingsOf(config: Pick<BootstationConfig, 'ingest'>): IngestSettings {
+  return { ...DEFAULT_INGEST_SETTINGS, ...config.ingest };
+}
+
+/** Whether `serve` ingests the image by itself: it has a url or path source and neither it nor ingest.mode says manual. */
+export function ingestsAutomatically(image: ImageConfig, settings: IngestSettings): boolean {
+  return image.ingest !== undefined && (image.ingest.mode ?? settings.mode) === 'auto';
 }
 
 /** One bootable image from images.yaml. */
@@ -124,6 +151,8 @@ export interface BootstationConfig {
   menu: { title: string; defaultImage?: string; timeoutSeconds: number };
   /** keymap: the layout boot.ipxe selects; undefined: the one compiled into the build stays. */
   ipxe: { keymap?: KeymapName };
+  /** The keys of the `ingest:` section that images.yaml sets (ingestSettingsOf adds the defaults); absent without one. */
+  ingest?: Partial<IngestSettings>;
   images: readonly ImageConfig[];
   /** Lower-case, colon-separated MAC → that machine's image and/or keyboard layout. */
   hosts: ReadonlyMap<string, HostConfig>;

@@ -2,7 +2,7 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { normalizeMacAddress } from '../text/mac-address.ts';
-import type { BootstationConfig, HostConfig } from './model.ts';
+import type { BootstationConfig, HostConfig, IngestSettings } from './model.ts';
 import { toImageConfig } from './image-config.ts';
 import { imagesYamlSchema, type ImagesYaml } from './schema.ts';
 
@@ -172,8 +172,18 @@ function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
     },
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },
     ipxe: file.ipxe.keymap === undefined ? {} : { keymap: file.ipxe.keymap },
+    ...(file.ingest === undefined ? {} : { ingest: ingestSettings(file.ingest) }),
     images: file.images.map((image) => toImageConfig(image, dataDir)),
     hosts: new Map(Object.entries(file.hosts).map(([mac, entry]) => [normalizeMacAddress(mac), toHostConfig(entry)])),
+  };
+}
+
+// Only the keys that are set; ingestSettingsOf fills in the defaults.
+function ingestSettings(section: NonNullable<ImagesYaml['ingest']>): Partial<IngestSettings> {
+  return {
+    ...(section.mode === undefined ? {} : { mode: section.mode }),
+    ...(section.check_every === undefined ? {} : { checkEveryMs: section.check_every }),
+    ...(section.keep_versions === undefined ? {} : { keepVersions: section.keep_versions }),
   };
 }
 

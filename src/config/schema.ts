@@ -88,6 +88,28 @@ const maxExtractedSize = z.union([z.number(), z.string()], { message: MAX_EXTRAC
   return bytes;
 });
 
+// How long between two checks for new releases: a whole number and a unit, from one minute to a year.
+const DURATION_UNITS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+const CHECK_EVERY_MESSAGE = 'must be a duration from 1m to 365d, such as 24h, 30m or 7d (units m, h, d)';
+const checkEvery = z.string({ message: CHECK_EVERY_MESSAGE }).transform((value, ctx) => {
+  const match = /^(\d{1,6})([mhd])$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : Number.NaN;
+  if (!(ms >= 60_000 && ms <= 365 * 86_400_000)) {
+    ctx.addIssue({ code: 'custom', message: CHECK_EVERY_MESSAGE });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const ingestMode = z.enum(['auto', 'manual'], { message: 'must be auto or manual' });
+
+// What `serve` ingests by itself: images not ready or changed, and new releases every check_every.
+const ingestSchema = z.strictObject({
+  mode: ingestMode.optional(),
+  check_every: checkEvery.optional(),
+  keep_versions: z.number().int('must be a whole number').min(0, 'must be 0-10').max(10, 'must be 0-10').optional(),
+});
+
 // Where an image's files come from: a folder the user fills (dir), or an archive that
 // `bootstation ingest` downloads (url) or reads (path), checked against one checksum.
 const sourceSchema = z
@@ -160,7 +182,7 @@ const extractGlob = z
 const chainUrl = httpUrl.refine((u) => u.length <= 2048 && !/[\u0000-\u0020\u007f]/.test(u), 'must be one http:// or https:// URL of at most 2048 characters, without spaces');
 
 // The keys a chain image cannot have: it is a menu item that runs another iPXE script, with no files.
-const NOT_WITH_CHAIN = ['source', 'recipe', 'version', 'extract', 'boot'] as const;
+const NOT_WITH_CHAIN = ['source', 'recipe', 'version', 'extract', 'boot', 'ingest'] as const;
 
 const imageSchema = z
   .strictObject({
@@ -172,12 +194,13 @@ const imageSchema = z
     source: sourceSchema.optional(),
     extract: z.array(extractGlob).max(64, 'at most 64 patterns').optional(),
     boot: bootSchema.optional(),
+    ingest: ingestMode.optional(),
   })
   .superRefine(
     (parsed, ctx) => {
       // Runs even when other keys of the image are wrong, so read defensively.
       if (typeof parsed !== 'object' || parsed === null) return;
-      const image = parsed as { chain?: unknown; recipe?: unknown; boot?: { kernel?: unknown } | null; extract?: unknown; source?: { dir?: unknown } | null };
+      const image = parsed as { chain?: unknown; recipe?: unknown; boot?: { kernel?: unknown } | null; extract?: unknown; ingest?: unknown; source?: { dir?: unknown } | null };
       if (image.chain !== undefined) {
         for (const key of NOT_WITH_CHAIN.filter((k) => (image as Record<string, unknown>)[k] !== undefined)) {
           ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply to a chain image (it runs another iPXE script and has no files)' });
@@ -191,8 +214,8 @@ const imageSchema = z
       if (image.recipe === undefined && (image.boot == null || (bootMapping && image.boot.kernel === undefined))) {
         ctx.addIssue({ code: 'custom', path: image.boot ? ['boot', 'kernel'] : ['boot'], message: 'required' });
       }
-      if (image.extract !== undefined && image.source?.dir !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['extract'], message: 'only applies to url and path sources' });
+      for (const key of (['extract', 'ingest'] as const).filter((k) => image[k] !== undefined && image.source?.dir !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'only applies to url and path sources' });
       }
     },
     { when: () => true },
@@ -218,6 +241,7 @@ export const imagesYamlSchema = z
     server: serverSchema.default({ http_port: 80, proxy_dhcp: true }),
     menu: menuSchema.default({ title: 'Network boot', timeout: 10 }),
     ipxe: ipxeSchema.default({}),
+    ingest: ingestSchema.optional(),
     images: z.array(imageSchema).default([]),
     hosts: z.record(z.string().regex(MAC_ADDRESS, 'must be a MAC address such as 52:54:00:12:34:56'), hostSchema).default({}),
   })

@@ -65,10 +65,13 @@ export interface HttpFetchEvent {
   range?: string;
 }
 
-/** Where an ingest started from the dashboard is. */
-export type IngestPhase = 'running' | 'progress' | 'installed' | 'up-to-date' | 'failed';
+/**
+ * Where an ingest is: retrying after a transient failure (message says why, retryInMs when), pinned when the
+ * release a rollback switched away from was not installed again.
+ */
+export type IngestPhase = 'running' | 'progress' | 'installed' | 'up-to-date' | 'pinned' | 'retrying' | 'failed';
 
-/** Progress of an ingest started from the dashboard. */
+/** Progress of an ingest, started by the server itself or from the dashboard. */
 export interface IngestEvent {
   kind: 'ingest';
   image: string;
@@ -79,6 +82,8 @@ export interface IngestEvent {
   /** Whole run, on the last phase. */
   durationMs?: number;
   message?: string;
+  /** retrying: when the next attempt starts. */
+  retryInMs?: number;
 }
 
 /** images.yaml was re-read. */

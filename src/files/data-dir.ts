@@ -29,6 +29,8 @@ export interface ImageLayout {
   versionsDir: string;
   /** Records the last failed ingest, for `bootstation images`. */
   failureFile: string;
+  /** Set by a rollback: the releases the runner must not install again by itself (see install.ts rollbackImage). */
+  pinFile: string;
   lockFile: string;
 }
 
@@ -44,6 +46,7 @@ export function imageLayout(dataDir: string, id: string): ImageLayout {
     link: join(imagesDir, id),
     versionsDir: join(imagesDir, IMAGE_VERSIONS_DIR),
     failureFile: join(imagesDir, `.${id}.failed.json`),
+    pinFile: join(imagesDir, `.${id}.pinned.json`),
     lockFile: join(imagesDir, `.${id}.lock`),
   };
 }

@@ -3,7 +3,7 @@ import http, { type Server } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cacheBootFileCheck, type BootFileChecker } from '../boot/image-files.ts';
 import type { PlatformId } from '../boot/platform.ts';
-import { renderBootScript, renderMenu, type ScriptContext } from '../boot/scripts.ts';
+import { renderBootScript, renderMenu, type MenuIngestState, type ScriptContext } from '../boot/scripts.ts';
 import type { BootstationConfig } from '../config/model.ts';
 import type { BootEventSink } from '../events/model.ts';
 import type { IpxeBinaries } from '../ipxe/binaries.ts';
@@ -42,6 +42,8 @@ export interface HttpAppOptions {
   bootFiles?: BootFileChecker;
   /** The platform row ProxyDHCP learnt for a MAC from its option 93; the menu falls back on it. */
   dhcpPlatformOf?: (mac: string) => PlatformId | undefined;
+  /** Image id → the server's ingest of it, for the menu's "downloading 42 %" and "failed: …" lines. */
+  ingestStates?: () => ReadonlyMap<string, MenuIngestState>;
   /** Connection caps and timeouts; each one not given is DEFAULT_HTTP_LIMITS'. */
   limits?: Partial<HttpLimits>;
 }
@@ -113,6 +115,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       missingFiles: check.missing,
       kernels: check.kernels,
       ...(dhcpPlatform ? { dhcpPlatform } : {}),
+      ...(options.ingestStates ? { ingestStates: options.ingestStates() } : {}),
     };
   };
 

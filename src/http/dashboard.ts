@@ -1,8 +1,9 @@
 // The dashboard at /, its JSON API under /api and Prometheus /metrics, as one Fastify plugin. Everything
-// here is read-only except POST /api/images/:id/ingest, which is off unless server.admin_token is set.
+// here is read-only except the POST endpoints (ingest, check, rollback), which are off unless server.admin_token is set.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageStatus } from '../ingest/image-status.ts';
+import { IngestErrorCode } from '../ingest/ingest-error.ts';
 import type { IngestJobs } from '../events/ingest-jobs.ts';
 import type { BootMetrics } from '../events/metrics.ts';
 import type { EventStore } from '../events/store.ts';
@@ -20,6 +21,12 @@ export interface DashboardOptions {
   ipxe: () => IpxeBinaries;
   /** Runs ingests; absent, the ingest endpoint answers 404. */
   ingest?: IngestJobs;
+  /** Queues a check for new releases of one image or (no id) of every automatic one; absent, the check endpoints answer 404. */
+  check?: (id?: string) => { queued: string[] } | { refused: 'unknown-image' | 'not-ingestable' };
+  /** Switches an image back to its previous version; rejects with an IngestError (codes NoPreviousVersion, Busy). */
+  rollback?: (id: string) => Promise<{ from: string; to: string }>;
+  /** Free bytes on the data directory's disk, for /api/images. */
+  diskFree?: () => Promise<number>;
   /** server.admin_token; undefined keeps the mutating endpoints off. */
   adminToken: () => string | undefined;
   /** Title of the page (menu.title). */
@@ -52,6 +59,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       ipxe: describeIpxe(options.ipxe()),
       ingestEnabled: options.ingest !== undefined && options.adminToken() !== undefined,
       ingestRunning: options.ingest?.running(),
+      diskFree: options.diskFree ? await options.diskFree().catch(() => null) : null,
     });
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
   });
@@ -69,23 +77,64 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
   });
   app.get('/api/events/stream', stream.handler);
   app.get('/api/clients', async () => ({ clients: options.store.clients() }));
-  app.get('/api/images', async () => ({ images: await options.images(), ingestRunning: options.ingest?.running() ?? null }));
+  app.get('/api/images', async () => ({
+    images: await options.images(),
+    ingestRunning: options.ingest?.running() ?? null,
+    diskFree: options.diskFree ? await options.diskFree().catch(() => null) : null,
+  }));
   app.get('/api/ipxe', async () => describeIpxe(options.ipxe()));
 
-  app.post('/api/images/:id/ingest', async (request, reply) => {
+  // The mutating endpoints: 404 while server.admin_token is unset, 401 without the right bearer token.
+  const admitted = (request: FastifyRequest, reply: FastifyReply, what: string, available: boolean): boolean => {
     const token = options.adminToken();
-    if (!options.ingest || token === undefined) {
-      return reply.code(404).send({ error: 'admin-off', message: 'ingest from the dashboard is off; set server.admin_token in images.yaml to turn it on' });
+    if (!available || token === undefined) {
+      void reply.code(404).send({ error: 'admin-off', message: `${what} from the dashboard is off; set server.admin_token in images.yaml to turn it on` });
+      return false;
     }
     if (!bearerMatches(request.headers.authorization, token)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'this endpoint needs the header Authorization: Bearer <server.admin_token>' });
+      void reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'this endpoint needs the header Authorization: Bearer <server.admin_token>' });
+      return false;
     }
+    return true;
+  };
+
+  app.post('/api/images/:id/ingest', async (request, reply) => {
+    if (!admitted(request, reply, 'ingest', options.ingest !== undefined)) return reply;
     const { id } = request.params as { id: string };
-    const started = options.ingest.start(id);
+    const started = options.ingest!.start(id);
     if (started.started) return reply.code(202).send({ started: id });
     if (started.reason === 'busy') return reply.code(409).send({ error: 'busy', message: `an ingest of ${started.running} is running; one runs at a time, retry when it has finished` });
     if (started.reason === 'unknown-image') return reply.code(404).send({ error: 'unknown-image', message: 'images.yaml has no image with this id' });
     return reply.code(409).send({ error: 'not-ingestable', message: 'this image has a dir source, which is served as it is; only url and path sources are ingested' });
+  });
+
+  // A check queues the image(s) in the one ingest runner: the answer comes before the check, its result as ingest events.
+  const check = async (request: FastifyRequest, reply: FastifyReply, id: string | undefined) => {
+    if (!admitted(request, reply, 'checking for new releases', options.check !== undefined)) return reply;
+    const result = options.check!(id);
+    if ('queued' in result) return reply.code(202).send({ queued: result.queued });
+    if (result.refused === 'unknown-image') return reply.code(404).send({ error: 'unknown-image', message: 'images.yaml has no image with this id' });
+    return reply.code(409).send({ error: 'not-ingestable', message: 'this image has a dir source, which is served as it is; only url and path sources are checked' });
+  };
+  app.post('/api/images/check', async (request, reply) => check(request, reply, undefined));
+  app.post('/api/images/:id/check', async (request, reply) => check(request, reply, (request.params as { id: string }).id));
+
+  app.post('/api/images/:id/rollback', async (request, reply) => {
+    if (!admitted(request, reply, 'rollback', options.rollback !== undefined)) return reply;
+    const { id } = request.params as { id: string };
+    const images = await options.images();
+    if (!images.some((image) => image.id === id && (image.source === 'url' || image.source === 'path'))) {
+      return reply.code(404).send({ error: 'unknown-image', message: 'images.yaml has no ingested image with this id' });
+    }
+    try {
+      const { from, to } = await options.rollback!(id);
+      return reply.code(200).send({ image: id, from, to });
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === IngestErrorCode.NoPreviousVersion) return reply.code(409).send({ error: 'no-previous-version', message: (error as Error).message });
+      if (code === IngestErrorCode.Busy) return reply.code(409).send({ error: 'busy', message: (error as Error).message });
+      throw error;
+    }
   });
 
   app.get('/metrics', async (_request, reply) => {

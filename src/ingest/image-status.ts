@@ -4,7 +4,7 @@ import type { BootstationConfig } from '../config/model.ts';
 import { redactUrlsIn } from '../config/redact-url.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { describeVerification } from './ingest-image.ts';
-import { readFailure, readInstalledManifest } from './install.ts';
+import { listVersions, readFailure, readInstalledManifest, readPin, type ImageVersion } from './install.ts';
 
 /** The state of one image, as `bootstation images`, doctor and the dashboard show it. */
 export interface ImageStatus {
@@ -20,6 +20,12 @@ export interface ImageStatus {
   verification: string | null;
   missingFiles: string[];
   failure: { at: string; code: string; message: string } | null;
+  /** The installed versions, newest first: the serving one and those kept for a rollback (ingested images only). */
+  versions: ImageVersion[];
+  /** Bytes on disk of all its versions (the serving one and the kept ones); null for images not ingested. */
+  diskUsed: number | null;
+  /** The version a rollback pinned: the server does not install the release it switched away from by itself. */
+  pinned: string | null;
 }
 
 /**
@@ -37,6 +43,8 @@ export async function readImageStatuses(
       const layout = imageLayout(dataDir, image.id);
       const manifest = image.ingest ? await readInstalledManifest(layout) : undefined;
       const failure = image.ingest ? await readFailure(layout) : undefined;
+      const versions = image.ingest ? await listVersions(layout) : [];
+      const pin = image.ingest ? await readPin(layout) : undefined;
       const failedSince = failure && (!manifest || failure.at > manifest.ingestedAt) ? failure : undefined;
       const absent = missing.get(image.id) ?? [];
       const state: ImageStatus['state'] = failedSince ? 'failed' : absent.length === 0 ? 'ready' : image.ingest && !manifest ? 'not ingested' : 'missing files';
@@ -51,6 +59,9 @@ export async function readImageStatuses(
         verification: manifest ? redactUrlsIn(describeVerification(manifest)) : null,
         missingFiles: absent,
         failure: failedSince ? { ...failedSince, message: redactUrlsIn(failedSince.message) } : null,
+        versions,
+        diskUsed: versions.length > 0 ? versions.reduce((sum, version) => sum + version.size, 0) : null,
+        pinned: pin && versions.some((version) => version.serving && version.name === pin.version) ? pin.version : null,
       };
     }),
   );

@@ -34,6 +34,8 @@ export const IngestErrorCode = {
   NoSpace: 'INGEST_NO_SPACE',
   /** The archive's files are bigger than the image's cap (source.max_extracted_size). */
   TooLarge: 'INGEST_TOO_LARGE',
+  /** A rollback found no older installed version to switch back to. */
+  NoPreviousVersion: 'INGEST_NO_PREVIOUS_VERSION',
   /** Another ingest of the same image is running. */
   Busy: 'INGEST_BUSY',
 } as const;

@@ -18,7 +18,7 @@ import { failureError } from './download-failure.ts';
 import { extractArchive } from './extract.ts';
 import { openHttpRangeSource } from './http-range-source.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
-import { cleanLeftovers, commitStaging, createStaging, lockImage, readInstalledManifest, recordFailure } from './install.ts';
+import { cleanLeftovers, commitStaging, createStaging, lockImage, pinDeclines, readInstalledManifest, readPin, recordFailure } from './install.ts';
 import type { IngestFingerprint, ImageManifest } from './manifest.ts';
 import { planIngest, type ArchiveFetch, type IngestState } from './plan.ts';
 
@@ -36,10 +36,18 @@ export interface IngestContext {
   retries?: number;
   sleep?: (ms: number) => Promise<void>;
   tools?: ArchiveTools;
+  /** Versions kept before the serving one (ingest.keep_versions); default DEFAULT_KEEP_VERSIONS. */
+  keepVersions?: number;
+  /** The automatic runner's ingests: a release a rollback switched away from is not installed again (see rollbackImage). */
+  respectPin?: boolean;
 }
 
 /** What happened to one image. */
-export type IngestOutcome = { status: 'installed'; manifest: ImageManifest } | { status: 'up-to-date'; manifest: ImageManifest };
+export type IngestOutcome =
+  | { status: 'installed'; manifest: ImageManifest }
+  | { status: 'up-to-date'; manifest: ImageManifest }
+  /** respectPin: the changed release is the one a rollback switched away from; the pinned version keeps serving. */
+  | { status: 'pinned'; manifest: ImageManifest };
 
 /** Ingests `image` (which must have an ingest spec) and returns what happened; failures are IngestErrors and leave the installed version serving. */
 export async function ingestImage(image: ImageConfig, context: IngestContext): Promise<IngestOutcome> {
@@ -49,7 +57,7 @@ export async function ingestImage(image: ImageConfig, context: IngestContext): P
   const layout = imageLayout(context.dataDir, image.id);
   const release = await lockImage(layout);
   try {
-    const removed = await cleanLeftovers(layout);
+    const removed = await cleanLeftovers(layout, context.keepVersions);
     if (removed.length > 0) context.info(`removed leftovers of an interrupted ingest: ${removed.join(', ')}`);
     return await ingestLocked(image, spec, layout, context, now);
   } catch (error) {
@@ -69,6 +77,9 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
   const state = await readIngestState(image, spec, layout, { sourceMustBeReadable: true });
   const plan = planIngest(image, spec, state, { force: context.force === true, expected });
   if (plan.decision.kind === 'up-to-date' && state.installed) return { status: 'up-to-date', manifest: state.installed };
+  if (context.respectPin && state.installed && plan.decision.kind === 'install' && plan.decision.why === 'changed' && pinDeclines(await readPin(layout), plan.fingerprint)) {
+    return { status: 'pinned', manifest: state.installed };
+  }
   // The digest is known here (or there is none), so the plan has the fingerprint.
   const fingerprint = plan.fingerprint!;
 
@@ -99,7 +110,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
       files.push({ path: spec.keepArchiveAs, size: fetched.source.random.size, sha256: fetched.sha256 ?? (await sha256File(fetched.localPath)) });
     }
     const manifest = buildImageManifest(image, spec, fingerprint, fetched, reader.type, files, now());
-    await commitStaging(layout, staging, manifest);
+    await commitStaging(layout, staging, manifest, context.keepVersions);
     context.info(`installed ${files.length} files; ${describeVerification(manifest)}`);
     if (spec.from.kind === 'url') await pruneCache(dataLayout(context.dataDir).cache, image.id, fetched.cacheFile);
     return { status: 'installed', manifest };

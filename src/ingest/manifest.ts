@@ -62,7 +62,12 @@ export function fingerprintOf(spec: IngestSpec, expected: Digest | undefined, lo
 
 /** Whether an installed manifest already holds what the fingerprint asks for. */
 export function isUpToDate(manifest: ImageManifest | undefined, fingerprint: IngestFingerprint): boolean {
-  return manifest !== undefined && canonicalJson(manifest.fingerprint) === canonicalJson(fingerprint);
+  return manifest !== undefined && sameFingerprint(manifest.fingerprint, fingerprint);
+}
+
+/** Whether two fingerprints ask for the same files (key order does not matter). */
+export function sameFingerprint(a: IngestFingerprint, b: IngestFingerprint): boolean {
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /** Reads manifest JSON text; undefined when it is not a manifest this version wrote (then the image is ingested again). */

@@ -47,7 +47,7 @@ const run: RunIngest = async (image, progress) => {
 };
 const ingest = createIngestJobs({ images: () => config().images, run, events, now: Date.now });
 const statuses: ImageStatus[] = [
-  { id: 'debian', label: 'Debian', source: 'path', state: 'not ingested', version: null, size: null, lastIngest: null, verification: null, missingFiles: ['linux'], failure: null },
+  { id: 'debian', label: 'Debian', source: 'path', state: 'not ingested', version: null, size: null, lastIngest: null, verification: null, missingFiles: ['linux'], failure: null, versions: [], diskUsed: null, pinned: null },
 ];
 const app = buildHttpApp({
   config,
@@ -94,7 +94,7 @@ describe('JSON API', () => {
     const clients = (await app.inject({ url: '/api/clients' })).json() as { clients: Array<{ key: string }> };
     assert.equal(clients.clients[0]?.key, '52:54:00:00:00:02');
     const images = (await app.inject({ url: '/api/images' })).json() as { images: ImageStatus[]; ingestRunning: string | null };
-    assert.deepEqual(images, { images: statuses, ingestRunning: null });
+    assert.deepEqual(images, { images: statuses, ingestRunning: null, diskFree: null });
   });
 
   it('GET /api/ipxe says the stock binaries are served, what they lack and the fix', async () => {

@@ -78,7 +78,8 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     const sha256 = createHash('sha256').update(ARCHIVE).digest('hex');
     await writeFile(
       join(dir, 'images.yaml'),
-      `server:\n  admin_token: ${ADMIN_TOKEN}\nmenu:\n  title: Browser lab\nimages:\n` +
+      // ingest: manual: the ingest is the one the test starts from the page, not the server's own.
+      `server:\n  admin_token: ${ADMIN_TOKEN}\ningest:\n  mode: manual\nmenu:\n  title: Browser lab\nimages:\n` +
         `  - id: debian\n    label: Debian 12 installer\n    source: {dir: ${join(dir, 'debian')}}\n    boot: {kernel: linux, initrd: [initrd.gz]}\n` +
         `  - id: rescue\n    label: Rescue kernel\n    source: {url: "${archives.url('/rescue.tar')}", sha256: ${sha256}}\n    boot: {kernel: vmlinuz}\n` +
         `  - id: netboot-xyz\n    label: netboot.xyz\n    chain: https://boot.netboot.xyz\n`,

@@ -46,7 +46,9 @@ const liveImage = (id: string, url: string, sha: string, version = '1.0'): strin
 describe('bootstation ingest and images', () => {
   test('a running server shows the image ready and serves its files once ingest finishes; ingest again does nothing; --force redoes it', { timeout: 60_000 }, async () => {
     const data = join(root, 'data-serve');
+    // ingest: manual, so this server leaves the ingest to the CLI (auto-ingest.test.ts covers the server's own).
     const config = await writeConfig('serve.yaml', liveImage('live', server.url('/live.tar'), SHA));
+    await writeFile(config, `ingest:\n  mode: manual\n${await readFile(config, 'utf8')}`);
     const port = await freeTcpPort();
     const serve = startCli(['serve', '--config', config, '--data', data, '--address', '127.0.0.1', '--http-port', String(port), '--no-proxy-dhcp', '--tftp-port', '0']);
     const menu = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/menu.ipxe?platform=pcbios`)).text();
@@ -84,8 +86,9 @@ describe('bootstation ingest and images', () => {
 
       const table = await runCli(['images', '--config', config, '--data', data]);
       assert.equal(table.code, 0, table.stderr);
-      assert.match(table.stdout, /^ID\s+STATE\s+VERSION\s+SIZE\s+LAST INGEST\s+SOURCE$/m);
-      assert.match(table.stdout, /^live\s+ready\s+1\.0\s+27 B\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+url$/m);
+      assert.match(table.stdout, /^ID\s+STATE\s+VERSION\s+SIZE\s+ON DISK\s+LAST INGEST\s+SOURCE$/m);
+      // --force made a second version; the first is kept for a rollback (ingest.keep_versions).
+      assert.match(table.stdout, /^live\s+ready\s+1\.0\s+27 B\s+54 B \(2 versions\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+url$/m);
       const json = JSON.parse((await runCli(['images', '--json', '--config', config, '--data', data])).stdout);
       assert.equal(json[0].state, 'ready');
       assert.equal(json[0].verification, 'archive verified (sha256)');

@@ -79,8 +79,11 @@ describe('ingest pipeline', () => {
     const forced = await ingestImage(image, { ...ctx, force: true });
     assert.equal(forced.status, 'installed');
     assert.equal(server.requests.length, requests, '--force reuses the verified download in the cache');
-    const versions = await readdir(join(dataDir, 'images', '.versions'));
-    assert.deepEqual(versions, [(await readlink(link)).slice('.versions/'.length)], 'the old version is removed after the switch');
+    const versions = (await readdir(join(dataDir, 'images', '.versions'))).sort();
+    assert.equal(versions.length, 2, 'the old version is kept for a rollback');
+    assert.equal(versions[1], (await readlink(link)).slice('.versions/'.length), 'the link names the newest version');
+    await ingestImage(image, { ...ctx, force: true, keepVersions: 0 });
+    assert.deepEqual(await readdir(join(dataDir, 'images', '.versions')), [(await readlink(link)).slice('.versions/'.length)], 'keep_versions 0 removes the old ones after the switch');
   });
 
   test('a checksum mismatch installs nothing and the old version keeps serving', async () => {

@@ -9,7 +9,7 @@ const HOSTILE = '<script>alert("x")</script>&\'';
 const stockIpxe = describeIpxe({ dir: '/usr/lib/ipxe', kind: 'stock', files: new Map([['undionly.kpxe', '/usr/lib/ipxe/undionly.kpxe']]) });
 
 function image(overrides: Partial<ImageStatus> = {}): ImageStatus {
-  return { id: 'debian', label: 'Debian', source: 'url', state: 'ready', version: '12', size: 1024, lastIngest: '2026-01-02T03:04:05.678Z', verification: null, missingFiles: [], failure: null, ...overrides };
+  return { id: 'debian', label: 'Debian', source: 'url', state: 'ready', version: '12', size: 1024, lastIngest: '2026-01-02T03:04:05.678Z', verification: null, missingFiles: [], failure: null, versions: [], diskUsed: null, pinned: null, ...overrides };
 }
 
 describe('escapeHtml', () => {

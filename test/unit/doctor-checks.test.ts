@@ -173,7 +173,7 @@ describe('other checks', () => {
   });
 
   it('images: not ingested, failed and missing files fail with the command that fixes them', () => {
-    const base: ImageStatus = { id: 'a', label: 'A', source: 'url', state: 'ready', version: '1', size: 1, lastIngest: null, verification: null, missingFiles: [], failure: null };
+    const base: ImageStatus = { id: 'a', label: 'A', source: 'url', state: 'ready', version: '1', size: 1, lastIngest: null, verification: null, missingFiles: [], failure: null, versions: [], diskUsed: null, pinned: null };
     const lines = checkImages([
       base,
       { ...base, id: 'b', state: 'not ingested' },

@@ -2,7 +2,7 @@
 // kept as strings here so that `tsc` carries them into dist/ without a build step of their own.
 
 import { formatBytes } from '../text/format.ts';
-import { describeImageVerification } from './dashboard-page.ts';
+import { describeDiskUse, describeImageVerification } from './dashboard-page.ts';
 
 /** /dashboard.js: follows /api/events/stream and updates the server-rendered tables; text goes in by textContent only. */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
@@ -12,6 +12,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
   ${formatBytes.toString()}
   ${describeImageVerification.toString()}
+  ${describeDiskUse.toString()}
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -86,8 +87,11 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     row.cells[1].className = 'state state-busy';
   }
 
+  // While an ingest runs every button waits; Rollback also needs a kept version to go back to.
   function setButtonsDisabled(disabled) {
-    document.querySelectorAll('button[data-ingest]').forEach(function (button) { button.disabled = disabled; });
+    document.querySelectorAll('button[data-action]').forEach(function (button) {
+      button.disabled = disabled || (button.dataset.action === 'rollback' && button.dataset.kept !== 'yes');
+    });
   }
 
   function refreshImages() {
@@ -102,9 +106,14 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
         var verification = describeImageVerification(image);
         row.cells[3].textContent = verification;
         row.cells[3].className = 'verified' + (verification.indexOf('NOT') >= 0 ? ' bad' : '');
-        row.cells[4].textContent = image.size === null ? '' : formatBytes(image.size);
+        row.cells[4].textContent = describeDiskUse(image);
         row.cells[5].textContent = image.lastIngest ? image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '';
+        var ingest = row.querySelector('button[data-action="ingest"]');
+        if (ingest) ingest.textContent = image.lastIngest ? 'Re-ingest' : 'Ingest';
+        var rollback = row.querySelector('button[data-action="rollback"]');
+        if (rollback) rollback.dataset.kept = image.versions.some(function (version) { return !version.serving; }) ? 'yes' : 'no';
       });
+      document.getElementById('disk-free').textContent = body.diskFree === null ? 'unknown' : formatBytes(body.diskFree);
       setButtonsDisabled(body.ingestRunning !== null);
     });
   }
@@ -134,14 +143,21 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
 
   var token = document.getElementById('token');
   if (token) token.value = sessionStorage.getItem('bootstation-token') || '';
-  document.querySelectorAll('button[data-ingest]').forEach(function (button) {
+  // Ingest and Check now answer at once (the work arrives as ingest events); Rollback answers when it has switched.
+  var DONE = { ingest: 'started', check: 'checking for a new release…' };
+  document.querySelectorAll('button[data-action]').forEach(function (button) {
     button.addEventListener('click', function () {
-      var id = button.dataset.ingest;
+      var id = button.dataset.image;
+      var action = button.dataset.action;
       sessionStorage.setItem('bootstation-token', token.value);
       imageProgress(id, 'asking…');
-      fetch('/api/images/' + encodeURIComponent(id) + '/ingest', { method: 'POST', headers: { authorization: 'Bearer ' + token.value } })
+      fetch('/api/images/' + encodeURIComponent(id) + '/' + action, { method: 'POST', headers: { authorization: 'Bearer ' + token.value } })
         .then(function (response) { return response.json(); })
-        .then(function (body) { if (body.error) imageProgress(id, body.message); })
+        .then(function (body) {
+          if (body.error) { imageProgress(id, body.message); return; }
+          imageProgress(id, action === 'rollback' ? 'rolled back to ' + body.to : DONE[action]);
+          refreshImages();
+        })
         .catch(function (error) { imageProgress(id, String(error)); });
     });
   });
@@ -176,10 +192,12 @@ ol.timeline li b { font-weight: 600; }
 .state-ready { color: var(--ok); }
 .state-busy { color: #9a6700; }
 .progress { display: block; font-size: .85em; color: var(--muted); }
+td.actions { white-space: nowrap; }
 button { font: inherit; padding: .3em .8em; min-height: 2.2em; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; }
 dt { color: var(--muted); }
-dd { margin: 0; overflow-wrap: anywhere; }
+/* Every value in the second column, also when one term has several (the missing first stages). */
+dd { margin: 0; overflow-wrap: anywhere; grid-column: 2; }
 .empty { color: var(--muted); }
 @media (max-width: 40em) {
   body { font-size: 14px; }

@@ -32,6 +32,8 @@ export interface DashboardPage {
   ipxe: IpxeDescription;
   ingestEnabled: boolean;
   ingestRunning: string | undefined;
+  /** Free bytes on the data folder's disk; null when unknown. */
+  diskFree: number | null;
 }
 
 const STEP_LABELS: Readonly<Record<BootStep, string>> = {
@@ -101,11 +103,12 @@ ${page.clients.map(renderClientRow).join('\n')}
 <section>
 <h2>Images</h2>
 <div class="scroll"><table id="images">
-<thead><tr><th>Image</th><th>State</th><th>Version</th><th>Verified</th><th>Size</th><th>Last ingest</th><th></th></tr></thead>
+<thead><tr><th>Image</th><th>State</th><th>Version</th><th>Verified</th><th>Disk</th><th>Last ingest</th><th></th></tr></thead>
 <tbody>
 ${page.images.map((image) => renderImageRow(image, page)).join('\n')}
 </tbody>
 </table></div>
+<p class="empty">Free on the data folder's disk: <span id="disk-free">${page.diskFree === null ? 'unknown' : formatBytes(page.diskFree)}</span></p>
 ${page.imagesError === undefined ? '' : `<p class="bad">${escapeHtml(page.imagesError)}</p>`}
 ${page.ingestEnabled ? '<p class="token"><label>Admin token <input id="token" type="password" autocomplete="current-password"></label></p>' : ''}
 </section>
@@ -145,16 +148,32 @@ export function describeImageVerification(image: Pick<ImageStatus, 'source' | 'v
   return image.verification ?? 'not ingested yet';
 }
 
+/** An image's disk use: every version it keeps (the serving one and those a rollback can return to). Pure, also in the script. */
+export function describeDiskUse(image: Pick<ImageStatus, 'diskUsed' | 'size' | 'versions'>): string {
+  const bytes = image.diskUsed ?? image.size;
+  if (bytes === null) return '';
+  const versions = image.versions.length;
+  return versions > 1 ? `${formatBytes(bytes)} (${versions} versions)` : formatBytes(bytes);
+}
+
+// The admin buttons of an image bootstation ingests; the script posts to /api/images/<id>/<action> with the token.
+function renderImageButtons(image: ImageStatus, page: DashboardPage): string {
+  if (!page.ingestEnabled || (image.source !== 'url' && image.source !== 'path')) return '';
+  const busy = page.ingestRunning === undefined ? '' : ' disabled';
+  const id = escapeHtml(image.id);
+  const canRollBack = image.versions.some((version) => !version.serving);
+  return [
+    `<button type="button" data-action="ingest" data-image="${id}"${busy}>${image.lastIngest === null ? 'Ingest' : 'Re-ingest'}</button>`,
+    `<button type="button" data-action="check" data-image="${id}"${busy}>Check now</button>`,
+    `<button type="button" data-action="rollback" data-image="${id}" data-kept="${canRollBack ? 'yes' : 'no'}"${canRollBack ? busy : ' disabled'}>Rollback</button>`,
+  ].join(' ');
+}
+
 function renderImageRow(image: ImageStatus, page: DashboardPage): string {
-  const size = image.size === null ? '' : formatBytes(image.size);
   const last = image.lastIngest === null ? '' : image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const state = image.failure ? `failed: ${image.failure.message}` : image.state === 'missing files' ? `missing ${image.missingFiles.join(', ')}` : image.state;
   const verification = describeImageVerification(image);
-  const button =
-    page.ingestEnabled && (image.source === 'url' || image.source === 'path')
-      ? `<button type="button" data-ingest="${escapeHtml(image.id)}"${page.ingestRunning === undefined ? '' : ' disabled'}>${image.lastIngest === null ? 'Ingest' : 'Re-ingest'}</button>`
-      : '';
-  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(image.state.replace(' ', '-'))}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td class="verified${verification.includes('NOT') ? ' bad' : ''}">${escapeHtml(verification)}</td><td>${size}</td><td>${escapeHtml(last)}</td><td>${button}<span class="progress"></span></td></tr>`;
+  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(image.state.replace(' ', '-'))}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td class="verified${verification.includes('NOT') ? ' bad' : ''}">${escapeHtml(verification)}</td><td>${escapeHtml(describeDiskUse(image))}</td><td>${escapeHtml(last)}</td><td class="actions">${renderImageButtons(image, page)}<span class="progress"></span></td></tr>`;
 }
 
 function renderIpxe(ipxe: IpxeDescription): string {

@@ -33,6 +33,8 @@ const CLIENT = '127.0.0.2';
 const ADMIN_TOKEN = 'browser-test-token-0123456789';
 // The archive the dashboard's Ingest button downloads, trickled out so that its progress can be watched.
 const ARCHIVE = await buildTar([{ name: 'vmlinuz', content: 'k'.repeat(3_000_000) }]);
+// Its next release, for a second version that Rollback can return from.
+const NEXT_ARCHIVE = await buildTar([{ name: 'vmlinuz', content: 'n'.repeat(1_000_000) }]);
 const TRICKLE = { bytes: 128 * 1024, everyMs: 60 };
 
 /** GETs a URL from the fake client's address and reads the whole body. */
@@ -49,6 +51,13 @@ describe('the dashboard in headless Chromium', { skip }, () => {
   let dir: string;
   let server: ReturnType<typeof startCli>;
   let archives: Awaited<ReturnType<typeof startHttpFixture>>;
+  let served = ARCHIVE;
+  const configText = (archive: Buffer): string =>
+    // ingest: manual: the ingests are the ones the test starts from the page, not the server's own.
+    `server:\n  admin_token: ${ADMIN_TOKEN}\ningest:\n  mode: manual\nmenu:\n  title: Browser lab\nimages:\n` +
+    `  - id: debian\n    label: Debian 12 installer\n    source: {dir: ${join(dir, 'debian')}}\n    boot: {kernel: linux, initrd: [initrd.gz]}\n` +
+    `  - id: rescue\n    label: Rescue kernel\n    source: {url: "${archives.url('/rescue.tar')}", sha256: ${createHash('sha256').update(archive).digest('hex')}}\n    boot: {kernel: vmlinuz}\n` +
+    `  - id: netboot-xyz\n    label: netboot.xyz\n    chain: https://boot.netboot.xyz\n`;
   let ports: { http: number; tftp: number; dhcp: number; pxe: number };
   let context: BrowserContext;
   let page: Page;
@@ -62,28 +71,21 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     await writeFile(join(dir, 'debian', 'linux'), Buffer.alloc(6_000_000, 2));
     await writeFile(join(dir, 'debian', 'initrd.gz'), Buffer.alloc(3_000_000, 3));
     archives = await startHttpFixture((_request, response) => {
-      response.writeHead(200, { 'content-length': String(ARCHIVE.length), 'content-type': 'application/octet-stream' });
+      const archive = served;
+      response.writeHead(200, { 'content-length': String(archive.length), 'content-type': 'application/octet-stream' });
       let sent = 0;
       const timer = setInterval(() => {
-        const chunk = ARCHIVE.subarray(sent, sent + TRICKLE.bytes);
+        const chunk = archive.subarray(sent, sent + TRICKLE.bytes);
         sent += chunk.length;
         response.write(chunk);
-        if (sent >= ARCHIVE.length) {
+        if (sent >= archive.length) {
           clearInterval(timer);
           response.end();
         }
       }, TRICKLE.everyMs);
       response.on('close', () => clearInterval(timer));
     });
-    const sha256 = createHash('sha256').update(ARCHIVE).digest('hex');
-    await writeFile(
-      join(dir, 'images.yaml'),
-      // ingest: manual: the ingest is the one the test starts from the page, not the server's own.
-      `server:\n  admin_token: ${ADMIN_TOKEN}\ningest:\n  mode: manual\nmenu:\n  title: Browser lab\nimages:\n` +
-        `  - id: debian\n    label: Debian 12 installer\n    source: {dir: ${join(dir, 'debian')}}\n    boot: {kernel: linux, initrd: [initrd.gz]}\n` +
-        `  - id: rescue\n    label: Rescue kernel\n    source: {url: "${archives.url('/rescue.tar')}", sha256: ${sha256}}\n    boot: {kernel: vmlinuz}\n` +
-        `  - id: netboot-xyz\n    label: netboot.xyz\n    chain: https://boot.netboot.xyz\n`,
-    );
+    await writeFile(join(dir, 'images.yaml'), configText(ARCHIVE));
     ports = { http: await freeTcpPort(), tftp: await freeUdpPort(), dhcp: await freeUdpPort(), pxe: await freeUdpPort() };
     server = startCli([
       'serve', '--config', join(dir, 'images.yaml'), '--data', join(dir, 'data'), '--address', '127.0.0.1',
@@ -185,7 +187,9 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     assert.equal(await page.locator('#images tr[data-image="netboot-xyz"] td.state').textContent(), 'ready', 'a chain image has no files to wait for');
     assert.equal(await page.locator('#images tr[data-image="netboot-xyz"] button').count(), 0, 'a chain image is not ingested');
     await page.locator('#token').fill(ADMIN_TOKEN);
-    await row.locator('button[data-ingest="rescue"]').click();
+    assert.match((await page.locator('#disk-free').textContent()) ?? '', /^\d[\d.]* (MiB|GiB|TiB)$/, 'the free space of the data folder');
+    assert.ok(await row.locator('button[data-action="rollback"]').isDisabled(), 'nothing to roll back to yet');
+    await row.locator('button[data-action="ingest"]').click();
     // Progress events come at most every 500 ms; the trickled download takes about 1.4 s.
     const seen = new Set<string>();
     await waitFor('the ingest to end', async () => {
@@ -197,7 +201,31 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     assert.ok(percents.length > 0, `the state cell should have said "downloading N %" on the way; it said ${JSON.stringify([...seen])}`);
     assert.equal(await row.locator('td.state').textContent(), 'ready');
     assert.equal(await row.locator('td.verified').textContent(), 'archive verified (sha256)');
+    assert.equal(await row.locator('td').nth(4).textContent(), '2.86 MiB', 'the disk the one version takes');
+    assert.equal(await row.locator('button[data-action="ingest"]').textContent(), 'Re-ingest');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ingested.png'), fullPage: true });
+  });
+
+  it('Check now asks for a new release; a second version can be rolled back from with one click', async () => {
+    const row = page.locator('#images tr[data-image="rescue"]');
+    const checked = page.waitForResponse((response) => response.url().endsWith('/api/images/rescue/check'));
+    await row.locator('button[data-action="check"]').click();
+    assert.equal((await checked).status(), 202, 'the check is queued');
+    await waitFor('the check to end', async () => (await row.locator('button[data-action="ingest"]').isEnabled()) || undefined, 30_000);
+
+    served = NEXT_ARCHIVE;
+    await writeFile(join(dir, 'images.yaml'), configText(NEXT_ARCHIVE));
+    await waitFor('the reload', async () => server.output().split('configuration reloaded').length > 1 || undefined);
+    await row.locator('button[data-action="ingest"]').click();
+    await waitFor('the second version', async () => (await row.locator('td').nth(4).textContent()) === '3.81 MiB (2 versions)' || undefined, 30_000);
+    const rollback = row.locator('button[data-action="rollback"]');
+    await waitFor('Rollback to be offered', async () => (await rollback.isEnabled()) || undefined);
+    await rollback.click();
+    await waitFor('the rollback', async () => /^rolled back to /.test((await row.locator('.progress').textContent()) ?? '') || undefined, 10_000);
+    assert.equal(await row.locator('td.state').textContent(), 'ready');
+    const served_ = await fetch(`http://127.0.0.1:${ports.http}/images/rescue/vmlinuz`);
+    assert.equal((await served_.arrayBuffer()).byteLength, 3_000_000, 'the first version is served again');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-rolled-back.png'), fullPage: true });
   });
 
   it('ran under its Content-Security-Policy without a violation', () => {

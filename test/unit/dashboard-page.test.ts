@@ -31,6 +31,7 @@ describe('the dashboard page', () => {
       ipxe: stockIpxe,
       ingestEnabled: true,
       ingestRunning: undefined,
+      diskFree: null,
     });
     assert.doesNotMatch(html, /<script>alert/, 'no markup from untrusted text survives');
     assert.doesNotMatch(html, /"x"\)/, 'quotes inside untrusted text are escaped');
@@ -39,27 +40,41 @@ describe('the dashboard page', () => {
     assert.equal((html.match(/<script/g) ?? []).length, 1, 'the only script element is /dashboard.js');
   });
 
+  it('shows the disk use of every kept version and the free space, and offers Rollback only with a kept version', () => {
+    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined, ingestEnabled: true };
+    const versions = [{ name: 'debian-2', serving: true, size: 3 * 1024 ** 2 }, { name: 'debian-1', serving: false, size: 1024 ** 2 }];
+    const two = renderDashboardPage({ ...page, images: [image({ versions, diskUsed: 4 * 1024 ** 2 })], diskFree: 5 * 1024 ** 3 });
+    assert.match(two, /<td>4\.00 MiB \(2 versions\)<\/td>/);
+    assert.match(two, /<span id="disk-free">5\.00 GiB<\/span>/);
+    assert.match(two, /data-action="rollback" data-image="debian" data-kept="yes">Rollback</);
+    const one = renderDashboardPage({ ...page, images: [image({ versions: versions.slice(0, 1), diskUsed: 3 * 1024 ** 2 })], diskFree: null });
+    assert.match(one, /<td>3\.00 MiB<\/td>/);
+    assert.match(one, /<span id="disk-free">unknown<\/span>/);
+    assert.match(one, /data-action="rollback" data-image="debian" data-kept="no" disabled>Rollback</, 'nothing to roll back to');
+  });
+
   it('offers the ingest button only with an admin token, and only for ingested sources', () => {
-    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined };
+    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined, diskFree: null };
     const images = [image({ id: 'debian', source: 'url' }), image({ id: 'local', source: 'dir', lastIngest: null })];
     const on = renderDashboardPage({ ...page, images, ingestEnabled: true });
-    assert.match(on, /data-ingest="debian"[^>]*>Re-ingest</);
-    assert.doesNotMatch(on, /data-ingest="local"/);
+    assert.match(on, /data-action="ingest" data-image="debian"[^>]*>Re-ingest</);
+    assert.match(on, /data-action="check" data-image="debian">Check now</);
+    assert.doesNotMatch(on, /data-action="[a-z]+" data-image="local"/);
     assert.match(on, /id="token"/);
     const off = renderDashboardPage({ ...page, images, ingestEnabled: false });
     assert.doesNotMatch(off, /<button|id="token"/);
     const chain = renderDashboardPage({ ...page, images: [image({ id: 'xyz', source: 'chain', lastIngest: null, verification: null })], ingestEnabled: true });
-    assert.doesNotMatch(chain, /data-ingest="xyz"/, 'a chain image has nothing to ingest');
+    assert.doesNotMatch(chain, /data-action="[a-z]+" data-image="xyz"/, 'a chain image has nothing to ingest');
     assert.match(chain, /<td class="verified">fetched by iPXE at boot \(not checked\)<\/td>/);
   });
 
   it('shows why the images cannot be listed, escaped, while images.yaml does not validate', () => {
-    const html = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], imagesError: `images.yaml:3:5: menu.title: ${HOSTILE}`, ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
+    const html = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], imagesError: `images.yaml:3:5: menu.title: ${HOSTILE}`, ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined, diskFree: null });
     assert.match(html, /<p class="bad">images\.yaml:3:5: menu\.title: &#60;script&#62;/);
   });
 
   it('says which iPXE binaries are served: stock, with what is missing, or our build with keymap and version', () => {
-    const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined });
+    const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined, diskFree: null });
     assert.match(stock, /<dt>Kind<\/dt><dd>stock/);
     assert.match(
       stock,
@@ -77,7 +92,7 @@ describe('the dashboard page', () => {
       build: { version: 'v2.0.0', keymap: 'de', builtAt: '2026-01-01T00:00:00Z' },
     });
     assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version, lacks: own.lacks, fix: own.fix }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0', lacks: [], fix: null });
-    const ownPage = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: own, ingestEnabled: false, ingestRunning: undefined });
+    const ownPage = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: own, ingestEnabled: false, ingestRunning: undefined, diskFree: null });
     assert.doesNotMatch(ownPage, /<dt>(Lacks|Fix)<\/dt>/, "bootstation's own build lacks nothing");
     assert.match(ownPage, /<dd class="missing">arm64 UEFI: snp-arm64\.efi — run `bootstation ipxe build --targets arm64`<\/dd>/);
     assert.deepEqual(own.missing.map((row) => [row.platform, row.file, row.required]), [['bios', 'undionly.kpxe', true], ['efi-ia32', 'ipxe32.efi', false], ['efi-arm64', 'snp-arm64.efi', false]]);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { findIpxeBinaries, type IpxeBinaries } from '../../src/ipxe/binaries.ts';
-import { LAB_ARCHITECTURES, LAB_ARCHS, type LabArch } from '../../tools/lab/architectures.ts';
+import { LAB_ARCHITECTURES, LAB_ARCHS, labArchOfCpu, type LabArch } from '../../tools/lab/architectures.ts';
 import { describeBoot } from '../../tools/lab/diagnostics.ts';
 import { buildGrubStandIn, GRUB_STAND_IN_BANNER } from '../../tools/lab/grub-stand-in.ts';
 import { LAB_IMAGE_ID, LAB_PAYLOAD_FILE, LAB_X86_64_ONLY_IMAGE_ID, labImageArgs, prepareLabImage, renderLabConfig, type LabImage } from '../../tools/lab/lab-image.ts';
@@ -20,7 +20,7 @@ import { firmwareSkipReason, foreignArchitecturesSkipReason, grubStandInSkipReas
 import { runCommand } from '../../tools/lab/processes.ts';
 import { cleanSerialText, furthestBootStep } from '../../tools/lab/serial-report.ts';
 import { ensureTestKernel } from '../../tools/lab/test-kernel.ts';
-import { commandInHost, type LabFirmware } from '../../tools/lab/topology.ts';
+import { commandInHost, labPlatform, labTransport, type LabFirmware } from '../../tools/lab/topology.ts';
 import { CLI } from '../support/cli.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 
@@ -34,9 +34,10 @@ const expectedArgs = (arch: LabArch): string => labImageArgs(arch).replace('${ba
 // Two at a time (VM_SLOTS) each take longer; the timeout counts from the VM's power-on, not its wait for a slot.
 const BOOT_TIMEOUT_MS = 240_000;
 const BROKEN_TIMEOUT_MS = 60_000;
-// VMs that run at once across every lab of this file. Measured on 2 cores with the 7 VMs: 2 at a time 2 min 22 s
-// for the file, each boot as fast as alone; 4 at a time 2 min 01 s; all 7 at once 1 min 52 s, but each UEFI boot
-// then takes 70-77 s instead of 40 s, which leaves a third of the margin to the timeout under CI's other load.
+// VMs that run at once across every lab of this file. Measured on 2 cores with 7 VMs: 2 at a time 2 min 22 s for
+// the file, each boot about as fast as alone; 4 at a time 2 min 01 s; all 7 at once 1 min 52 s, but each UEFI boot
+// then takes 70-77 s instead of 40 s, a third of the margin to the timeout under CI's other load. With the ia32
+// stand-in (8 VMs), 2 at a time: 2 min 58 s while other work shared the cores.
 const VM_SLOTS = 2;
 // A test waits for a slot, then boots: the backstop covers every VM of the file queued ahead of it.
 const TEST_TIMEOUT_MS = 900_000;
@@ -52,7 +53,7 @@ interface Shared {
   /** bootstation's data folder: the repository's data/ when it holds an iPXE build, else an empty one (Debian's stock iPXE). */
   dataDir: string;
   ipxe: IpxeBinaries;
-  /** A data folder whose data/ipxe holds only the GRUB stand-in for snp-arm64.efi (tools/lab/grub-stand-in.ts). */
+  /** A data folder whose data/ipxe holds only the GRUB stand-ins for snp-arm64.efi and ipxe32.efi (tools/lab/grub-stand-in.ts). */
   standIn: { dataDir: string } | { skip: string };
 }
 
@@ -77,13 +78,16 @@ function sharedSetup(): Promise<Shared> {
     const standIn: Shared['standIn'] = standInSkip ? { skip: standInSkip } : { dataDir: join(workDir, 'stand-in-data') };
     if ('dataDir' in standIn) {
       await mkdir(join(standIn.dataDir, 'ipxe'), { recursive: true });
-      await buildGrubStandIn(join(standIn.dataDir, 'ipxe', 'snp-arm64.efi'), {
-        server: NAS,
-        httpPort: HTTP_PORT,
-        kernelPath: `/images/${LAB_IMAGE_ID}/arm64/vmlinuz`,
-        initrdPath: `/images/${LAB_IMAGE_ID}/arm64/initrd.cpio`,
-        args: expectedArgs('arm64'),
-      });
+      for (const firmware of ['arm64', 'efi32'] as const) {
+        const arch = labArchOfCpu(labPlatform(firmware).cpu);
+        await buildGrubStandIn(firmware, join(standIn.dataDir, 'ipxe'), {
+          server: NAS,
+          httpPort: HTTP_PORT,
+          kernelPath: `/images/${LAB_IMAGE_ID}/${arch}/vmlinuz`,
+          initrdPath: `/images/${LAB_IMAGE_ID}/${arch}/initrd.cpio`,
+          args: expectedArgs(arch),
+        });
+      }
     }
     return { workDir, image, configPath, dataDir, ipxe: await findIpxeBinaries(join(dataDir, 'ipxe')), standIn };
   })();
@@ -298,39 +302,54 @@ describe('netboot lab', { skip: skipReason, concurrency: true }, () => {
     });
   });
 
-  // Debian ships no arm64 iPXE and CI cannot build one: GRUB, built from Debian's grub-efi-arm64-bin at test time,
-  // stands in for snp-arm64.efi. It proves firmware → ProxyDHCP (arch 11 or 19) → TFTP or HTTP Boot → an EFI
-  // program → bootstation's HTTP files → the arm64 marker; GRUB's HTTP client, written by nobody here, reads
-  // Content-Length only in that spelling. The iPXE menu step is the own-build test above.
-  for (const transport of ['pxe', 'http'] as const) {
-    const firmware = transport === 'pxe' ? 'arm64' : 'arm64-http';
-    const title =
-      transport === 'pxe'
-        ? 'UEFI arm64 PXE with a GRUB stand-in for snp-arm64.efi: AAVMF (arch 11) reads it over TFTP, GRUB loads the arm64 kernel over HTTP'
-        : 'UEFI arm64 HTTP Boot with a GRUB stand-in for snp-arm64.efi: AAVMF with PXE off (arch 19) loads it over HTTP, with no TFTP at all';
+  // Debian ships no arm64 iPXE and no ipxe32.efi, and CI cannot build iPXE: GRUB, packed at test time from Debian's
+  // grub-efi-arm64-bin or grub-efi-ia32-bin, stands in for them. It proves firmware → ProxyDHCP (arch 11 or 19, 6)
+  // → TFTP or HTTP Boot → an EFI program → bootstation's HTTP files → the marker kernel of that CPU; GRUB's HTTP
+  // client, written by nobody here, reads Content-Length only in that spelling. The iPXE menu step is the own-build
+  // tests above.
+  const standInVms = [
+    {
+      firmware: 'arm64',
+      prefix: 'bse2ea',
+      title: 'UEFI arm64 PXE with a GRUB stand-in for snp-arm64.efi: AAVMF (arch 11) reads it over TFTP, GRUB loads the arm64 kernel over HTTP',
+    },
+    {
+      firmware: 'arm64-http',
+      prefix: 'bse2eah',
+      title: 'UEFI arm64 HTTP Boot with a GRUB stand-in for snp-arm64.efi: AAVMF with PXE off (arch 19) loads it over HTTP, with no TFTP at all',
+    },
+    {
+      firmware: 'efi32',
+      prefix: 'bse2ei',
+      title: 'UEFI ia32 PXE with a GRUB stand-in for ipxe32.efi: OVMF32 (arch 6) reads it over TFTP, GRUB loads the i386 kernel over HTTP',
+    },
+  ] as const;
+  for (const { firmware, prefix, title } of standInVms) {
+    const platform = labPlatform(firmware);
+    const arch = labArchOfCpu(platform.cpu);
     describe(title, { concurrency: true }, () => {
       let lab: Lab | undefined;
       before(() =>
         keepLogsOnFailure(async () => {
           const { standIn } = await sharedSetup();
-          if ('dataDir' in standIn) lab = await openLab(transport === 'pxe' ? 'bse2ea' : 'bse2eah', { proxyDhcp: true, dataDir: standIn.dataDir });
+          if ('dataDir' in standIn) lab = await openLab(prefix, { proxyDhcp: true, dataDir: standIn.dataDir });
         }),
       );
       after(() => lab?.close());
 
-      it('boots the arm64 marker kernel through the stand-in', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      it(`boots the ${arch} marker kernel through the stand-in`, { timeout: TEST_TIMEOUT_MS }, async (t) => {
         const { standIn } = await sharedSetup();
-        if ('skip' in standIn) return t.skip(skipOrFail('netboot-arm64-stand-in-package', standIn.skip));
+        if ('skip' in standIn) return t.skip(skipOrFail('netboot-stand-in-package', standIn.skip));
         const skip = await firmwareSkipReason(firmware, await findIpxeBinaries(join(standIn.dataDir, 'ipxe')));
         if (skip) return t.skip(skipOrFail(`netboot-${firmware}-${skip.missing}`, skip.reason));
         await keepLogsOnFailure(async () => {
           assert.ok(lab);
           const { wait, story } = await bootToInitrd(t, lab, firmware);
-          assert.ok(cleanSerialText(wait.serial).includes(GRUB_STAND_IN_BANNER), `${firmware}: the GRUB stand-in should have run\n${story}`);
-          await assertBootedImage(firmware, 'arm64', wait, story);
-          if (transport === 'http') await assertHttpBootOnly(lab, 'snp-arm64.efi', story);
+          assert.ok(cleanSerialText(wait.serial).includes(`${GRUB_STAND_IN_BANNER} GRUB stands in for ${platform.firstStage}`), `${firmware}: the GRUB stand-in should have run\n${story}`);
+          await assertBootedImage(firmware, arch, wait, story);
+          if (labTransport(firmware) === 'http') await assertHttpBootOnly(lab, platform.firstStage, story);
           // The control for the HTTP Boot test's "no TFTP": the same log shows PXE's TFTP read.
-          else assert.ok((await tftpReads(lab)).includes('snp-arm64.efi'), `${firmware}: bootstation should log the TFTP read of snp-arm64.efi\n${story}`);
+          else assert.ok((await tftpReads(lab)).includes(platform.firstStage), `${firmware}: bootstation should log the TFTP read of ${platform.firstStage}\n${story}`);
         });
       });
     });

@@ -9,7 +9,8 @@
  */
 const CI_MAY_SKIP: Readonly<Record<string, string>> = {
   // Debian's ipxe package has no ipxe32.efi; the VM boots one only where data/ipxe holds bootstation's own
-  // build (`bootstation ipxe build`, about 4 minutes), which .ci/run does not make.
+  // build (`bootstation ipxe build`, about 4 minutes), which .ci/run does not make. CI proves everything up to
+  // that binary with a GRUB stand-in (netboot.test.ts).
   'netboot-efi32-ipxe-binary': 'no ipxe32.efi without a local iPXE build',
   // Debian ships no arm64 iPXE either: the arm64 VM boots through iPXE's menu only where data/ipxe holds
   // bootstation's own snp-arm64.efi. CI proves everything up to that binary with a GRUB stand-in (netboot.test.ts).

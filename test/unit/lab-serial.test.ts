@@ -160,8 +160,12 @@ describe('lab images.yaml', () => {
   });
 });
 
-describe('GRUB stand-in for snp-arm64.efi', () => {
-  const boot = { server: '10.77.0.2', httpPort: 8080, kernelPath: '/images/lab-marker/arm64/vmlinuz', initrdPath: '/images/lab-marker/arm64/initrd.cpio', args: 'console=ttyAMA0 panic=1' };
+describe('GRUB stand-ins for snp-arm64.efi and ipxe32.efi', () => {
+  const boot = { firstStage: 'snp-arm64.efi', server: '10.77.0.2', httpPort: 8080, kernelPath: '/images/lab-marker/arm64/vmlinuz', initrdPath: '/images/lab-marker/arm64/initrd.cpio', args: 'console=ttyAMA0 panic=1' };
+
+  it('says on the console which first stage it stands in for', () => {
+    assert.match(renderGrubStandInConfig(boot), /^echo bootstation-lab-grub-stand-in: GRUB stands in for snp-arm64\.efi, /);
+  });
 
   it('loads the kernel and initrd from bootstation over HTTP, with the port, and boots', () => {
     const lines = renderGrubStandInConfig(boot).split('\n').filter((line) => !line.startsWith('echo '));

@@ -68,7 +68,7 @@ export function renderLabConfig(image: { dir: string; archs?: readonly LabArch[]
         id: LAB_IMAGE_ID,
         label: 'Lab marker (test kernel and initrd)',
         source: { dir: image.dir },
-        // One spec in the plain form, so the config also loads in a bootstation without the list form.
+        // One spec in the plain form, as a user with one kernel writes it.
         boot: specs.length === 1 ? specs[0] : specs,
       },
       ...(options.x86_64Only

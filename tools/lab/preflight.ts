@@ -72,9 +72,9 @@ export async function foreignArchitecturesSkipReason(archs: readonly LabArch[]):
   return `the lab's ${missing.join(' and ')} kernels come from apt, which needs \`dpkg --add-architecture ${missing.join(' ')}\` and \`apt-get update\``;
 }
 
-/** Why the GRUB stand-in for snp-arm64.efi (tools/lab/grub-stand-in.ts) cannot be built here, or undefined when it can. */
+/** Why the GRUB stand-ins for snp-arm64.efi and ipxe32.efi (tools/lab/grub-stand-in.ts) cannot be built here, or undefined when they can. */
 export async function grubStandInSkipReason(): Promise<string | undefined> {
-  return (await onPath('grub-mkimage')) ? undefined : 'the GRUB stand-in for snp-arm64.efi needs grub-mkimage (Debian package grub-common)';
+  return (await onPath('grub-mkimage')) ? undefined : 'the GRUB stand-ins for snp-arm64.efi and ipxe32.efi need grub-mkimage (Debian package grub-common)';
 }
 
 async function onPath(command: string): Promise<boolean> {

@@ -31,8 +31,21 @@ export function parseChecksumList(text: string): Array<{ name: string; digest: D
   return entries;
 }
 
-/** The digest a list gives for a file name: an exact name first, else a listed path ending in /name. */
-export function findListedDigest(text: string, fileName: string): Digest | undefined {
+/**
+ * The digest a list gives for a file: its path relative to the list's folder first (Debian's images/SHA256SUMS
+ * names ./netboot/gtk/netboot.tar.gz before ./netboot/netboot.tar.gz), then the exact name, else a listed path
+ * ending in /name.
+ */
+export function findListedDigest(text: string, fileName: string, pathBelowList?: string): Digest | undefined {
   const entries = parseChecksumList(text);
-  return (entries.find((e) => e.name === fileName) ?? entries.find((e) => e.name.endsWith(`/${fileName}`)))?.digest;
+  const below = pathBelowList === undefined ? undefined : entries.find((e) => e.name === pathBelowList);
+  return (below ?? entries.find((e) => e.name === fileName) ?? entries.find((e) => e.name.endsWith(`/${fileName}`)))?.digest;
+}
+
+/** The path of archiveUrl relative to the folder of listUrl ("netboot/netboot.tar.gz"), or undefined when it is not below it. */
+export function pathBelowList(archiveUrl: string, listUrl: string): string | undefined {
+  const folder = new URL('.', listUrl);
+  const archive = new URL(archiveUrl);
+  if (archive.origin !== folder.origin || !archive.pathname.startsWith(folder.pathname)) return undefined;
+  return decodeURIComponent(archive.pathname.slice(folder.pathname.length));
 }

@@ -11,7 +11,7 @@ import { redactUrl } from '../config/redact-url.ts';
 import { openForReading } from '../files/boot-files.ts';
 import { dataLayout, imageLayout, type ImageLayout } from '../files/data-dir.ts';
 import { openArchive, type ArchiveSource, type ArchiveTools } from './archives.ts';
-import { findListedDigest, type Digest } from './checksum-list.ts';
+import { findListedDigest, pathBelowList, type Digest } from './checksum-list.ts';
 import { rethrowAsDiskFull } from './disk-space.ts';
 import { DEFAULT_TIMEOUTS, downloadToCache, type DownloadTimeouts, type ProgressSink } from './download.ts';
 import { failureError } from './download-failure.ts';
@@ -140,7 +140,7 @@ async function expectedDigest(spec: IngestSpec, context: IngestContext): Promise
     });
   if (response.statusCode >= 400) throw failureError({ url: checksum.listUrl, status: response.statusCode, statusMessage: response.statusMessage }, 1);
   const name = archiveFileName(spec.from);
-  const digest = findListedDigest(response.body, name);
+  const digest = findListedDigest(response.body, name, spec.from.kind === 'url' ? pathBelowList(spec.from.url, checksum.listUrl) : undefined);
   if (!digest) {
     throw new IngestError(IngestErrorCode.ChecksumNotListed, `the checksum list ${redactUrl(checksum.listUrl)} does not name ${name}; check source.checksums in images.yaml (it must be the list published next to the archive)`);
   }

@@ -14,7 +14,7 @@ export async function runValidate(options: { configPath: string; dataDir: string
   out.push(`  images: ${config.images.length}`);
   for (const image of config.images) {
     const files = missing.get(image.id);
-    const state = files ? `not ready, missing ${files.join(', ')} in ${image.dir}` : 'ready';
+    const state = image.chain !== undefined ? `ready, chains ${image.chain}` : files ? `not ready, missing ${files.join(', ')} in ${image.dir}` : 'ready';
     const firmware = image.firmware ? ` [${image.firmware.join(', ')}]` : '';
     out.push(`    ${image.id}: ${image.label}${firmware}: ${state}`);
   }

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { FirstStartError, prepareFirstStart, SEEDED_MARKER } from '../../src/appliance/first-start.ts';
 import { renderStarterConfig } from '../../src/appliance/starter-config.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
+import { RECIPE_NAMES } from '../../src/config/recipes.ts';
 import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 
@@ -24,23 +25,28 @@ async function container(image: Record<string, string>): Promise<{ configPath: s
 }
 
 describe('the starter images.yaml', () => {
-  test('is valid as written, serves no images, and shows the keys commented out', () => {
+  test('is valid as written: the Debian installer checked against Debian\'s own list over HTTPS, and netboot.xyz chained', () => {
     const text = renderStarterConfig();
-    const config = parseConfigText(text, '/config/images.yaml', {});
-    assert.deepEqual(config.images, []);
+    const config = parseConfigText(text, '/config/images.yaml', { dataDir: '/data' });
+    assert.deepEqual(
+      config.images.map((image) => [image.id, image.ingest?.recipe ?? null, image.chain ?? null]),
+      [['debian-netboot', 'debian-netboot', null], ['netboot-xyz', null, 'https://boot.netboot.xyz']],
+    );
+    const debian = config.images[0]?.ingest;
+    assert.ok(debian?.from.kind === 'url' && debian.from.url.startsWith('https://') && debian.checksum && 'listUrl' in debian.checksum && debian.checksum.listUrl.startsWith('https://'));
     assert.equal(config.server.httpPort, 80);
-    assert.match(text, /^# interface: eth0|^\s+# interface: eth0/m);
-    assert.match(text, /^# images:$/m);
+    assert.match(text, /^\s+# interface: eth0/m);
   });
-  test('the commented example images are valid once uncommented', () => {
+
+  test('every other recipe is a commented example, each valid once uncommented', () => {
     const uncommented = renderStarterConfig()
-      .replace(/^images: \[\]\n/m, '')
-      .replace(/^# (images:|hosts:|ipxe:|  )/gm, '$1')
-      .replace('<the SHA-256 of netboot.tar.gz, from SHA256SUMS next to it>', 'a'.repeat(64));
-    const config = parseConfigText(uncommented, '/config/images.yaml', {});
-    assert.deepEqual(config.images.map((image) => image.id), ['debian-netboot', 'rescue']);
+      .replace(/^# (hosts:|ipxe:|  )/gm, '$1');
+    const config = parseConfigText(uncommented, '/config/images.yaml', { dataDir: '/data' });
+    const recipes = config.images.map((image) => image.ingest?.recipe).filter(Boolean);
+    assert.deepEqual([...recipes].sort(), [...RECIPE_NAMES].sort(), 'each recipe once');
+    assert.ok(config.images.some((image) => image.id === 'rescue' && image.dir === '/data/netboot/rescue'));
     assert.deepEqual(config.ipxe, { keymap: 'de' });
-    assert.deepEqual([...config.hosts.values()], [{ image: 'rescue' }, { keymap: 'fr' }]);
+    assert.deepEqual([...config.hosts.values()], [{ image: 'netboot-xyz' }, { keymap: 'fr' }]);
   });
 });
 

@@ -16,8 +16,8 @@ describe('bootstation validate', () => {
     const result = await runCli(['validate', '--config', shippedConfig]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /images\.yaml: valid/);
-    assert.match(result.stdout, /debian: Debian 12 installer \[bios, efi\]: not ready, missing linux, initrd\.gz/);
-    assert.match(result.stdout, /52:54:00:12:34:56 → sysrcd/);
+    assert.match(result.stdout, /debian-netboot: Debian installer: not ready, missing debian-installer\/amd64\/linux, debian-installer\/amd64\/initrd\.gz in /);
+    assert.match(result.stdout, /netboot-xyz: netboot\.xyz \(menu from the internet\): ready, chains https:\/\/boot\.netboot\.xyz\n/);
   });
 
   test('a broken file exits 2 with the located error on stderr', async () => {

@@ -73,7 +73,7 @@ describe('the issue example', () => {
     const config = parseConfigText(shipped, 'images.yaml');
     assert.equal(config.server.interface, undefined);
     assert.equal(config.server.address, undefined);
-    assert.deepEqual(config.images.map((image) => image.id), ['debian', 'sysrcd']);
+    assert.deepEqual(config.images.map((image) => image.id), ['debian-netboot', 'netboot-xyz']);
   });
 
   test('host MACs are lower-cased, and a label defaults to the id', () => {

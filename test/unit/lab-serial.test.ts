@@ -167,12 +167,13 @@ describe('GRUB stand-ins for snp-arm64.efi and ipxe32.efi', () => {
     assert.match(renderGrubStandInConfig(boot), /^echo bootstation-lab-grub-stand-in: GRUB stands in for snp-arm64\.efi, /);
   });
 
-  it('loads the kernel and initrd from bootstation over HTTP, with the port, and boots', () => {
+  it('loads the kernel and initrd from bootstation over HTTP, with the port, boots, and powers off when that fails', () => {
     const lines = renderGrubStandInConfig(boot).split('\n').filter((line) => !line.startsWith('echo '));
     assert.deepEqual(lines, [
       'linux (http,10.77.0.2:8080)/images/lab-marker/arm64/vmlinuz console=ttyAMA0 panic=1',
       'initrd (http,10.77.0.2:8080)/images/lab-marker/arm64/initrd.cpio',
       'boot',
+      'halt',
       '',
     ]);
   });

@@ -21,7 +21,7 @@ export const GRUB_STAND_INS: Readonly<Record<StandInFirmware, { package: string;
  * GRUB modules of the stand-in: the firmware's NIC (efinet, which takes the address the firmware's PXE or HTTP
  * Boot got), the HTTP client, the Linux loader and the commands of its embedded config.
  */
-export const GRUB_STAND_IN_MODULES = ['efinet', 'net', 'http', 'tftp', 'linux', 'echo', 'normal'] as const;
+export const GRUB_STAND_IN_MODULES = ['efinet', 'net', 'http', 'tftp', 'linux', 'echo', 'normal', 'halt'] as const;
 
 /** The first word of every line the stand-in prints, so a serial log shows which first stage ran. */
 export const GRUB_STAND_IN_BANNER = 'bootstation-lab-grub-stand-in:';
@@ -52,6 +52,10 @@ export function renderGrubStandInConfig(boot: StandInBoot): string {
     `initrd ${device}${boot.initrdPath}`,
     `echo ${GRUB_STAND_IN_BANNER} starting the kernel`,
     'boot',
+    // boot returns only when it failed (GRUB 2.06 reading lower-case header names: "error: out of memory"); the
+    // rescue prompt would wait for a key, so power off and let the lab tell the story at once.
+    `echo ${GRUB_STAND_IN_BANNER} the boot failed, powering off`,
+    'halt',
     '',
   ].join('\n');
 }

@@ -127,7 +127,7 @@ async function openLab(prefix: string, options: { proxyDhcp: boolean; dataDir?: 
   return lab;
 }
 
-/** Powers a VM on when a slot is free and waits until `until` holds or the VM stops; a VM still running is then stopped. */
+/** Powers a VM on when a slot is free and waits until its test initrd is done or the VM stops; a VM still running is then stopped. */
 async function bootVm(lab: Lab, firmware: LabFirmware, timeoutMs: number): Promise<{ vm: LabVm; wait: SerialWait; story: string }> {
   return inVmSlot(async () => {
     const vm = await lab.startVm(firmware);

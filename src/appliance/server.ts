@@ -120,7 +120,7 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
       events.emit({ kind: 'config-reload', applied: true });
       const previous = applied;
       applied = config;
-      void autoIngest.configApplied(previous).catch((error: Error) => ingestLog.error({ err: { message: error.message } }, 'cannot decide what to ingest'));
+      decideIngests(previous);
     },
     onReject: () => events.emit({ kind: 'config-reload', applied: false }),
   });
@@ -164,6 +164,11 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
     timers,
     info: (fields, message) => ingestLog.info(fields, message),
   });
+  // What to ingest is decided from the disk in the background; ingestIdle waits for the last decision first.
+  let deciding: Promise<unknown> = Promise.resolve();
+  const decideIngests = (previous: BootstationConfig | undefined): void => {
+    deciding = autoIngest.configApplied(previous).catch((error: Error) => ingestLog.error({ err: { message: error.message } }, 'cannot decide what to ingest'));
+  };
 
   let serverUrl = '';
   const app = buildHttpApp({
@@ -253,12 +258,15 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
     }
     live.watchFile();
     // In the background: the server serves what is ready while the rest downloads.
-    void autoIngest.configApplied(undefined).catch((error: Error) => ingestLog.error({ err: { message: error.message } }, 'cannot decide what to ingest'));
+    decideIngests(undefined);
     log.info(
       { interface: serving.interface, address: serving.address, chosenBy: serving.source, http: serverUrl, httpListen, proxyDhcp, config: configPath, data: dataDir },
       'bootstation serving',
     );
-    return { ports, serverUrl, config: live, ingestIdle: () => ingest.idle(), close: closeAll };
+    return { ports, serverUrl, config: live, ingestIdle: async () => {
+        await deciding;
+        await ingest.idle();
+      }, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
@@ -271,7 +279,7 @@ function menuIngestStates(states: ReadonlyMap<string, IngestJobState>): Map<stri
   for (const [id, state] of states) {
     if (state.phase === 'running' && state.total) shown.set(id, { kind: 'downloading', percent: Math.min(100, Math.floor((100 * (state.done ?? 0)) / state.total)) });
     else if (state.phase === 'running' || state.phase === 'queued') shown.set(id, { kind: 'downloading' });
-    else shown.set(id, { kind: 'failed', message: state.phase === 'retrying' ? `${state.message} (retrying)` : state.message });
+    else shown.set(id, { kind: 'failed', message: state.message, ...(state.phase === 'retrying' ? { retrying: true } : {}) });
   }
   return shown;
 }

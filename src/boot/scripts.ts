@@ -21,10 +21,11 @@ export interface ScriptContext {
   ingestStates?: ReadonlyMap<string, MenuIngestState>;
 }
 
-/** What the menu says about an image the server is ingesting: its download's percentage, or why it failed. */
-export type MenuIngestState = { kind: 'downloading'; percent?: number } | { kind: 'failed'; message: string };
+/** What the menu says about an image the server is ingesting: its download's percentage, or why it failed (and whether it is tried again). */
+export type MenuIngestState = { kind: 'downloading'; percent?: number } | { kind: 'failed'; message: string; retrying?: boolean };
 
-// A failure sentence is cut so the menu line fits a 80-column console with the label before it.
+// A failure is shown as its first clause (what failed where; the fix after "; " is for the log and the dashboard),
+// cut so the menu line stays readable on an 80-column console.
 const MENU_FAILURE_CHARS = 100;
 
 // Labels in the generated scripts. Image labels carry a prefix so that an image id can never
@@ -141,8 +142,9 @@ export function renderMenu(context: ScriptContext): string {
 function notReadyReason(missing: readonly string[], ingest: MenuIngestState | undefined): string {
   if (ingest?.kind === 'downloading') return ingest.percent === undefined ? 'downloading' : `downloading ${ingest.percent} %`;
   if (ingest?.kind === 'failed') {
-    const message = ingest.message.length > MENU_FAILURE_CHARS ? `${ingest.message.slice(0, MENU_FAILURE_CHARS - 3)}...` : ingest.message;
-    return `failed: ${message}`;
+    const clause = ingest.message.split('; ')[0]!;
+    const message = clause.length > MENU_FAILURE_CHARS ? `${clause.slice(0, MENU_FAILURE_CHARS - 3)}...` : clause;
+    return `failed${ingest.retrying ? ', retrying' : ''}: ${message}`;
   }
   return `not ready: missing ${missing.join(', ')}`;
 }

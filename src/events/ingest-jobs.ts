@@ -146,7 +146,8 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
   };
 
   const enqueue = (id: string, automatic: boolean): void => {
-    if (closed || running?.id === id) return;
+    // An image being ingested is queued again all the same: its source may have changed since that run began.
+    if (closed) return;
     const waiting = retryTimers.get(id);
     if (waiting !== undefined) {
       timers.clearTimeout(waiting);
@@ -155,7 +156,8 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
     // A person's ingest of a queued image keeps its place but drops the automatic flag (it goes past a pin).
     const queued = queue.get(id);
     queue.set(id, { automatic: automatic && (queued?.automatic ?? true) });
-    if (states.get(id)?.phase !== 'retrying') states.set(id, { phase: 'queued' });
+    const phase = states.get(id)?.phase;
+    if (phase !== 'retrying' && phase !== 'running') states.set(id, { phase: 'queued' });
     pump();
   };
 

@@ -286,9 +286,13 @@ describe('serve ingests by itself', () => {
       assert.equal(status.images[0]?.diskUsed, 2 * ('kernel one'.length + 'initrd one'.length));
       assert.ok(status.diskFree > 0, 'the free space of the data disk');
       assert.equal((await post('/api/images/live/rollback')).status, 409, 'there is nothing older');
+      // Ids in the path are looked up in images.yaml, never joined into a path of their own.
+      for (const hostile of ['..%2F..%2Fetc', '.versions', '%2e%2e', 'live%00']) assert.equal((await post(`/api/images/${hostile}/rollback`)).status, 404, hostile);
+      assert.equal((await fetch(`${appliance.serverUrl}/api/images/live/rollback`, { method: 'POST' })).status, 401, 'the token is needed');
 
-      const check = await post('/api/images/live/check');
-      assert.equal(check.status, 202);
+      const queued = await post('/api/images/live/check');
+      assert.equal(queued.status, 202);
+      assert.deepEqual(await queued.json(), { queued: ['live'] });
       await appliance.ingestIdle();
       assert.equal((await ingestEvents(appliance)).at(-1)?.phase, 'pinned', 'the release rolled back from is not installed again');
       assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
@@ -305,6 +309,10 @@ describe('serve ingests by itself', () => {
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^live: serving live-\S+ again \(was live-\S+\)/);
       assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel two');
+      const check = await runCli(['images', 'check', '--config', join(root, 'schedule', 'images.yaml'), '--data', dataDir]);
+      assert.equal(check.code, 0, check.stderr);
+      assert.match(check.stderr, /^live: kept the version a rollback pinned; bootstation ingest live installs the new release$/m);
+      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel two', 'the check leaves the pinned version serving');
     } finally {
       await appliance.close();
     }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { renderStarterConfig } from '../../src/appliance/starter-config.ts';
+import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { describeBoot } from '../../tools/lab/diagnostics.ts';
 import { renderInitScript } from '../../tools/lab/initrd-files.ts';
 import { startLab, waitForSerial, type Lab } from '../../tools/lab/lab.ts';
@@ -133,9 +134,13 @@ describe('first start in the lab', { skip: skipReason }, () => {
         assert.ok(Date.now() - started < INGEST_TIMEOUT_MS, `the menu never offered ${IMAGE_ID}; the last one:\n${menu}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      const progress = [...new Set(menus.map((menu) => new RegExp(`^item --gap -- .*\\(downloading( \\d+ %)?\\)$`, 'm').exec(menu)?.[0]).filter(Boolean))];
+      const progress = [...new Set(menus.map((menu) => /^item --gap -- .*\(downloading( \d+ %)?\)$/m.exec(menu)?.[0]).filter(Boolean))];
       t.diagnostic(`menu lines while ingesting: ${JSON.stringify(progress)}`);
       assert.ok(progress.some((line) => / \d+ %\)$/.test(line!)), `the menu should have said "downloading N %" during the ingest; its lines were ${JSON.stringify(progress)}`);
+      const { images } = JSON.parse(await fetchInLab(lab, `http://${NAS}:${HTTP_PORT}/api/images`)) as { images: ImageStatus[] };
+      const debian = images.find((image) => image.id === IMAGE_ID);
+      assert.equal(debian?.state, 'ready');
+      assert.match(debian?.verification ?? '', /^archive verified/, 'checked against the fake tree\'s SHA256SUMS');
 
       const vm = await lab.startVm('bios');
       const wait = await waitForSerial(vm, (report) => report.done, BOOT_TIMEOUT_MS);

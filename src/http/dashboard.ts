@@ -80,6 +80,8 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
   app.get('/api/images', async () => ({
     images: await options.images(),
     ingestRunning: options.ingest?.running() ?? null,
+    // Image id → queued, running (bytes done of total), retrying (when, why) or failed (why): the runner's view.
+    ingestStates: Object.fromEntries(options.ingest?.states() ?? []),
     diskFree: options.diskFree ? await options.diskFree().catch(() => null) : null,
   }));
   app.get('/api/ipxe', async () => describeIpxe(options.ipxe()));

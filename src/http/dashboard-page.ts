@@ -1,6 +1,7 @@
 // The dashboard's HTML, rendered on the server from plain values. Pure. Every string that came from a
 // client, a file name or images.yaml goes through escapeHtml; the script updates the page with textContent.
 import type { ImageStatus } from '../ingest/image-status.ts';
+import type { IngestJobState } from '../events/ingest-jobs.ts';
 import { BOOT_STEPS, type BootStep, type ClientView, type StepView } from '../events/store.ts';
 import { formatBytes } from '../text/format.ts';
 import { STOCK_IPXE_FIX, STOCK_IPXE_LACKS, type IpxeBinaries } from '../ipxe/binaries.ts';
@@ -34,6 +35,8 @@ export interface DashboardPage {
   ingestRunning: string | undefined;
   /** Free bytes on the data folder's disk; null when unknown. */
   diskFree: number | null;
+  /** The ingest runner's view of the images it is busy with (queued, running, retrying, failed), by image id. */
+  ingestStates: Readonly<Record<string, IngestJobState>>;
 }
 
 const STEP_LABELS: Readonly<Record<BootStep, string>> = {
@@ -148,6 +151,14 @@ export function describeImageVerification(image: Pick<ImageStatus, 'source' | 'v
   return image.verification ?? 'not ingested yet';
 }
 
+/** The state cell of an image the ingest runner is busy with, as the menu words it. Pure, also in the script. */
+export function describeIngestState(state: IngestJobState): string {
+  if (state.phase === 'queued') return 'queued';
+  if (state.phase === 'running') return state.total ? `downloading ${Math.floor(((state.done ?? 0) * 100) / state.total)} %` : 'downloading';
+  if (state.phase === 'retrying') return `retrying (attempt ${state.attempts}): ${state.message}`;
+  return `failed: ${state.message}`;
+}
+
 /** An image's disk use: every version it keeps (the serving one and those a rollback can return to). Pure, also in the script. */
 export function describeDiskUse(image: Pick<ImageStatus, 'diskUsed' | 'size' | 'versions'>): string {
   const bytes = image.diskUsed ?? image.size;
@@ -171,9 +182,17 @@ function renderImageButtons(image: ImageStatus, page: DashboardPage): string {
 
 function renderImageRow(image: ImageStatus, page: DashboardPage): string {
   const last = image.lastIngest === null ? '' : image.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  const state = image.failure ? `failed: ${image.failure.message}` : image.state === 'missing files' ? `missing ${image.missingFiles.join(', ')}` : image.state;
+  const runner = page.ingestStates[image.id];
+  const state = runner
+    ? describeIngestState(runner)
+    : image.failure
+      ? `failed: ${image.failure.message}`
+      : image.state === 'missing files'
+        ? `missing ${image.missingFiles.join(', ')}`
+        : image.state;
+  const stateClass = runner && runner.phase !== 'failed' ? 'busy' : image.state.replace(' ', '-');
   const verification = describeImageVerification(image);
-  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(image.state.replace(' ', '-'))}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td class="verified${verification.includes('NOT') ? ' bad' : ''}">${escapeHtml(verification)}</td><td>${escapeHtml(describeDiskUse(image))}</td><td>${escapeHtml(last)}</td><td class="actions">${renderImageButtons(image, page)}<span class="progress"></span></td></tr>`;
+  return `<tr data-image="${escapeHtml(image.id)}"><td>${escapeHtml(image.label)}<br><small>${escapeHtml(image.id)}</small></td><td class="state state-${escapeHtml(stateClass)}">${escapeHtml(state)}</td><td>${escapeHtml(image.version ?? '')}</td><td class="verified${verification.includes('NOT') ? ' bad' : ''}">${escapeHtml(verification)}</td><td>${escapeHtml(describeDiskUse(image))}</td><td>${escapeHtml(last)}</td><td class="actions">${renderImageButtons(image, page)}<span class="progress"></span></td></tr>`;
 }
 
 function renderIpxe(ipxe: IpxeDescription): string {

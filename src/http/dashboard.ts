@@ -60,6 +60,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       ingestEnabled: options.ingest !== undefined && options.adminToken() !== undefined,
       ingestRunning: options.ingest?.running(),
       diskFree: options.diskFree ? await options.diskFree().catch(() => null) : null,
+      ingestStates: Object.fromEntries(options.ingest?.states() ?? []),
     });
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageStatus } from '../../src/ingest/image-status.ts';
 import { createEventStore } from '../../src/events/store.ts';
-import { describeIpxe, escapeHtml, renderDashboardPage } from '../../src/http/dashboard-page.ts';
+import { describeIngestState, describeIpxe, escapeHtml, renderDashboardPage } from '../../src/http/dashboard-page.ts';
 
 const HOSTILE = '<script>alert("x")</script>&\'';
 
@@ -32,6 +32,7 @@ describe('the dashboard page', () => {
       ingestEnabled: true,
       ingestRunning: undefined,
       diskFree: null,
+      ingestStates: {},
     });
     assert.doesNotMatch(html, /<script>alert/, 'no markup from untrusted text survives');
     assert.doesNotMatch(html, /"x"\)/, 'quotes inside untrusted text are escaped');
@@ -41,7 +42,7 @@ describe('the dashboard page', () => {
   });
 
   it('shows the disk use of every kept version and the free space, and offers Rollback only with a kept version', () => {
-    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined, ingestEnabled: true };
+    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined, ingestEnabled: true, ingestStates: {} };
     const versions = [{ name: 'debian-2', serving: true, size: 3 * 1024 ** 2 }, { name: 'debian-1', serving: false, size: 1024 ** 2 }];
     const two = renderDashboardPage({ ...page, images: [image({ versions, diskUsed: 4 * 1024 ** 2 })], diskFree: 5 * 1024 ** 3 });
     assert.match(two, /<td>4\.00 MiB \(2 versions\)<\/td>/);
@@ -53,8 +54,23 @@ describe('the dashboard page', () => {
     assert.match(one, /data-action="rollback" data-image="debian" data-kept="no" disabled>Rollback</, 'nothing to roll back to');
   });
 
+  it("says what the ingest runner is doing with an image, as the menu does", () => {
+    assert.equal(describeIngestState({ phase: 'queued' }), 'queued');
+    assert.equal(describeIngestState({ phase: 'running' }), 'downloading');
+    assert.equal(describeIngestState({ phase: 'running', done: 42, total: 100 }), 'downloading 42 %');
+    assert.equal(describeIngestState({ phase: 'retrying', retryAt: 0, attempts: 2, message: 'deb.debian.org did not answer' }), 'retrying (attempt 2): deb.debian.org did not answer');
+    assert.equal(describeIngestState({ phase: 'failed', code: 'X', message: 'the checksum differs' }), 'failed: the checksum differs');
+    const html = renderDashboardPage({
+      title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: 'debian', ingestEnabled: false, diskFree: null,
+      images: [image({ state: 'not ingested', lastIngest: null }), image({ id: 'alpine', state: 'not ingested', lastIngest: null })],
+      ingestStates: { debian: { phase: 'running', done: 1, total: 4 }, alpine: { phase: 'retrying', retryAt: 0, attempts: 1, message: `no answer ${HOSTILE}` } },
+    });
+    assert.match(html, /<td class="state state-busy">downloading 25 %<\/td>/);
+    assert.match(html, /<td class="state state-busy">retrying \(attempt 1\): no answer &#60;script&#62;/);
+  });
+
   it('offers the ingest button only with an admin token, and only for ingested sources', () => {
-    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined, diskFree: null };
+    const page = { title: 'Lab', clients: [], lastEventId: 0, ipxe: stockIpxe, ingestRunning: undefined, diskFree: null, ingestStates: {} };
     const images = [image({ id: 'debian', source: 'url' }), image({ id: 'local', source: 'dir', lastIngest: null })];
     const on = renderDashboardPage({ ...page, images, ingestEnabled: true });
     assert.match(on, /data-action="ingest" data-image="debian"[^>]*>Re-ingest</);
@@ -69,12 +85,12 @@ describe('the dashboard page', () => {
   });
 
   it('shows why the images cannot be listed, escaped, while images.yaml does not validate', () => {
-    const html = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], imagesError: `images.yaml:3:5: menu.title: ${HOSTILE}`, ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined, diskFree: null });
+    const html = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], imagesError: `images.yaml:3:5: menu.title: ${HOSTILE}`, ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined, diskFree: null, ingestStates: {} });
     assert.match(html, /<p class="bad">images\.yaml:3:5: menu\.title: &#60;script&#62;/);
   });
 
   it('says which iPXE binaries are served: stock, with what is missing, or our build with keymap and version', () => {
-    const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined, diskFree: null });
+    const stock = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: stockIpxe, ingestEnabled: false, ingestRunning: undefined, diskFree: null, ingestStates: {} });
     assert.match(stock, /<dt>Kind<\/dt><dd>stock/);
     assert.match(
       stock,
@@ -92,7 +108,7 @@ describe('the dashboard page', () => {
       build: { version: 'v2.0.0', keymap: 'de', builtAt: '2026-01-01T00:00:00Z' },
     });
     assert.deepEqual({ kind: own.kind, keymap: own.keymap, version: own.version, lacks: own.lacks, fix: own.fix }, { kind: 'bootstation build', keymap: 'de', version: 'v2.0.0', lacks: [], fix: null });
-    const ownPage = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: own, ingestEnabled: false, ingestRunning: undefined, diskFree: null });
+    const ownPage = renderDashboardPage({ title: 'Lab', clients: [], lastEventId: 0, images: [], ipxe: own, ingestEnabled: false, ingestRunning: undefined, diskFree: null, ingestStates: {} });
     assert.doesNotMatch(ownPage, /<dt>(Lacks|Fix)<\/dt>/, "bootstation's own build lacks nothing");
     assert.match(ownPage, /<dd class="missing">arm64 UEFI: snp-arm64\.efi — run `bootstation ipxe build --targets arm64`<\/dd>/);
     assert.deepEqual(own.missing.map((row) => [row.platform, row.file, row.required]), [['bios', 'undionly.kpxe', true], ['efi-ia32', 'ipxe32.efi', false], ['efi-arm64', 'snp-arm64.efi', false]]);

@@ -326,10 +326,19 @@ function buildImageManifest(
   };
 }
 
-/** "archive verified (sha256)" or why not, for logs and `bootstation images`. */
+/**
+ * How the archive was verified, in plain words for logs, `bootstation images`, the API and the dashboard: the digest and
+ * where it came from (images.yaml; a checksum list over HTTPS; over plain HTTP, which proves less), or why it was not.
+ */
 export function describeVerification(manifest: ImageManifest): string {
-  if (manifest.archiveVerified) return `archive verified (${manifest.fingerprint.checksum?.split(':')[0] ?? 'checksum'})`;
-  return `archive NOT verified: ${manifest.unverifiedReason ?? 'no checksum'}`;
+  if (!manifest.archiveVerified) return `archive NOT verified: ${manifest.unverifiedReason ?? 'no checksum'}`;
+  const algorithm = manifest.fingerprint.checksum?.split(':')[0] ?? 'checksum';
+  const source = manifest.checksumSource;
+  if (typeof source !== 'object') return `archive verified (${algorithm} from images.yaml)`;
+  const list = new URL(source.listUrl);
+  return list.protocol === 'https:'
+    ? `archive verified (${algorithm} from ${list.host} over HTTPS)`
+    : `archive verified (${algorithm} from ${list.host} over plain HTTP, which anyone on the way could change)`;
 }
 
 // Keeps one download per image in the cache: the one just installed.

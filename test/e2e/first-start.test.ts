@@ -140,7 +140,7 @@ describe('first start in the lab', { skip: skipReason }, () => {
       const { images } = JSON.parse(await fetchInLab(lab, `http://${NAS}:${HTTP_PORT}/api/images`)) as { images: ImageStatus[] };
       const debian = images.find((image) => image.id === IMAGE_ID);
       assert.equal(debian?.state, 'ready');
-      assert.match(debian?.verification ?? '', /^archive verified/, 'checked against the fake tree\'s SHA256SUMS');
+      assert.match(debian?.verification ?? '', /^archive verified \(sha256 from 10\.77\.0\.1:8000 over plain HTTP, /, 'checked against the fake tree\'s SHA256SUMS, fetched over plain HTTP');
 
       const vm = await lab.startVm('bios');
       const wait = await waitForSerial(vm, (report) => report.done, BOOT_TIMEOUT_MS);

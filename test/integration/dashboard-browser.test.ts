@@ -200,7 +200,7 @@ describe('the dashboard in headless Chromium', { skip }, () => {
     const percents = [...seen].filter((state) => /^downloading \d+ %$/.test(state));
     assert.ok(percents.length > 0, `the state cell should have said "downloading N %" on the way; it said ${JSON.stringify([...seen])}`);
     assert.equal(await row.locator('td.state').textContent(), 'ready');
-    assert.equal(await row.locator('td.verified').textContent(), 'archive verified (sha256)');
+    assert.equal(await row.locator('td.verified').textContent(), 'archive verified (sha256 from images.yaml)');
     assert.equal(await row.locator('td').nth(4).textContent(), '2.86 MiB', 'the disk the one version takes');
     assert.equal(await row.locator('button[data-action="ingest"]').textContent(), 'Re-ingest');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ingested.png'), fullPage: true });

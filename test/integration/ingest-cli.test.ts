@@ -59,7 +59,7 @@ describe('bootstation ingest and images', () => {
       assert.equal(first.code, 0, first.stderr);
       assert.equal(first.stdout, 'ingest: 1 installed, 0 up to date, 0 failed\n');
       assert.match(first.stderr, /^live: downloading http:\/\/127\.0\.0\.1:\d+\/live\.tar$/m);
-      assert.match(first.stderr, /^live: installed 3 files; archive verified \(sha256\)$/m);
+      assert.match(first.stderr, /^live: installed 3 files; archive verified \(sha256 from images\.yaml\)$/m);
 
       // The server re-checks boot files at most every 2 s (cacheBootFileCheck): the menu turns ready within
       // that, given 4 s on a busy machine.
@@ -91,7 +91,7 @@ describe('bootstation ingest and images', () => {
       assert.match(table.stdout, /^live\s+ready\s+1\.0\s+27 B\s+54 B \(2 versions\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+url$/m);
       const json = JSON.parse((await runCli(['images', '--json', '--config', config, '--data', data])).stdout);
       assert.equal(json[0].state, 'ready');
-      assert.equal(json[0].verification, 'archive verified (sha256)');
+      assert.equal(json[0].verification, 'archive verified (sha256 from images.yaml)');
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;

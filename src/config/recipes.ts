@@ -19,6 +19,33 @@ export interface Recipe {
   keepArchive?: boolean;
   /** What users need to know: RAM, firmware, where to get the archive (docs/recipes.md, under the recipe's name). */
   notes: string;
+  /** Where the distro publishes its releases, so an image needs only `version:` (images.yaml's `source:` still overrides it). */
+  releases?: ReleaseDiscovery;
+}
+
+/**
+ * How a recipe finds and verifies a release below its download site (`mirror`, the site's base URL ending in "/",
+ * which images.yaml's `mirrors:` and `mirror:` replace). Pure data; src/ingest/releases reads it.
+ */
+export type ReleaseDiscovery =
+  /**
+   * A Debian archive: dists/<suite>/InRelease (or Release + Release.gpg), signed with keys of `keyring`, lists the
+   * SHA256 of `sums` (below dists/<codename>/), and that SHA256SUMS the digest of `archive` (below the same folder).
+   */
+  | { kind: 'debian-dists'; site: string; mirror: string; keyring: string; sums: string; archive: string }
+  /** Alpine: <branch>/releases/<arch>/latest-releases.yaml names the file of `flavor` with its sha256. */
+  | { kind: 'alpine-yaml'; site: string; mirror: string; arch: string; flavor: string }
+  /** Arch Linux: iso/<version>/sha256sums.txt (iso/latest/ for the newest) names archlinux-<version>-x86_64.iso. */
+  | { kind: 'arch-iso'; site: string; mirror: string };
+
+/** The sites a release can come from (images.yaml's `mirrors:` keys besides recipe names). */
+export function releaseSites(): string[] {
+  return [...new Set(Object.values(RECIPES as Record<string, Recipe>).flatMap((recipe) => (recipe.releases ? [recipe.releases.site] : [])))];
+}
+
+/** The recipes that find releases by themselves (`version:` without `source:`). */
+export function recipesWithReleases(): string[] {
+  return Object.entries(RECIPES as Record<string, Recipe>).filter(([, recipe]) => recipe.releases !== undefined).map(([name]) => name);
 }
 
 // The MAC address of the NIC iPXE booted from, in the pxelinux form "01-aa-bb-cc-dd-ee-ff" that
@@ -82,6 +109,18 @@ export const RECIPES = {
     boot: { kernel: 'debian-installer/amd64/linux', initrds: ['debian-installer/amd64/initrd.gz'], args: '' },
     notes:
       'Archive: netboot.tar.gz from deb.debian.org/debian/dists/<suite>/main/installer-amd64/current/images/netboot/ (or gtk/netboot.tar.gz for the graphical installer). The installer downloads its components and packages from a Debian mirror: the client needs internet access. About 1 GB of RAM. BIOS and UEFI.',
+    // Debian wiki "DebianRepository/Format" (InRelease, Release and its SHA256 field) and the installer's own
+    // verification chain (Debian Installer manual, "Verifying the files"): dists/<suite>/InRelease is signed with
+    // the archive keys of the debian-archive-keyring package, lists main/installer-<arch>/current/images/SHA256SUMS
+    // with its SHA256 and size, and that file lists ./netboot/netboot.tar.gz.
+    releases: {
+      kind: 'debian-dists',
+      site: 'debian',
+      mirror: 'https://deb.debian.org/debian/',
+      keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+      sums: 'main/installer-amd64/current/images/SHA256SUMS',
+      archive: 'main/installer-amd64/current/images/netboot/netboot.tar.gz',
+    },
   },
 
   'debian-live': {
@@ -160,6 +199,10 @@ export const RECIPES = {
     },
     notes:
       'Archive: archlinux-<yyyy.mm.dd>-x86_64.iso from archlinux.org/download. airootfs.sfs (about 0.9 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI.',
+    // archlinux.org/download: every mirror has iso/<yyyy.mm.dd>/ with archlinux-<yyyy.mm.dd>-x86_64.iso and
+    // sha256sums.txt (sha256sum output), and iso/latest/ holding the newest release. The ISO's .sig is signed by a
+    // release engineer's key from archlinux-keyring, which is not packaged for Debian: the checksum is what is checked.
+    releases: { kind: 'arch-iso', site: 'archlinux', mirror: 'https://geo.mirror.pkgbuild.com/' },
   },
 
   alpine: {
@@ -179,6 +222,10 @@ export const RECIPES = {
     },
     notes:
       'Archive: alpine-netboot-<version>-x86_64.tar.gz from alpinelinux.org/downloads (the Netboot tarball). Runs from RAM: 512 MB or more. Installs its base system from the Alpine repository named in alpine_repo (internet access needed; latest-stable by default, see the recipe for older releases). BIOS and UEFI.',
+    // alpinelinux.org/downloads reads <mirror>/<branch>/releases/<arch>/latest-releases.yaml (latest-stable is the
+    // newest branch, v3.NN an older one): a YAML list of releases with flavor, version, file, sha256 and branch.
+    // Its .asc signatures use Alpine's release key, which Debian does not package: the checksum is what is checked.
+    releases: { kind: 'alpine-yaml', site: 'alpine', mirror: 'https://dl-cdn.alpinelinux.org/alpine/', arch: 'x86_64', flavor: 'alpine-netboot' },
   },
 
   clonezilla: {

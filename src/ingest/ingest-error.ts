@@ -18,6 +18,12 @@ export const IngestErrorCode = {
   ChecksumMismatch: 'INGEST_CHECKSUM_MISMATCH',
   /** The checksum list does not name the archive. */
   ChecksumNotListed: 'INGEST_CHECKSUM_NOT_LISTED',
+  /** A distro's release index (Release, latest-releases.yaml, sha256sums.txt) is malformed, too big, or lies. */
+  ReleaseIndex: 'INGEST_RELEASE_INDEX',
+  /** A release index's OpenPGP signature is missing, broken, or not made by a key of the keyring. */
+  Signature: 'INGEST_SIGNATURE',
+  /** The index has no release matching the image's `version:`. */
+  ReleaseNotFound: 'INGEST_RELEASE_NOT_FOUND',
   /** The local archive named by source.path cannot be read. */
   SourceUnreadable: 'INGEST_SOURCE_UNREADABLE',
   /** An archive entry's name or link would leave the image folder. */

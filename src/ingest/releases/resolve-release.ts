@@ -1,0 +1,148 @@
+// Finds the release an image's `version:` names on its recipe's download site and verifies the chain that gives the
+// archive's digest: the digest always comes from the distro's own index, never from the response that carries the archive.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ReleaseDiscovery } from '../../config/recipes.ts';
+import { redactUrl } from '../../config/redact-url.ts';
+import { findListedDigest, type Digest } from '../checksum-list.ts';
+import { IngestError, IngestErrorCode } from '../ingest-error.ts';
+import { findArchIso, MAX_ARCH_SUMS_BYTES } from './arch-releases.ts';
+import { MAX_ALPINE_INDEX_BYTES, parseAlpineReleases } from './alpine-releases.ts';
+import { MAX_RELEASE_BYTES, parseDebianRelease } from './debian-release.ts';
+import { readKeyring, verifyClearSigned, verifyDetached } from './signature.ts';
+
+/** How an archive's digest was established: a signed index, a checksum list over HTTPS or plain HTTP, or not at all. */
+export type Verification = 'signature' | 'checksum-https' | 'checksum-http' | 'insecure';
+
+/** What an image asks for: its recipe's discovery, `version:`, the mirror to use and an optional keyring of its own. */
+export interface ReleaseRequest {
+  discovery: ReleaseDiscovery;
+  version: string;
+  /** The site's base URL, ending in "/". */
+  mirror: string;
+  keyring?: string;
+}
+
+/** A release found and its digest verified: what ingest downloads and checks the archive against. */
+export interface ResolvedRelease {
+  version: string;
+  url: string;
+  digest: Digest;
+  verifiedBy: Exclude<Verification, 'insecure'>;
+  /** The index the digest came from (redacted). */
+  indexUrl: string;
+}
+
+/** Fetches a small index: its bytes, or undefined for 404/410; at most maxBytes, else an IngestError. */
+export type FetchIndex = (url: string, maxBytes: number) => Promise<Uint8Array | undefined>;
+
+/** A SHA256SUMS list is a few KB; 1 MiB bounds a lying one. */
+const MAX_SUMS_BYTES = 1024 * 1024;
+
+/** Resolves `request` with `fetchIndex`; every failure is an IngestError naming the index and the fix. */
+export async function resolveRelease(request: ReleaseRequest, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  const { discovery } = request;
+  if (discovery.kind === 'debian-dists') return resolveDebian(request, discovery, fetchIndex);
+  if (discovery.kind === 'alpine-yaml') return resolveAlpine(request, discovery, fetchIndex);
+  return resolveArch(request, fetchIndex);
+}
+
+type Debian = Extract<ReleaseDiscovery, { kind: 'debian-dists' }>;
+
+// latest is the stable suite; a number (12) or point release (12.8) is whichever of the three supported suites
+// carries it (dists/ has no numbered folders); anything else is a codename or suite name (bookworm, testing).
+async function resolveDebian(request: ReleaseRequest, discovery: Debian, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  const wanted = request.version;
+  const numeric = /^\d+(\.\d+)?$/.test(wanted);
+  const suites = wanted === 'latest' ? ['stable'] : numeric ? ['stable', 'oldstable', 'oldoldstable'] : [wanted];
+  if (!/^[a-z0-9.-]{1,40}$/.test(suites[0]!)) throw notFound(request, 'is not a Debian codename, suite or version number');
+  const keyringFile = request.keyring ?? discovery.keyring;
+  const keyringBytes = await readFile(keyringFile).catch((error: NodeJS.ErrnoException) => {
+    throw new IngestError(IngestErrorCode.Signature, `the keyring ${keyringFile} cannot be read (${error.code ?? 'error'}); install the debian-archive-keyring package or name a keyring file in the image's keyring:`);
+  });
+  const keys = await readKeyring(keyringBytes, keyringFile);
+  for (const suite of suites) {
+    const { text, where } = await signedRelease(request.mirror, suite, keys, fetchIndex);
+    const release = parseDebianRelease(text, where);
+    if (numeric && !(release.version === wanted || release.version?.split('.')[0] === wanted)) continue;
+    // A mirror must not answer one suite's request with another suite's (older) signed Release.
+    if (!numeric && wanted !== 'latest' && release.codename !== wanted && release.suite !== wanted) {
+      throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${where} is for ${release.codename ?? release.suite ?? 'another suite'}, not ${wanted}; check the mirror`);
+    }
+    if (wanted === 'latest' && release.suite !== 'stable') {
+      throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${where} is for suite ${release.suite ?? 'unknown'}, not stable; check the mirror`);
+    }
+    const folder = `${request.mirror}dists/${release.codename ?? suite}/`;
+    const listed = release.sha256.get(discovery.sums);
+    if (!listed) throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${where} does not list ${discovery.sums}; check the mirror carries the installer images`);
+    const sumsUrl = folder + discovery.sums;
+    const sums = await fetchIndex(sumsUrl, MAX_SUMS_BYTES);
+    if (!sums) throw new IngestError(IngestErrorCode.NotFound, `${redactUrl(sumsUrl)} does not exist on the mirror though its Release lists it; check the mirror is complete`);
+    const digest = createHash('sha256').update(sums).digest('hex');
+    if (digest !== listed.digest || sums.length !== listed.size) {
+      throw new IngestError(IngestErrorCode.ChecksumMismatch, `${redactUrl(sumsUrl)} has sha256 ${digest} (${sums.length} bytes), but its signed Release lists ${listed.digest} (${listed.size} bytes); nothing was installed — the mirror is stale or tampered with`);
+    }
+    const below = discovery.archive.slice(discovery.sums.lastIndexOf('/') + 1);
+    const archiveDigest = findListedDigest(Buffer.from(sums).toString('utf8'), below.split('/').pop()!, below);
+    if (!archiveDigest) throw new IngestError(IngestErrorCode.ChecksumNotListed, `${redactUrl(sumsUrl)} does not name ${below}; check the mirror carries the netboot images`);
+    return { version: release.version ?? release.codename ?? suite, url: folder + discovery.archive, digest: archiveDigest, verifiedBy: 'signature', indexUrl: redactUrl(`${request.mirror}dists/${suite}/`) };
+  }
+  throw notFound(request, 'is not a release in the stable, oldstable or oldoldstable suites of the mirror (Debian keeps only the newest point release of each)');
+}
+
+// InRelease first (apt's order); mirrors that only have Release + Release.gpg are read that way.
+async function signedRelease(mirror: string, suite: string, keys: Awaited<ReturnType<typeof readKeyring>>, fetchIndex: FetchIndex): Promise<{ text: string; where: string }> {
+  const base = `${mirror}dists/${suite}/`;
+  const inRelease = await fetchIndex(`${base}InRelease`, MAX_RELEASE_BYTES);
+  if (inRelease) {
+    const where = redactUrl(`${base}InRelease`);
+    return { text: await verifyClearSigned(Buffer.from(inRelease).toString('utf8'), keys, where), where };
+  }
+  const where = redactUrl(`${base}Release`);
+  const release = await fetchIndex(`${base}Release`, MAX_RELEASE_BYTES);
+  if (!release) throw new IngestError(IngestErrorCode.ReleaseNotFound, `the mirror has neither ${redactUrl(`${base}InRelease`)} nor Release; check the image's version: (a Debian codename, suite or number) and the mirror URL`);
+  const signature = await fetchIndex(`${base}Release.gpg`, 64 * 1024);
+  if (!signature) throw new IngestError(IngestErrorCode.Signature, `${where} has no InRelease and no Release.gpg, so it cannot be verified; nothing was installed — check the mirror`);
+  await verifyDetached(release, signature, keys, where);
+  return { text: Buffer.from(release).toString('utf8'), where };
+}
+
+type Alpine = Extract<ReleaseDiscovery, { kind: 'alpine-yaml' }>;
+
+// latest is the latest-stable folder; 3.20 or v3.20 that branch; 3.20.3 that branch, and the index must list it.
+async function resolveAlpine(request: ReleaseRequest, discovery: Alpine, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  const wanted = request.version.replace(/^v/, '');
+  const branch = request.version === 'latest' ? 'latest-stable' : /^\d+\.\d+(\.\d+)?$/.test(wanted) ? `v${wanted.split('.').slice(0, 2).join('.')}` : undefined;
+  if (!branch) throw notFound(request, 'is not an Alpine version (latest, 3.20 or 3.20.3)');
+  const folder = `${request.mirror}${branch}/releases/${discovery.arch}/`;
+  const indexUrl = `${folder}latest-releases.yaml`;
+  const index = await fetchIndex(indexUrl, MAX_ALPINE_INDEX_BYTES);
+  if (!index) throw notFound(request, `has no index on the mirror (${redactUrl(indexUrl)} does not exist)`);
+  const releases = parseAlpineReleases(Buffer.from(index).toString('utf8'), redactUrl(indexUrl)).filter((r) => r.flavor === discovery.flavor);
+  const exact = wanted.split('.').length === 3;
+  const release = releases.find((r) => !exact || r.version === wanted);
+  if (!release) throw notFound(request, `is not listed for ${discovery.flavor} in ${redactUrl(indexUrl)}`);
+  // The file name comes from the index (checked to be one plain name); the branch folder names the release for good.
+  const archiveFolder = release.branch ? `${request.mirror}${release.branch}/releases/${discovery.arch}/` : folder;
+  return { version: release.version, url: archiveFolder + release.file, digest: { algorithm: 'sha256', value: release.sha256 }, verifiedBy: overWhat(indexUrl), indexUrl: redactUrl(indexUrl) };
+}
+
+// latest is iso/latest/; a date (2024.12.01) is that folder. The archive URL uses the dated folder, so a new release is a new URL.
+async function resolveArch(request: ReleaseRequest, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  const folderName = request.version === 'latest' ? 'latest' : /^\d{4}\.\d{2}\.\d{2}$/.test(request.version) ? request.version : undefined;
+  if (!folderName) throw notFound(request, 'is not an Arch Linux release (latest or a date such as 2024.12.01)');
+  const sumsUrl = `${request.mirror}iso/${folderName}/sha256sums.txt`;
+  const sums = await fetchIndex(sumsUrl, MAX_ARCH_SUMS_BYTES);
+  if (!sums) throw notFound(request, `has no checksum list on the mirror (${redactUrl(sumsUrl)} does not exist)`);
+  const iso = findArchIso(Buffer.from(sums).toString('utf8'), redactUrl(sumsUrl));
+  if (folderName !== 'latest' && iso.version !== folderName) throw new IngestError(IngestErrorCode.ReleaseIndex, `the Arch Linux checksum list ${redactUrl(sumsUrl)} names the ISO of ${iso.version}, not ${folderName}; check the mirror`);
+  return { version: iso.version, url: `${request.mirror}iso/${iso.version}/${iso.file}`, digest: { algorithm: 'sha256', value: iso.sha256 }, verifiedBy: overWhat(sumsUrl), indexUrl: redactUrl(sumsUrl) };
+}
+
+function overWhat(url: string): 'checksum-https' | 'checksum-http' {
+  return url.startsWith('https:') ? 'checksum-https' : 'checksum-http';
+}
+
+function notFound(request: ReleaseRequest, what: string): IngestError {
+  return new IngestError(IngestErrorCode.ReleaseNotFound, `version: ${request.version.slice(0, 40)} ${what}; check the image's version: in images.yaml`);
+}

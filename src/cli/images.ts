@@ -6,6 +6,7 @@ import { ingestSettingsOf, ingestsAutomatically } from '../config/model.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { readImageStatuses } from '../ingest/image-status.ts';
 import { rollbackImage } from '../ingest/install.ts';
+import type { Verification } from '../ingest/manifest.ts';
 import { formatBytes } from '../text/format.ts';
 import { ingestAll, type CommandOutput } from './ingest.ts';
 import { UnknownImageError } from './unknown-image-error.ts';
@@ -58,6 +59,15 @@ export async function runImagesRollback(options: { configPath: string; dataDir: 
   }
 }
 
+// How the archive was verified, in the table's words.
+const VERIFIED_WORDS: Readonly<Record<Verification, string>> = {
+  signature: 'signature',
+  'checksum-config': 'checksum in images.yaml',
+  'checksum-https': 'checksum over HTTPS',
+  'checksum-http': 'checksum over HTTP',
+  insecure: 'insecure',
+};
+
 /** `bootstation images`: a table of every image's state, or JSON with --json. */
 export async function runImages(options: { configPath: string; dataDir: string; json: boolean }, output: Pick<CommandOutput, 'stdout'> = { stdout: (t) => void process.stdout.write(t) }): Promise<number> {
   const dataDir = resolve(options.dataDir);
@@ -67,7 +77,7 @@ export async function runImages(options: { configPath: string; dataDir: string; 
     return 0;
   }
   const rows = [
-    ['ID', 'STATE', 'VERSION', 'SIZE', 'ON DISK', 'LAST INGEST', 'SOURCE'],
+    ['ID', 'STATE', 'VERSION', 'SIZE', 'ON DISK', 'LAST INGEST', 'SOURCE', 'VERIFIED'],
     ...statuses.map((s) => [
       s.id,
       s.state,
@@ -76,6 +86,7 @@ export async function runImages(options: { configPath: string; dataDir: string; 
       s.diskUsed === null ? '-' : `${formatBytes(s.diskUsed)} (${s.versions.length} version${s.versions.length === 1 ? '' : 's'})`,
       s.lastIngest ? s.lastIngest.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '-',
       s.source,
+      s.verifiedBy ? VERIFIED_WORDS[s.verifiedBy] : '-',
     ]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

@@ -12,7 +12,7 @@ type ImageYaml = ImagesYaml['images'][number];
  * boot files and extract patterns, overridden key by key by what the entry says itself. Ingested images
  * live in <dataDir>/images/<id>.
  */
-export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
+export function toImageConfig(image: ImageYaml, dataDir: string, mirrors: Readonly<Record<string, string>> = {}): ImageConfig {
   if (image.chain !== undefined) {
     return { id: image.id, label: image.label ?? image.id, dir: imageLayout(dataDir, image.id).link, kernel: '', initrds: [], args: '', chain: image.chain };
   }
@@ -28,7 +28,7 @@ export function toImageConfig(image: ImageYaml, dataDir: string): ImageConfig {
     ...(firmware ? { firmware } : {}),
     ...(moreBoots.length > 0 ? { moreBoots } : {}),
   };
-  const ingest = ingestSpec(image, recipe, bootSpecsOf(config));
+  const ingest = ingestSpec(image, recipe, bootSpecsOf(config), mirrors);
   return ingest ? { ...config, ingest } : config;
 }
 
@@ -60,9 +60,9 @@ function listedSpec(item: Extract<BootYaml, readonly unknown[]>[number]): BootSp
   };
 }
 
-function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[]): IngestSpec | undefined {
+function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[], mirrors: Readonly<Record<string, string>>): IngestSpec | undefined {
   const { source } = image;
-  if (!source) return undefined;
+  if (!source) return releaseSpec(image, recipe, boots, mirrors);
   const from: IngestSpec['from'] | undefined =
     source.url !== undefined
       ? { kind: 'url', url: source.url, fetch: source.fetch ?? 'all' }
@@ -84,6 +84,24 @@ function ingestSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonl
   if (image.version) spec.version = image.version;
   if (image.ingest) spec.mode = image.ingest;
   return spec;
+}
+
+// recipe: and version: without source: the recipe's site (or a mirror of it) is asked for the release at ingest.
+function releaseSpec(image: ImageYaml, recipe: Recipe | undefined, boots: readonly BootSpec[], mirrors: Readonly<Record<string, string>>): IngestSpec | undefined {
+  if (!recipe?.releases || image.recipe === undefined || image.version === undefined) return undefined;
+  const base = image.mirror ?? mirrors[image.recipe] ?? mirrors[recipe.releases.site] ?? recipe.releases.mirror;
+  const mirror = base.endsWith('/') ? base : `${base}/`;
+  const bootFiles = boots.flatMap((spec) => [spec.kernel, ...spec.initrds]);
+  return {
+    from: { kind: 'url', url: mirror, fetch: 'all' },
+    insecure: false,
+    extract: [...new Set([...bootFiles, ...recipe.extract, ...(image.extract ?? [])])],
+    ...(recipe.renames ? { renames: recipe.renames } : {}),
+    recipe: image.recipe,
+    version: image.version,
+    release: { recipe: image.recipe, version: image.version, mirror, ...(image.keyring ? { keyring: image.keyring } : {}) },
+    ...(image.ingest ? { mode: image.ingest } : {}),
+  };
 }
 
 function checksumOf(source: NonNullable<ImageYaml['source']>): Checksum | undefined {

@@ -59,8 +59,24 @@ export interface IngestSpec {
   maxExtractedBytes?: number;
   recipe?: string;
   version?: string;
+  /**
+   * Set when the recipe finds the release itself (recipe: and version: without source:): ingest resolves it on the
+   * site at `mirror` and replaces `from` (then the site's base URL) with the release's archive.
+   */
+  release?: ReleaseRequestConfig;
   /** The image's `ingest:` (auto or manual); undefined: the top-level ingest.mode. */
   mode?: IngestMode;
+}
+
+/** Which release an image asks its recipe for, and where. */
+export interface ReleaseRequestConfig {
+  recipe: string;
+  /** latest, a codename, a number or an exact version, as the recipe's site names them. */
+  version: string;
+  /** The site's base URL ending in "/": the image's mirror:, else mirrors: by recipe, by site, else the recipe's own. */
+  mirror: string;
+  /** The image's keyring: (an OpenPGP keyring file); undefined: the recipe's. */
+  keyring?: string;
 }
 
 /** Whether `serve` ingests an image by itself (auto) or leaves it to `bootstation ingest` and the dashboard (manual). */

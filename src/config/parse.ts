@@ -173,7 +173,7 @@ function toConfig(file: ImagesYaml, dataDir: string): BootstationConfig {
     menu: { title: file.menu.title, defaultImage: file.menu.default, timeoutSeconds: file.menu.timeout },
     ipxe: file.ipxe.keymap === undefined ? {} : { keymap: file.ipxe.keymap },
     ...(file.ingest === undefined ? {} : { ingest: ingestSettings(file.ingest) }),
-    images: file.images.map((image) => toImageConfig(image, dataDir)),
+    images: file.images.map((image) => toImageConfig(image, dataDir, file.mirrors)),
     hosts: new Map(Object.entries(file.hosts).map(([mac, entry]) => [normalizeMacAddress(mac), toHostConfig(entry)])),
   };
 }

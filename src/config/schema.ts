@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { nonUnicastKind } from '../net/ipv4-address.ts';
 import { MAC_ADDRESS } from '../text/mac-address.ts';
 import { CHECKSUM_ALGORITHMS, CPU_ARCHITECTURES, FIRMWARE_FAMILIES, IPXE_KEYMAPS } from './model.ts';
-import { RECIPE_NAMES } from './recipes.ts';
+import { RECIPE_NAMES, RECIPES, recipesWithReleases, releaseSites, type Recipe } from './recipes.ts';
 
 // The length of each digest in hexadecimal digits.
 const CHECKSUM_HEX_DIGITS = { sha256: 64, sha512: 128, md5: 32 } as const;
@@ -195,6 +195,10 @@ const imageSchema = z
     extract: z.array(extractGlob).max(64, 'at most 64 patterns').optional(),
     boot: bootSchema.optional(),
     ingest: ingestMode.optional(),
+    // A recipe that finds its releases: the site's base URL to use instead of the recipe's (a local mirror).
+    mirror: httpUrl.optional(),
+    // A Debian-style recipe: the OpenPGP keyring its Release must be signed with (a mirror signed by the site's own key).
+    keyring: absolutePath.optional(),
   })
   .superRefine(
     (parsed, ctx) => {
@@ -207,7 +211,16 @@ const imageSchema = z
         }
         return;
       }
-      if (image.source === undefined) ctx.addIssue({ code: 'custom', path: ['source'], message: 'required (or chain: URL for a menu item that runs another iPXE script)' });
+      const releases = typeof image.recipe === 'string' ? (RECIPES as Record<string, Recipe>)[image.recipe]?.releases : undefined;
+      const findsRelease = image.source === undefined && releases !== undefined && (image as { version?: unknown }).version !== undefined;
+      if (image.source === undefined && !findsRelease) {
+        const why = releases ? `or version: to let recipe ${String(image.recipe)} find the release` : `or recipe: and version: with a recipe that finds releases: ${recipesWithReleases().join(' ')}`;
+        ctx.addIssue({ code: 'custom', path: ['source'], message: `required (${why}; or chain: URL for a menu item that runs another iPXE script)` });
+      }
+      for (const key of (['mirror', 'keyring'] as const).filter((k) => (image as Record<string, unknown>)[k] !== undefined)) {
+        if (!findsRelease) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies to an image whose recipe finds its release (recipe: and version: without source:)' });
+        else if (key === 'keyring' && releases?.kind !== 'debian-dists') ctx.addIssue({ code: 'custom', path: [key], message: `only applies to recipes with signed releases (${recipesWithReleases().filter((n) => (RECIPES as Record<string, Recipe>)[n]!.releases!.kind === 'debian-dists').join(' ')})` });
+      }
       // Without a recipe, the kernel is the one thing an image cannot do without.
       // (The list form's items each require their own kernel; a scalar is refused by the union's message.)
       const bootMapping = typeof image.boot === 'object' && image.boot !== null && !Array.isArray(image.boot);
@@ -242,6 +255,10 @@ export const imagesYamlSchema = z
     menu: menuSchema.default({ title: 'Network boot', timeout: 10 }),
     ipxe: ipxeSchema.default({}),
     ingest: ingestSchema.optional(),
+    // Base URLs of local mirrors, by download site (debian, alpine, archlinux) or recipe name.
+    mirrors: z
+      .record(z.string().refine((key) => releaseSites().includes(key) || recipesWithReleases().includes(key), { message: `must be a site (${releaseSites().join(' ')}) or a recipe that finds releases (${recipesWithReleases().join(' ')})` }), httpUrl)
+      .optional(),
     images: z.array(imageSchema).default([]),
     hosts: z.record(z.string().regex(MAC_ADDRESS, 'must be a MAC address such as 52:54:00:12:34:56'), hostSchema).default({}),
   })

@@ -4,6 +4,7 @@ import type { BootstationConfig } from '../config/model.ts';
 import { redactUrlsIn } from '../config/redact-url.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { describeVerification } from './ingest-image.ts';
+import { verificationOf, type Verification } from './manifest.ts';
 import { listVersions, readFailure, readInstalledManifest, readPin, type ImageVersion } from './install.ts';
 
 /** The state of one image, as `bootstation images`, doctor and the dashboard show it. */
@@ -18,6 +19,8 @@ export interface ImageStatus {
   size: number | null;
   lastIngest: string | null;
   verification: string | null;
+  /** How the installed archive was verified: signature, checksum-config, checksum-https, checksum-http or insecure. */
+  verifiedBy?: Verification | null;
   missingFiles: string[];
   failure: { at: string; code: string; message: string } | null;
   /** The installed versions, newest first: the serving one and those kept for a rollback (ingested images only). */
@@ -53,10 +56,12 @@ export async function readImageStatuses(
         label: image.label,
         source: image.chain !== undefined ? 'chain' : image.ingest ? image.ingest.from.kind : 'dir',
         state,
-        version: manifest?.version ?? image.ingest?.version ?? null,
+        // A recipe's release: the one found (12.8), not the version: asked for (latest).
+        version: manifest?.release?.version ?? manifest?.version ?? image.ingest?.version ?? null,
         size: manifest ? manifest.files.reduce((sum, file) => sum + file.size, 0) : null,
         lastIngest: manifest?.ingestedAt ?? null,
         verification: manifest ? redactUrlsIn(describeVerification(manifest)) : null,
+        verifiedBy: manifest ? verificationOf(manifest) : null,
         missingFiles: absent,
         failure: failedSince ? { ...failedSince, message: redactUrlsIn(failedSince.message) } : null,
         versions,

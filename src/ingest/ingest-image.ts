@@ -5,7 +5,8 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Got } from 'got';
-import { bootFilesOf, type ImageConfig, type IngestSpec } from '../config/model.ts';
+import { bootFilesOf, type ImageConfig, type IngestSpec, type ReleaseRequestConfig } from '../config/model.ts';
+import { RECIPES, type Recipe } from '../config/recipes.ts';
 import { archiveFileName } from '../config/archive-name.ts';
 import { redactUrl } from '../config/redact-url.ts';
 import { openForReading } from '../files/boot-files.ts';
@@ -21,6 +22,8 @@ import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { cleanLeftovers, commitStaging, createStaging, lockImage, pinDeclines, readInstalledManifest, readPin, recordFailure } from './install.ts';
 import type { IngestFingerprint, ImageManifest } from './manifest.ts';
 import { planIngest, type ArchiveFetch, type IngestState } from './plan.ts';
+import { httpIndexFetcher } from './releases/fetch-index.ts';
+import { resolveRelease, type ResolvedRelease } from './releases/resolve-release.ts';
 
 /** What ingest needs from the outside world; tests pass their own HTTP client, clock, and retry timing. */
 export interface IngestContext {
@@ -69,11 +72,15 @@ export async function ingestImage(image: ImageConfig, context: IngestContext): P
   }
 }
 
-async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageLayout, context: IngestContext, now: () => Date): Promise<IngestOutcome> {
+async function ingestLocked(image: ImageConfig, configured: IngestSpec, layout: ImageLayout, context: IngestContext, now: () => Date): Promise<IngestOutcome> {
+  // A recipe that finds its release: the signed or listed index gives the archive and its digest before anything is
+  // downloaded; from here on the image is what a source: naming that archive and digest would be.
+  const release = configured.release ? await findRelease(configured.release, context) : undefined;
+  const spec: IngestSpec = release ? { ...configured, from: { kind: 'url', url: release.url, fetch: 'all' } } : configured;
   if (spec.insecure && !spec.checksum) {
     context.warn(`the source of ${image.id} is not verified (insecure: true): whatever ${spec.from.kind === 'url' ? redactUrl(spec.from.url) : spec.from.path} holds gets installed; add sha256 or checksums to its source`);
   }
-  const expected = await expectedDigest(spec, context);
+  const expected = release ? release.digest : await expectedDigest(spec, context);
   const state = await readIngestState(image, spec, layout, { sourceMustBeReadable: true });
   const plan = planIngest(image, spec, state, { force: context.force === true, expected });
   if (plan.decision.kind === 'up-to-date' && state.installed) return { status: 'up-to-date', manifest: state.installed };
@@ -109,7 +116,7 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
       await linkOrCopy(fetched.localPath, join(staging.dir, spec.keepArchiveAs));
       files.push({ path: spec.keepArchiveAs, size: fetched.source.random.size, sha256: fetched.sha256 ?? (await sha256File(fetched.localPath)) });
     }
-    const manifest = buildImageManifest(image, spec, fingerprint, fetched, reader.type, files, now());
+    const manifest = buildImageManifest(image, spec, fingerprint, fetched, reader.type, files, now(), release);
     await commitStaging(layout, staging, manifest, context.keepVersions);
     context.info(`installed ${files.length} files; ${describeVerification(manifest)}`);
     if (spec.from.kind === 'url') await pruneCache(dataLayout(context.dataDir).cache, image.id, fetched.cacheFile);
@@ -121,6 +128,18 @@ async function ingestLocked(image: ImageConfig, spec: IngestSpec, layout: ImageL
   } finally {
     await fetched.close();
   }
+}
+
+/** The release `request` names, found and its digest verified on the recipe's site (or the image's mirror). */
+async function findRelease(request: ReleaseRequestConfig, context: IngestContext): Promise<ResolvedRelease> {
+  const discovery = (RECIPES as Record<string, Recipe>)[request.recipe]?.releases;
+  if (!discovery) throw new Error(`recipe ${request.recipe} does not find releases`);
+  const found = await resolveRelease(
+    { discovery, version: request.version, mirror: request.mirror, ...(request.keyring ? { keyring: request.keyring } : {}) },
+    httpIndexFetcher(context.http, { ...(context.timeouts ? { timeouts: context.timeouts } : {}), ...(context.retries !== undefined ? { retries: context.retries } : {}) }),
+  );
+  context.info(`version: ${request.version} is ${found.version}: ${redactUrl(found.url)} (${found.verifiedBy === 'signature' ? 'digest from a signed Release' : `digest from ${found.indexUrl}`})`);
+  return found;
 }
 
 /** The digest the archive must have: from images.yaml, or looked up in the checksum list. */
@@ -309,18 +328,20 @@ function buildImageManifest(
   type: string,
   files: ImageManifest['files'],
   at: Date,
+  release: ResolvedRelease | undefined,
 ): ImageManifest {
   const checksum = spec.checksum;
   return {
     format: 1,
     id: image.id,
     fingerprint,
-    checksumSource: !checksum ? 'none' : 'listUrl' in checksum ? { listUrl: redactUrl(checksum.listUrl) } : 'config',
+    checksumSource: release ? { listUrl: release.indexUrl } : !checksum ? 'none' : 'listUrl' in checksum ? { listUrl: redactUrl(checksum.listUrl) } : 'config',
     archiveVerified: fetched.verified,
     ...(fetched.unverifiedReason && !fetched.verified ? { unverifiedReason: fetched.unverifiedReason } : {}),
     archive: { name: fetched.source.name, type, size: fetched.source.random.size, ...(fetched.sha256 ? { sha256: fetched.sha256 } : {}) },
     ...(spec.recipe ? { recipe: spec.recipe } : {}),
     ...(spec.version ? { version: spec.version } : {}),
+    ...(release ? { release: { version: release.version, url: redactUrl(release.url), verifiedBy: release.verifiedBy, index: release.indexUrl } } : {}),
     files,
     ingestedAt: at.toISOString(),
   };
@@ -332,6 +353,7 @@ function buildImageManifest(
  */
 export function describeVerification(manifest: ImageManifest): string {
   if (!manifest.archiveVerified) return `archive NOT verified: ${manifest.unverifiedReason ?? 'no checksum'}`;
+  if (manifest.release?.verifiedBy === 'signature') return `archive verified (sha256 from a SHA256SUMS whose digest a signed Release gives, ${manifest.release.index})`;
   const algorithm = manifest.fingerprint.checksum?.split(':')[0] ?? 'checksum';
   const source = manifest.checksumSource;
   if (typeof source !== 'object') return `archive verified (${algorithm} from images.yaml)`;

@@ -43,8 +43,25 @@ export interface ImageManifest {
   archive: { name: string; type: string; size: number; sha256?: string };
   recipe?: string;
   version?: string;
+  /** The release a recipe found (recipe: and version: without source:): which, where, and how its digest was verified. */
+  release?: { version: string; url: string; verifiedBy: Verification; index: string };
   files: ImageManifestFile[];
   ingestedAt: string;
+}
+
+/**
+ * How an archive was verified: 'signature' (a signed index chain), 'checksum-config' (a digest in images.yaml),
+ * 'checksum-https' / 'checksum-http' (a checksum list fetched over that), or 'insecure' (not at all).
+ */
+export type Verification = 'signature' | 'checksum-config' | 'checksum-https' | 'checksum-http' | 'insecure';
+
+/** How the installed archive of `manifest` was verified (the status field `verifiedBy` of the API and `bootstation images`). */
+export function verificationOf(manifest: ImageManifest): Verification {
+  if (!manifest.archiveVerified) return 'insecure';
+  if (manifest.release) return manifest.release.verifiedBy;
+  const source = manifest.checksumSource;
+  if (typeof source !== 'object') return source === 'config' ? 'checksum-config' : 'insecure';
+  return source.listUrl.startsWith('https:') ? 'checksum-https' : 'checksum-http';
 }
 
 /** The fingerprint of an image's ingest spec, given the expected digest and (for local sources without one) the file's stats. */

@@ -86,7 +86,7 @@ describe('bootstation ingest and images', () => {
 
       const table = await runCli(['images', '--config', config, '--data', data]);
       assert.equal(table.code, 0, table.stderr);
-      assert.match(table.stdout, /^ID\s+STATE\s+VERSION\s+SIZE\s+ON DISK\s+LAST INGEST\s+SOURCE$/m);
+      assert.match(table.stdout, /^ID\s+STATE\s+VERSION\s+SIZE\s+ON DISK\s+LAST INGEST\s+SOURCE\s+VERIFIED$/m);
       // --force made a second version; the first is kept for a rollback (ingest.keep_versions).
       assert.match(table.stdout, /^live\s+ready\s+1\.0\s+27 B\s+54 B \(2 versions\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+url$/m);
       const json = JSON.parse((await runCli(['images', '--json', '--config', config, '--data', data])).stdout);

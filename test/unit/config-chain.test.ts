@@ -50,7 +50,7 @@ describe('chain: images', () => {
 
   test('an image without chain still needs a source', () => {
     assert.deepEqual(configProblems('images:\n  - id: x\n    boot: {kernel: k}\n'), [
-      'images.yaml:2:5: images[0].source: required (or chain: URL for a menu item that runs another iPXE script)',
+      'images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: debian-netboot arch alpine; or chain: URL for a menu item that runs another iPXE script)',
     ]);
   });
 });

@@ -136,7 +136,7 @@ describe('located errors: file:line:column: path: message', () => {
 
   test('missing keys in flow mappings and missing whole sections', () => {
     assertRejected('images:\n  - {id: a, source: {dir: /x}, boot: {}}\n', ['images.yaml:2:38: images[0].boot.kernel: required']);
-    assertRejected('images:\n  - id: a\n    boot: {kernel: k}\n', ['images.yaml:2:5: images[0].source: required (or chain: URL for a menu item that runs another iPXE script)']);
+    assertRejected('images:\n  - id: a\n    boot: {kernel: k}\n', ['images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: debian-netboot arch alpine; or chain: URL for a menu item that runs another iPXE script)']);
     assertRejected('images:\n  - label: no id\n    source: {dir: /x}\n    boot: {kernel: k}\n', ['images.yaml:2:5: images[0].id: required']);
   });
 

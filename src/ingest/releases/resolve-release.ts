@@ -6,13 +6,11 @@ import type { ReleaseDiscovery } from '../../config/recipes.ts';
 import { redactUrl } from '../../config/redact-url.ts';
 import { findListedDigest, type Digest } from '../checksum-list.ts';
 import { IngestError, IngestErrorCode } from '../ingest-error.ts';
+import type { Verification } from '../manifest.ts';
 import { findArchIso, MAX_ARCH_SUMS_BYTES } from './arch-releases.ts';
 import { MAX_ALPINE_INDEX_BYTES, parseAlpineReleases } from './alpine-releases.ts';
 import { MAX_RELEASE_BYTES, parseDebianRelease } from './debian-release.ts';
 import { readKeyring, verifyClearSigned, verifyDetached } from './signature.ts';
-
-/** How an archive's digest was established: a signed index, a checksum list over HTTPS or plain HTTP, or not at all. */
-export type Verification = 'signature' | 'checksum-https' | 'checksum-http' | 'insecure';
 
 /** What an image asks for: its recipe's discovery, `version:`, the mirror to use and an optional keyring of its own. */
 export interface ReleaseRequest {
@@ -28,7 +26,7 @@ export interface ResolvedRelease {
   version: string;
   url: string;
   digest: Digest;
-  verifiedBy: Exclude<Verification, 'insecure'>;
+  verifiedBy: Extract<Verification, 'signature' | 'checksum-https' | 'checksum-http'>;
   /** The index the digest came from (redacted). */
   indexUrl: string;
 }

@@ -1,0 +1,45 @@
+// Fetches a distro's release index (Release, SHA256SUMS, latest-releases.yaml) over HTTP with a byte cap and the ingest's timeouts.
+import type { Got } from 'got';
+import { redactUrl } from '../../config/redact-url.ts';
+import { DEFAULT_TIMEOUTS, type DownloadTimeouts } from '../download.ts';
+import { failureError } from '../download-failure.ts';
+import { IngestError, IngestErrorCode } from '../ingest-error.ts';
+import type { FetchIndex } from './resolve-release.ts';
+
+/** A FetchIndex over `http`: undefined for 404/410, an IngestError for other statuses, network failures and oversize bodies. */
+export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeouts; retries?: number } = {}): FetchIndex {
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  return async (url, maxBytes) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let status = 0;
+    let statusMessage: string | undefined;
+    try {
+      const stream = http.stream(url, {
+        throwHttpErrors: false,
+        retry: { limit: options.retries ?? 3 },
+        timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle },
+      });
+      stream.once('response', (response: { statusCode: number; statusMessage?: string }) => {
+        status = response.statusCode;
+        statusMessage = response.statusMessage;
+      });
+      for await (const chunk of stream) {
+        if (status >= 400) break;
+        received += (chunk as Buffer).length;
+        // A lying or hostile index stops at the cap instead of filling memory.
+        if (received > maxBytes) {
+          stream.destroy();
+          throw new IngestError(IngestErrorCode.ReleaseIndex, `the release index ${redactUrl(url)} is larger than ${maxBytes} bytes, far more than the real one; check the mirror`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (error) {
+      if (error instanceof IngestError) throw error;
+      throw failureError({ url, code: (error as { code?: string }).code ?? 'unknown' }, 1);
+    }
+    if (status === 404 || status === 410) return undefined;
+    if (status >= 400) throw failureError({ url, status, ...(statusMessage ? { statusMessage } : {}) }, 1);
+    return new Uint8Array(Buffer.concat(chunks));
+  };
+}

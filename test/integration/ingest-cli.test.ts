@@ -88,7 +88,7 @@ describe('bootstation ingest and images', () => {
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /^ID\s+STATE\s+VERSION\s+SIZE\s+ON DISK\s+LAST INGEST\s+SOURCE\s+VERIFIED$/m);
       // --force made a second version; the first is kept for a rollback (ingest.keep_versions).
-      assert.match(table.stdout, /^live\s+ready\s+1\.0\s+27 B\s+54 B \(2 versions\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+url$/m);
+      assert.match(table.stdout, /^live\s+ready\s+1\.0\s+27 B\s+54 B \(2 versions\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s+url\s+checksum in images\.yaml$/m);
       const json = JSON.parse((await runCli(['images', '--json', '--config', config, '--data', data])).stdout);
       assert.equal(json[0].state, 'ready');
       assert.equal(json[0].verification, 'archive verified (sha256 from images.yaml)');

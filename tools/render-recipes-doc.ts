@@ -31,6 +31,16 @@ function recipeFiles(recipe: Recipe): string {
   return files.join(', ');
 }
 
+// What each kind of release discovery accepts as version: and how it verifies the archive's digest.
+const RELEASE_WORDS: Readonly<Record<NonNullable<Recipe['releases']>['kind'], { versions: string; verified: string }>> = {
+  'debian-dists': {
+    versions: '`latest` (stable), a codename (`bookworm`), a number (`12`) or the current point release (`12.8`)',
+    verified: 'OpenPGP signature: InRelease (or Release + Release.gpg) → SHA256SUMS → netboot.tar.gz, keys of debian-archive-keyring (or `keyring:`)',
+  },
+  'alpine-yaml': { versions: '`latest` (latest-stable), a branch (`3.20`) or its newest release (`3.20.3`)', verified: "sha256 from the branch's latest-releases.yaml (checksum over HTTPS)" },
+  'arch-iso': { versions: '`latest` or a release date (`2024.12.01`)', verified: "sha256 from the release's sha256sums.txt (checksum over HTTPS)" },
+};
+
 /** The generated part of docs/recipes.md: a table of every recipe's name, title and files, then its notes. */
 export function renderRecipeTable(): string {
   const entries = Object.entries(RECIPES) as [string, Recipe][];
@@ -40,6 +50,12 @@ export function renderRecipeTable(): string {
     const sentences = escapeMarkdown(recipe.notes).split(/(?<=\.) /);
     return [`- \`${name}\`: ${sentences[0]}`, ...sentences.slice(1).map((sentence) => `  ${sentence}`)].join('\n');
   });
+  const findsReleases = entries.flatMap(([name, recipe]) => {
+    const releases = recipe.releases;
+    if (!releases) return [];
+    const how = RELEASE_WORDS[releases.kind];
+    return [`| \`${name}\` | ${how.versions} | ${how.verified} | \`${releases.site}\` | ${releases.mirror} |`];
+  });
   return [
     '| recipe | for | files served |',
     '|---|---|---|',
@@ -48,6 +64,12 @@ export function renderRecipeTable(): string {
     'What each one needs (archive, RAM, firmware):',
     '',
     ...notes,
+    '',
+    'Recipes that find their releases (an image needs only `recipe:` and `version:`; `mirrors:` takes the site name):',
+    '',
+    '| recipe | version: | verified by | site | default mirror |',
+    '|---|---|---|---|---|',
+    ...findsReleases,
   ].join('\n');
 }
 

@@ -129,7 +129,10 @@ async function describePlan(image: ImageConfig, dataDir: string, force: boolean)
       : `verified against the digest that ${redactUrl(checksum.listUrl)} gives`;
   const lines: string[] = [];
   const fetch = plan.fetch;
-  if (fetch.kind === 'read-file') lines.push(`read ${fetch.path}, ${verify}`);
+  // A recipe's release is only known once its index is read, which a dry run does not do.
+  if (spec.release) {
+    lines.push(`find ${spec.release.recipe} version ${spec.release.version} on ${redactUrl(spec.release.mirror)}, download it and verify it against the digest the distro's own index gives`);
+  } else if (fetch.kind === 'read-file') lines.push(`read ${fetch.path}, ${verify}`);
   else if (fetch.kind === 'read-ranges') lines.push(`read only the wanted files of ${redactUrl(fetch.url)}, ${verify}`);
   else {
     const cacheFile = join(dataLayout(dataDir).cache, fetch.cacheFile);
@@ -141,7 +144,9 @@ async function describePlan(image: ImageConfig, dataDir: string, force: boolean)
   lines.push(`extract ${spec.extract.join(', ')}`);
   for (const [target, glob] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${glob})`);
   if (spec.keepArchiveAs) lines.push(`keep the archive as ${spec.keepArchiveAs} (\${iso-url})`);
-  lines.push(`into ${layout.link}: ${describeDecision(plan.decision, state.installed?.ingestedAt ?? '')}`);
+  const installedAt = state.installed?.ingestedAt ?? '';
+  const decision = spec.release && state.installed && !force ? `installed ${installedAt}; compared after the release is found` : describeDecision(plan.decision, installedAt);
+  lines.push(`into ${layout.link}: ${decision}`);
   return `${image.id}: would\n${lines.map((line) => `  ${line}\n`).join('')}`;
 }
 

@@ -15,6 +15,7 @@ import { readImageStatuses } from '../../src/ingest/image-status.ts';
 import { httpIndexFetcher } from '../../src/ingest/releases/fetch-index.ts';
 import { resolveRelease } from '../../src/ingest/releases/resolve-release.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
+import { runCli } from '../support/cli.ts';
 import {
   generateTestSigningKey,
   serveTree,
@@ -169,6 +170,27 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     assert.equal(error.code, IngestErrorCode.ReleaseIndex);
     assert.match(error.message, /larger than 4194304 bytes/);
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+});
+
+describe('the command line with a recipe that finds its release', () => {
+  test('--dry-run says where it will look and requests nothing; ingest installs; images says 12.8 and signature', async () => {
+    const site = await debianSite();
+    const data = join(root, `data-${++counter}`);
+    const config = join(root, `cli-${counter}.yaml`);
+    await writeFile(config, `mirrors: {debian: "${site.mirror}"}\nimages:\n  - {id: demo, recipe: debian-netboot, version: latest, keyring: ${keyring}}\n`);
+    const requests = server.requests.length;
+    const dry = await runCli(['ingest', '--dry-run', '--config', config, '--data', data]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`^  find debian-netboot version latest on ${site.mirror.replaceAll('.', '\\.')}, download it and verify it against the digest the distro's own index gives$`, 'm'));
+    assert.equal(server.requests.length, requests, 'a dry run requests nothing');
+    const ingest = await runCli(['ingest', '--config', config, '--data', data]);
+    assert.equal(ingest.code, 0, ingest.stderr);
+    assert.match(ingest.stderr, /version: latest is 12\.8: .*dists\/bookworm\/main\/installer-amd64\/current\/images\/netboot\/netboot\.tar\.gz \(digest from a signed Release\)/);
+    const table = await runCli(['images', '--config', config, '--data', data]);
+    assert.match(table.stdout, /^demo\s+ready\s+12\.8\s.*\surl\s+signature$/m);
+    const json = JSON.parse((await runCli(['images', '--json', '--config', config, '--data', data])).stdout) as Array<{ verifiedBy: string }>;
+    assert.equal(json[0]!.verifiedBy, 'signature');
   });
 });
 

@@ -154,6 +154,18 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     });
   }
 
+  test('a validly signed Release of another suite is refused: an old release replayed under a codename, or as stable', async () => {
+    const site = await debianSite();
+    // dists/bookworm now holds bullseye's Release, signed with the right key.
+    await writeSignedRelease(site.tree.dists, (await readFile(site.tree.release, 'utf8')).replace('Codename: bookworm', 'Codename: bullseye').replace('Suite: stable', 'Suite: oldoldstable'), key);
+    for (const version of ['bookworm', 'latest']) {
+      const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: ${version}, mirror: "${site.mirror}", keyring: ${keyring}}\n`);
+      const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+      assert.equal(error.code, IngestErrorCode.ReleaseIndex, error.message);
+      assert.match(error.message, version === 'latest' ? /is for suite oldoldstable, not stable/ : /is for bullseye, not bookworm/);
+    }
+  });
+
   test('the Debian archive keyring is the default, so a test key is refused without keyring:', async () => {
     const site = await debianSite();
     const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: latest, mirror: "${site.mirror}"}\n`);

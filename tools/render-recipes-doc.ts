@@ -37,7 +37,7 @@ const RELEASE_WORDS: Readonly<Record<NonNullable<Recipe['releases']>['kind'], { 
     versions: '`latest` (stable), a codename (`bookworm`), a number (`12`) or the current point release (`12.8`)',
     verified: 'OpenPGP signature: InRelease (or Release + Release.gpg) → SHA256SUMS → netboot.tar.gz, keys of debian-archive-keyring (or `keyring:`)',
   },
-  'alpine-yaml': { versions: '`latest` (latest-stable), a branch (`3.20`) or its newest release (`3.20.3`)', verified: "sha256 from the branch's latest-releases.yaml (checksum over HTTPS)" },
+  'alpine-yaml': { versions: '`latest` (latest-stable), a branch (`3.20`, its newest release) or a release (`3.20.3`)', verified: "sha256 from the branch's latest-releases.yaml, or an older release's .sha256 file (checksum over HTTPS)" },
   'arch-iso': { versions: '`latest` or a release date (`2024.12.01`)', verified: "sha256 from the release's sha256sums.txt (checksum over HTTPS)" },
 };
 

@@ -1,7 +1,7 @@
 // Recipes that find their releases, against fake Debian, Alpine and Arch sites in their documented layouts served on
 // 127.0.0.1 through the mirror options: latest and pinned versions, and every broken link of the verification chain.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -212,7 +212,11 @@ describe('alpine and arch find their releases through a mirror', () => {
     const files = { 'boot/vmlinuz-lts': 'alpine kernel', 'boot/initramfs-lts': 'alpine initramfs', 'boot/modloop-lts': 'modloop' };
     await writeAlpineTree(dir, { version: '3.20.3', files, latest: true });
     await writeAlpineTree(dir, { version: '3.19.4', files: { ...files, 'boot/vmlinuz-lts': 'alpine 3.19 kernel' }, latest: false });
-    for (const [version, expected, kernel] of [['latest', '3.20.3', 'alpine kernel'], ['3.19', '3.19.4', 'alpine 3.19 kernel']] as const) {
+    // 3.20.2 is an older release of the branch: the index no longer names it, its .sha256 file does.
+    const older = await writeAlpineTree(join(root, 'sites', 'alpine-old'), { version: '3.20.2', files: { ...files, 'boot/vmlinuz-lts': 'alpine 3.20.2 kernel' }, latest: false });
+    await cp(older.archive, join(dir, 'v3.20/releases/x86_64/alpine-netboot-3.20.2-x86_64.tar.gz'));
+    await cp(`${older.archive}.sha256`, join(dir, 'v3.20/releases/x86_64/alpine-netboot-3.20.2-x86_64.tar.gz.sha256'));
+    for (const [version, expected, kernel] of [['latest', '3.20.3', 'alpine kernel'], ['3.19', '3.19.4', 'alpine 3.19 kernel'], ['3.20.2', '3.20.2', 'alpine 3.20.2 kernel']] as const) {
       const dataDir = join(root, `data-${++counter}`);
       const [image] = parseConfigText(`mirrors: {alpine: "${server.url('/alpine/')}"}\nimages:\n  - {id: demo, recipe: alpine, version: "${version}"}\n`, 'images.yaml', { dataDir }).images;
       const outcome = await ingestImage(image!, context(dataDir));

@@ -123,6 +123,8 @@ export async function writeAlpineTree(root: string, release: { version: string; 
   const file = `alpine-netboot-${release.version}-x86_64.tar.gz`;
   const archive = gzipSync(await buildTar(Object.entries(release.files).map(([name, content]) => ({ name, content }))));
   await put(join(folder, file), archive);
+  // Every release file has its <file>.sha256 (sha256sum output) next to it.
+  await put(join(folder, `${file}.sha256`), `${sha256(archive)}  ${file}\n`);
   // The layout of the real index: a YAML list, one mapping per flavor (standard, extended, netboot, ...).
   const yaml = [
     '---',

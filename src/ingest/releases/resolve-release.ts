@@ -119,10 +119,23 @@ async function resolveAlpine(request: ReleaseRequest, discovery: Alpine, fetchIn
   const releases = parseAlpineReleases(Buffer.from(index).toString('utf8'), redactUrl(indexUrl)).filter((r) => r.flavor === discovery.flavor);
   const exact = wanted.split('.').length === 3;
   const release = releases.find((r) => !exact || r.version === wanted);
+  // The index names only a branch's newest release; an older one keeps its <file>.sha256 next to it (the same
+  // name pattern, <flavor>-<version>-<arch>.tar.gz, as every file the index lists).
+  if (!release && exact) return resolveOlderAlpine(request, discovery, folder, wanted, fetchIndex);
   if (!release) throw notFound(request, `is not listed for ${discovery.flavor} in ${redactUrl(indexUrl)}`);
   // The file name comes from the index (checked to be one plain name); the branch folder names the release for good.
   const archiveFolder = release.branch ? `${request.mirror}${release.branch}/releases/${discovery.arch}/` : folder;
   return { version: release.version, url: archiveFolder + release.file, digest: { algorithm: 'sha256', value: release.sha256 }, verifiedBy: overWhat(indexUrl), indexUrl: redactUrl(indexUrl) };
+}
+
+async function resolveOlderAlpine(request: ReleaseRequest, discovery: Alpine, folder: string, version: string, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  const file = `${discovery.flavor}-${version}-${discovery.arch}.tar.gz`;
+  const sumsUrl = `${folder}${file}.sha256`;
+  const sums = await fetchIndex(sumsUrl, 4096);
+  if (!sums) throw notFound(request, `is not on the mirror (${redactUrl(sumsUrl)} does not exist)`);
+  const digest = findListedDigest(Buffer.from(sums).toString('utf8'), file);
+  if (digest?.algorithm !== 'sha256') throw new IngestError(IngestErrorCode.ChecksumNotListed, `${redactUrl(sumsUrl)} does not give a sha256 for ${file}; check the mirror`);
+  return { version, url: folder + file, digest, verifiedBy: overWhat(sumsUrl), indexUrl: redactUrl(sumsUrl) };
 }
 
 // latest is iso/latest/; a date (2024.12.01) is that folder. The archive URL uses the dated folder, so a new release is a new URL.

@@ -1,5 +1,5 @@
 // The commented starter images.yaml the container writes on its first start.
-import { RECIPES, type RecipeName } from '../config/recipes.ts';
+import { RECIPES, type Recipe, type RecipeName } from '../config/recipes.ts';
 
 // An archive name for each recipe the starter only shows as a comment (debian-netboot is one of its images), as
 // the distro names its downloads: the example reads it from the data volume, which needs no checksum.
@@ -18,23 +18,27 @@ const EXAMPLE_ARCHIVES: Readonly<Record<Exclude<RecipeName, 'debian-netboot'>, s
   'kali-live': 'kali-linux-2025.4-live-amd64.iso',
 };
 
-/** One commented images: entry per recipe the starter does not use, each valid once uncommented. */
+/**
+ * One commented images: entry per recipe the starter does not use, each valid once uncommented: `version: latest`
+ * for a recipe that finds its releases, else the archive read from the data volume.
+ */
 function renderRecipeExamples(): string {
   return Object.entries(EXAMPLE_ARCHIVES)
-    .map(([recipe, archive]) =>
-      [
-        `#   - id: ${recipe}`,
-        `#     label: ${RECIPES[recipe as RecipeName].title}`,
-        `#     recipe: ${recipe}`,
-        `#     source: {path: /data/isos/${archive}}   # the archive, put into the data volume`,
-      ].join('\n'),
-    )
+    .map(([name, archive]) => {
+      const recipe: Recipe = RECIPES[name as RecipeName];
+      return [
+        `#   - id: ${name}`,
+        `#     label: ${recipe.title}`,
+        `#     recipe: ${name}`,
+        recipe.releases ? '#     version: latest          # found, downloaded and verified by the server' : `#     source: {path: /data/isos/${archive}}   # the archive, put into the data volume`,
+      ].join('\n');
+    })
     .join('\n');
 }
 /**
  * The images.yaml a container writes to /config on its first start. Its images need nothing from the user:
- * bootstation downloads and verifies the Debian installer by itself, and netboot.xyz is chained from the
- * internet; every other recipe is shown commented out, so adding a distro is one entry.
+ * bootstation finds, downloads and verifies the Debian installer's current release by itself, and netboot.xyz is
+ * chained from the internet; every other recipe is shown commented out, so adding a distro is one entry.
  */
 export function renderStarterConfig(): string {
   return `# bootstation configuration, written on the container's first start when /config/images.yaml did not exist
@@ -54,13 +58,12 @@ menu:
   timeout: 10              # seconds before menu.default boots; 0 boots it at once
   # default: debian-netboot
 # ipxe: {keymap: de}       # keyboard layout for every machine, applied at the next boot (no rebuild)
+# mirrors: {debian: http://mirror.lan/debian/}   # a local mirror, for every image whose recipe finds its releases there
 images:
   - id: debian-netboot
     label: Debian installer    # about 50 MB; the installer itself needs internet access
-    recipe: debian-netboot
-    source:                    # Debian's stable release, checked against the SHA256SUMS Debian publishes beside it
-      url: https://deb.debian.org/debian/dists/stable/main/installer-amd64/current/images/netboot/netboot.tar.gz
-      checksums: https://deb.debian.org/debian/dists/stable/main/installer-amd64/current/images/SHA256SUMS
+    recipe: debian-netboot     # found on deb.debian.org, its signed Release checked with Debian's keys
+    version: latest            # the stable release; or a codename (trixie) or number (13)
   - id: netboot-xyz
     label: netboot.xyz (menu from the internet)
     chain: https://boot.netboot.xyz   # runs netboot.xyz's own iPXE menu over HTTPS

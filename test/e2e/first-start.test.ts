@@ -1,12 +1,12 @@
-// The first start, end to end in the VM lab: a fresh data folder and the starter images.yaml, its Debian URLs
-// pointed at a fake Debian tree served in the lab. bootstation ingests the Debian netboot entry by itself, its
+// The first start, end to end in the VM lab: a fresh data folder and the starter images.yaml, its Debian mirror
+// pointed at a fake Debian archive served in the lab and signed by a test key. bootstation ingests the Debian netboot entry by itself, its
 // menu says "downloading" meanwhile, and a BIOS VM then boots what was ingested to the test initrd's marker.
 //
 // Needs root, /dev/net/tun and QEMU (as test/e2e/netboot.test.ts); skipped with the reason otherwise, failed
 // instead when CI=true.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { buildTestInitrd } from '../../tools/lab/test-initrd.ts';
 import { ensureTestKernel } from '../../tools/lab/test-kernel.ts';
 import { commandInHost } from '../../tools/lab/topology.ts';
 import { CLI } from '../support/cli.ts';
+import { generateTestSigningKey, releaseText, writeKeyring, writeSignedRelease, type TestSigningKey } from '../support/fake-release-trees.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 
 const HTTP_PORT = 8080;
@@ -30,7 +31,6 @@ const NAS = '10.77.0.2';
 const ROUTER = '10.77.0.1';
 const MIRROR_PORT = 8000;
 const MIRROR = `http://${ROUTER}:${MIRROR_PORT}/debian/`;
-const DEBIAN_MIRROR = 'https://deb.debian.org/debian/';
 const IMAGE_ID = 'debian-netboot';
 const TRICKLE_SERVER = fileURLToPath(new URL('../support/trickle-file-server.ts', import.meta.url));
 // The mirror sends 2 MB/s: the ingest of the ≈ 10 MB netboot.tar.gz takes seconds, long enough to see in the menu.
@@ -76,29 +76,39 @@ async function fakeNetbootTarball(dir: string, files: { linux: string; initrd: s
   return readFile(join(dir, 'netboot.tar.gz'));
 }
 
-/** The starter images.yaml as first start writes it, with Debian's mirror replaced by the lab's and the menu's default set. */
-function labStarterConfig(): string {
-  const starter = renderStarterConfig();
-  const text = starter
-    .replaceAll(DEBIAN_MIRROR, MIRROR)
+/**
+ * The starter images.yaml as first start writes it, with its commented mirrors: line pointed at the lab's fake
+ * Debian tree, the test key as the Debian entry's keyring, and the menu's default set.
+ */
+function labStarterConfig(keyring: string): string {
+  const text = renderStarterConfig()
+    .replace(/^# mirrors: \{debian: \S+\}/m, `mirrors: {debian: "${MIRROR}"}`)
+    .replace(/^(    recipe: debian-netboot .*\n    version: latest .*\n)/m, `$1    keyring: ${keyring}\n`)
     .replace('  # default: debian-netboot', '  default: debian-netboot')
     .replace(/timeout: 10/, 'timeout: 2')
     .replace('  http_port: 80 ', `  http_port: ${HTTP_PORT} `);
+  assert.match(text, /^mirrors: /m, 'the starter config should offer a commented mirrors: line for Debian');
+  assert.match(text, /^    keyring: /m, 'the starter config should have the debian-netboot entry with version: latest');
   assert.match(text, /^  default: debian-netboot/m, 'the starter config should offer menu.default: debian-netboot, commented out');
-  assert.ok(text.includes(`${MIRROR}dists/stable/`), `the starter's Debian entry should download from ${DEBIAN_MIRROR}dists/stable/`);
   return text;
 }
 
 /**
- * The fake Debian tree, as deb.debian.org lays out dists/stable/main/installer-amd64/current/images/: netboot/netboot.tar.gz
- * and SHA256SUMS, which names a gtk/netboot.tar.gz first as Debian's does (a lookup by file name alone takes its digest).
+ * The fake Debian archive at <mirrorDir>/debian in Debian's layout (test/support/fake-release-trees.ts signs its
+ * Release): dists/stable links to trixie, whose signed Release gives the digest of
+ * main/installer-amd64/current/images/SHA256SUMS, which names a gtk/netboot.tar.gz first as Debian's does, then
+ * netboot/netboot.tar.gz with the fake installer (binary files, which writeDebianTree's string contents cannot hold).
  */
-async function fakeDebianTree(mirrorDir: string, tarball: Buffer): Promise<void> {
-  const images = join(mirrorDir, 'debian', 'dists', 'stable', 'main', 'installer-amd64', 'current', 'images');
+async function fakeDebianTree(mirrorDir: string, tarball: Buffer, key: TestSigningKey): Promise<void> {
+  const dists = join(mirrorDir, 'debian', 'dists');
+  const images = join(dists, 'trixie', 'main', 'installer-amd64', 'current', 'images');
   await mkdir(join(images, 'netboot'), { recursive: true });
   await writeFile(join(images, 'netboot', 'netboot.tar.gz'), tarball);
-  const sha256 = createHash('sha256').update(tarball).digest('hex');
-  await writeFile(join(images, 'SHA256SUMS'), `${'0'.repeat(64)}  ./netboot/gtk/netboot.tar.gz\n${sha256}  ./netboot/netboot.tar.gz\n`);
+  const sums = Buffer.from(`${'0'.repeat(64)}  ./netboot/gtk/netboot.tar.gz\n${createHash('sha256').update(tarball).digest('hex')}  ./netboot/netboot.tar.gz\n`);
+  await writeFile(join(images, 'SHA256SUMS'), sums);
+  const release = { codename: 'trixie', suite: 'stable', version: '13.2' };
+  await writeSignedRelease(join(dists, 'trixie'), releaseText(release, { 'main/installer-amd64/current/images/SHA256SUMS': sums }), key);
+  await symlink('trixie', join(dists, 'stable'));
 }
 
 /** What bootstation serves at url, fetched inside the lab from the router (the test itself is outside the lab). */
@@ -112,10 +122,11 @@ describe('first start in the lab', { skip: skipReason }, () => {
     try {
       const installer = await installerInitrd(workDir);
       const mirrorDir = join(workDir, 'mirror');
-      await fakeDebianTree(mirrorDir, await fakeNetbootTarball(workDir, installer));
+      const key = await generateTestSigningKey();
+      await fakeDebianTree(mirrorDir, await fakeNetbootTarball(workDir, installer), key);
       const configPath = join(workDir, 'config', 'images.yaml');
       await mkdir(join(workDir, 'config'), { recursive: true });
-      await writeFile(configPath, labStarterConfig());
+      await writeFile(configPath, labStarterConfig(await writeKeyring(join(workDir, 'test-archive-keyring.gpg'), key)));
       const dataDir = join(workDir, 'data');
       await mkdir(dataDir);
 
@@ -140,7 +151,8 @@ describe('first start in the lab', { skip: skipReason }, () => {
       const { images } = JSON.parse(await fetchInLab(lab, `http://${NAS}:${HTTP_PORT}/api/images`)) as { images: ImageStatus[] };
       const debian = images.find((image) => image.id === IMAGE_ID);
       assert.equal(debian?.state, 'ready');
-      assert.match(debian?.verification ?? '', /^archive verified \(sha256 from 10\.77\.0\.1:8000 over plain HTTP, /, 'checked against the fake tree\'s SHA256SUMS, fetched over plain HTTP');
+      assert.equal(debian?.version, '13.2', 'latest is the release dists/stable points at');
+      assert.match(debian?.verification ?? '', /^archive verified \(sha256 from a SHA256SUMS whose digest a signed Release gives/, 'checked through the signed Release');
 
       const vm = await lab.startVm('bios');
       const wait = await waitForSerial(vm, (report) => report.done, BOOT_TIMEOUT_MS);

@@ -16,6 +16,7 @@ import { httpIndexFetcher } from '../../src/ingest/releases/fetch-index.ts';
 import { resolveRelease } from '../../src/ingest/releases/resolve-release.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
 import { runCli } from '../support/cli.ts';
+import { startHttpFixture } from '../support/http-fixture-server.ts';
 import {
   generateTestSigningKey,
   serveTree,
@@ -182,6 +183,24 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     assert.equal(error.code, IngestErrorCode.ReleaseIndex);
     assert.match(error.message, /larger than 4194304 bytes/);
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+});
+
+describe('hostile index servers', () => {
+  test('an index dripped one byte at a time under the idle timeout stops at the deadline', async () => {
+    const drip = await startHttpFixture((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => response.write('A'), 50);
+      response.on('close', () => clearInterval(timer));
+    });
+    try {
+      const started = Date.now();
+      const fetchIndex = httpIndexFetcher(got, { retries: 0, deadlineMs: 600 });
+      await assert.rejects(fetchIndex(drip.url('/dists/stable/InRelease'), 4 * 1024 * 1024), (error: unknown) => error instanceof IngestError && /ETIMEDOUT/.test(error.message));
+      assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+    } finally {
+      await drip.close();
+    }
   });
 });
 

@@ -6,8 +6,11 @@ import { failureError } from '../download-failure.ts';
 import { IngestError, IngestErrorCode } from '../ingest-error.ts';
 import type { FetchIndex } from './resolve-release.ts';
 
+/** The longest one index may take: the biggest (Debian's 4 MiB cap) at 35 KB/s. */
+export const INDEX_DEADLINE_MS = 120_000;
+
 /** A FetchIndex over `http`: undefined for 404/410, an IngestError for other statuses, network failures and oversize bodies. */
-export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeouts; retries?: number } = {}): FetchIndex {
+export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeouts; retries?: number; deadlineMs?: number } = {}): FetchIndex {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   return async (url, maxBytes) => {
     const chunks: Buffer[] = [];
@@ -18,7 +21,8 @@ export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeou
       const stream = http.stream(url, {
         throwHttpErrors: false,
         retry: { limit: options.retries ?? 3 },
-        timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle },
+        // request: a whole-index deadline, so a server dripping bytes under the idle timeout cannot hold the ingest.
+        timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle, request: options.deadlineMs ?? INDEX_DEADLINE_MS },
       });
       stream.once('response', (response: { statusCode: number; statusMessage?: string }) => {
         status = response.statusCode;

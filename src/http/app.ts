@@ -12,14 +12,14 @@ import { addBootRequestHook } from './boot-request.ts';
 import { dashboardPlugin, type DashboardOptions } from './dashboard.ts';
 import { refuseFile, sendBootFile } from './files.ts';
 import { CanonicalHeaderResponse } from './header-case.ts';
-import { createConnectionLimiter, DEFAULT_HTTP_LIMITS, serverTimeouts, type HttpLimits } from './limits.ts';
+import { createConnectionLimiter, createShutdownDrain, DEFAULT_HTTP_LIMITS, serverTimeouts, type HttpLimits } from './limits.ts';
 import { setSecurityHeaders } from './security-headers.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /**
      * Another http.Server that runs this app under the same limits (the connection caps count both), for one more
-     * listening address; it stops accepting when the app closes.
+     * listening address; it closes with the app, which waits for it.
      */
     secondaryServer(): Server;
   }
@@ -77,20 +77,21 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   const limiter = createConnectionLimiter(limits, (client, reason) => options.log.debug({ client, reason }, 'HTTP connection closed on arrival: over the connection cap'));
   limiter.attach(app.server);
-  const secondaries: Server[] = [];
+  // close() resolves once every listening server is closed; downloads in flight get limits.closeGraceMs to finish.
+  const drain = createShutdownDrain(limits.closeGraceMs, () =>
+    options.log.info({ connections: limiter.open(), graceMs: limits.closeGraceMs }, 'HTTP connections still open at the end of the shutdown grace period were cut'),
+  );
+  drain.attach(app.server);
   app.decorate('secondaryServer', () => {
     const server = http.createServer(serverOptions, app.routing);
     server.keepAliveTimeout = app.server.keepAliveTimeout;
     limiter.attach(server);
-    secondaries.push(server);
+    drain.attach(server);
     return server;
   });
-  app.addHook('preClose', async () => {
-    for (const server of secondaries) {
-      server.close();
-      server.closeIdleConnections();
-    }
-  });
+  app.addHook('preClose', async () => drain.start());
+  // onClose hooks run once Fastify's own server has closed; the secondary servers may still be draining.
+  app.addHook('onClose', async () => drain.closed());
   const fileOptions = { stallMs: limits.stallMs };
 
   // On the raw response, so that bodies written past Fastify (files, the event stream) carry them too.

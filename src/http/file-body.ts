@@ -119,11 +119,12 @@ export async function writeFileBody(path: string, start: number, end: number, re
     if (inHand !== undefined) free.push(inHand);
     for (const buffer of free) returnBuffer(buffer);
     extrasInUse -= Math.max(0, owned - 1);
+    // The response ends in the tick its last byte leaves, not after the file closes: a client that has every byte
+    // may ask for the next file (or the server may be closing) meanwhile, and an unended response keeps the
+    // connection from counting as idle.
+    if (failure === undefined) response.end();
+    else response.destroy();
     await handle.close();
   }
-  if (failure !== undefined) {
-    response.destroy();
-    throw failure;
-  }
-  response.end();
+  if (failure !== undefined) throw failure;
 }

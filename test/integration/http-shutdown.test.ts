@@ -38,7 +38,7 @@ after(() => rm(root, { recursive: true, force: true }));
 const debian: ImageConfig = { id: 'debian', label: 'Debian', dir: imageDir, kernel: 'linux', initrds: [], args: '' };
 const config = { images: [debian], menu: { title: 'Boot menu', timeoutSeconds: 5 } } as unknown as BootstationConfig;
 
-/** An app as `bootstation serve` builds it, listening on both ADDRESSES; resolves to their base URLs. */
+/** An app as `bootstation serve` builds it, listening on both ADDRESSES: its base URLs, its port and its log lines. */
 async function startApp(limits: Partial<HttpLimits> = {}) {
   const ipxe = await findIpxeBinaries(ipxeDir, join(root, 'no-stock'));
   const { log, lines } = captureLog('info');

@@ -87,9 +87,10 @@ export function createAutoIngest(options: AutoIngestOptions): AutoIngest {
   };
 }
 
-/** Whether the files behind a source can change while images.yaml does not: a checksums list, or version: latest. */
+/** Whether the files behind a source can change while images.yaml does not: a checksums list, or a release the recipe finds. */
 export function changesUpstream(spec: IngestSpec): boolean {
-  return (spec.checksum !== undefined && 'listUrl' in spec.checksum) || spec.version === 'latest';
+  // A pinned codename or number (bookworm, 12) gets point releases too, so every release the recipe resolves is re-checked.
+  return (spec.checksum !== undefined && 'listUrl' in spec.checksum) || spec.release !== undefined || spec.version === 'latest';
 }
 
 // Why the image is queued, or undefined: the plan says install (not ingested, files missing, source or checksum

@@ -139,7 +139,9 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
       try {
         const outcome = await ingestImage(image, {
           dataDir,
-          http: got,
+          // The signal reaches every request of the ingest (index, checksums, archive), so a shutdown cuts them.
+          http: got.extend({ signal: how.signal }),
+          signal: how.signal,
           info: (message) => ingestLog.info({ image: image.id }, message),
           warn: (message) => ingestLog.warn({ image: image.id }, message),
           progress: () => progress,
@@ -149,7 +151,8 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
         ingestLog.info({ image: image.id, outcome: outcome.status }, outcome.status === 'pinned' ? 'ingest skipped: a rollback pinned the version serving' : `ingest ended: ${outcome.status}`);
         return outcome;
       } catch (error) {
-        ingestLog.warn({ image: image.id, code: (error as { code?: unknown }).code, err: { message: (error as Error).message } }, 'ingest failed');
+        if (how.signal.aborted) ingestLog.info({ image: image.id }, 'ingest stopped: the server is shutting down');
+        else ingestLog.warn({ image: image.id, code: (error as { code?: unknown }).code, err: { message: (error as Error).message } }, 'ingest failed');
         throw error;
       } finally {
         // The image's files changed: the menu and the dashboard see them at once, not within 2 s.

@@ -11,7 +11,7 @@ import type { BootEventSink } from './model.ts';
  * Runs the ingest pipeline for one image, reporting download and extraction progress to `progress`; `automatic`
  * is true for the server's own ingests (they leave a rollback's pin alone), false for one a person started.
  */
-export type RunIngest = (image: ImageConfig, progress: ProgressSink, how: { automatic: boolean }) => Promise<IngestOutcome>;
+export type RunIngest = (image: ImageConfig, progress: ProgressSink, how: { automatic: boolean; signal: AbortSignal }) => Promise<IngestOutcome>;
 
 /** The timers the runner waits with; tests pass a fake clock. */
 export interface IngestTimers {
@@ -57,7 +57,7 @@ export interface IngestJobs {
   states(): ReadonlyMap<string, IngestJobState>;
   /** Resolves when nothing runs and nothing is queued (waits for retries are not waited for). */
   idle(): Promise<void>;
-  /** Cancels the waits for retries; a running ingest finishes. */
+  /** Cancels the waits for retries and aborts a running ingest (a shutdown, not a failure: nothing is recorded). */
   close(): void;
 }
 
@@ -81,6 +81,7 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
   let running: { id: string; done: Promise<void> } | undefined;
   let idleWaiters: Array<() => void> = [];
   let closed = false;
+  const shutdown = new AbortController();
 
   const runOne = async (image: ImageConfig, automatic: boolean): Promise<void> => {
     const started = options.now();
@@ -98,11 +99,16 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
     states.set(image.id, { phase: 'running' });
     options.events.emit({ kind: 'ingest', image: image.id, phase: 'running' });
     try {
-      const outcome = await options.run(image, progress, { automatic });
+      const outcome = await options.run(image, progress, { automatic, signal: shutdown.signal });
       states.delete(image.id);
       attempts.delete(image.id);
       options.events.emit({ kind: 'ingest', image: image.id, phase: outcome.status, durationMs: options.now() - started });
     } catch (error) {
+      // Aborted by close(): the server is stopping, so the image neither failed nor waits for a retry.
+      if (shutdown.signal.aborted) {
+        states.delete(image.id);
+        return;
+      }
       // Events reach the dashboard, its stream and /api/events: a source URL's credentials must not.
       const message = redactUrlsIn((error as Error).message);
       const code = String((error as { code?: unknown }).code ?? 'ERROR');
@@ -184,6 +190,7 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
       queue.clear();
       for (const handle of retryTimers.values()) timers.clearTimeout(handle);
       retryTimers.clear();
+      shutdown.abort();
     },
   };
 }

@@ -46,6 +46,8 @@ export interface DownloadOptions {
   retries?: number;
   /** Wait before retry n (1-based); exponential from 1 s, at most 30 s, unless the server said Retry-After. */
   backoffMs?: (retry: number) => number;
+  /** The shutdown signal the HTTP client aborts with: once aborted, a failure is thrown at once, not retried. */
+  signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   progress?: ProgressSink;
@@ -121,7 +123,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
         hashes = undefined;
         continue;
       }
-      if (error instanceof IngestError) throw error;
+      if (error instanceof IngestError || options.signal?.aborted) throw error;
       if (isDiskFull(error)) {
         options.progress?.done();
         // A resume would stop at the same byte, and a full data disk starves everything else meanwhile.

@@ -43,6 +43,8 @@ export interface IngestContext {
   keepVersions?: number;
   /** The automatic runner's ingests: a release a rollback switched away from is not installed again (see rollbackImage). */
   respectPin?: boolean;
+  /** Aborted when the server shuts down: the ingest stops, and the stop is not recorded as the image's failure. */
+  signal?: AbortSignal;
 }
 
 /** What happened to one image. */
@@ -64,6 +66,7 @@ export async function ingestImage(image: ImageConfig, context: IngestContext): P
     if (removed.length > 0) context.info(`removed leftovers of an interrupted ingest: ${removed.join(', ')}`);
     return await ingestLocked(image, spec, layout, context, now);
   } catch (error) {
+    if (context.signal?.aborted) throw error;
     // Best effort: on a full disk the record cannot be written either, and the error itself must get through.
     await recordFailure(layout, now(), error as Error).catch(() => undefined);
     throw error;
@@ -254,6 +257,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, fetch: Archive
     ...(context.timeouts ? { timeouts: context.timeouts } : {}),
     ...(context.retries !== undefined ? { retries: context.retries } : {}),
     ...(context.sleep ? { sleep: context.sleep } : {}),
+    ...(context.signal ? { signal: context.signal } : {}),
     ...(context.progress ? { progress: context.progress(image.id) } : {}),
     what: image.id,
     reuse: download.reuseCache,

@@ -62,17 +62,19 @@ export async function findMissingBootFiles(config: BootstationConfig): Promise<M
 /**
  * A KernelHeaderReader that remembers each file's header by its identity (device, inode, size, mtime in ns), so a
  * kernel is read once per ingest, or when the user replaces a source.dir file; entries of paths that were not asked
- * for since the previous prune() are dropped, so it holds at most the kernels of the current config.
+ * for since the previous prune() are dropped, so it holds at most the kernels of the current config. At most
+ * MAX_HEADER_READS files are read at once.
  */
-export function createKernelHeaderReader(): KernelHeaderReader & { prune(): void } {
+export function createKernelHeaderReader(readFile: (path: string) => Promise<KernelHeader> = readKernelHeader): KernelHeaderReader & { prune(): void } {
   const cache = new Map<string, { identity: FileIdentity; header: Promise<KernelHeader>; used: boolean }>();
+  const limited = limitConcurrency(readFile, MAX_HEADER_READS);
   const read: KernelHeaderReader = (path, identity) => {
     const cached = cache.get(path);
     if (cached && sameFile(cached.identity, identity)) {
       cached.used = true;
       return cached.header;
     }
-    const header = readKernelHeader(path);
+    const header = limited(path);
     cache.set(path, { identity: { dev: identity.dev, ino: identity.ino, size: identity.size, mtimeNs: identity.mtimeNs }, header, used: true });
     return header;
   };
@@ -83,6 +85,28 @@ export function createKernelHeaderReader(): KernelHeaderReader & { prune(): void
     }
   };
   return Object.assign(read, { prune });
+}
+
+// The first check after a start (or an ingest of many images) finds every kernel new: a few reads at a time bound the
+// open files and the 64 KiB buffers (plus zlib's state for gzip kernels) to that many, whatever the number of images.
+const MAX_HEADER_READS = 4;
+
+/** `run` with at most `limit` calls in flight; later calls wait in order. */
+function limitConcurrency<T>(run: (path: string) => Promise<T>, limit: number): (path: string) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (path) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await run(path);
+    } finally {
+      // The slot passes straight to the next waiter, so `active` never overshoots.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 function sameFile(a: FileIdentity, b: FileIdentity): boolean {

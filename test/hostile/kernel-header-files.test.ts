@@ -83,6 +83,22 @@ describe('hostile kernel files', () => {
     assert.deepEqual(check.kernels, new Map());
   });
 
+  test('the first check of 300 new kernels reads at most 4 files at once', async () => {
+    let active = 0;
+    let peak = 0;
+    const reader = createKernelHeaderReader(async () => {
+      peak = Math.max(peak, ++active);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      active--;
+      return { format: 'unknown' };
+    });
+    const identity = { dev: 1n, ino: 1n, size: 1n, mtimeNs: 1n };
+    const headers = await Promise.all(Array.from({ length: 300 }, (_, i) => reader(join(root, `kernel-${i}`), identity)));
+    assert.equal(headers.length, 300);
+    assert.equal(peak, 4);
+    assert.equal(active, 0);
+  });
+
   test('a file is read once per identity: the same (dev, ino, size, mtime) gets the cached answer, a new one a new read', async () => {
     const path = join(root, 'same');
     await writeFile(path, 'not a kernel');

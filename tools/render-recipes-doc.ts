@@ -19,13 +19,12 @@ function escapeMarkdown(text: string): string {
 // Every file the recipe installs: the boot files of each firmware, then the extract globs, once each. A renamed
 // file is named by its stable name, with the archive name it may come from.
 function recipeFiles(recipe: Recipe): string {
-  const boots = [recipe.boot, ...Object.values(recipe.firmwareBoot ?? {})];
-  const paths = [...new Set([...boots.flatMap((boot) => [boot.kernel, ...boot.initrds]), ...recipe.extract])];
+  const paths = [...new Set([...recipe.boot.flatMap((boot) => [boot.kernel, ...boot.initrds]), ...recipe.extract])];
   const files = paths.map((path) => {
     const from = recipe.renames?.[path];
     return from === undefined ? `\`${path}\`` : `\`${path}\` (or \`${from}\`)`;
   });
-  const initrdAt = recipe.boot.archiveInitrdAt;
+  const initrdAt = recipe.boot.find((boot) => boot.archiveInitrdAt !== undefined)?.archiveInitrdAt;
   if (initrdAt !== undefined) files.push(`the whole archive, loaded as a last initrd that appears as \`${initrdAt}\` in the initramfs`);
   else if (recipe.keepArchive === true) files.push('the whole archive (`${iso-url}`)');
   return files.join(', ');

@@ -2,7 +2,7 @@
 import { RECIPES, type Recipe } from './recipes.ts';
 import { imageLayout } from '../files/data-dir.ts';
 import { servedArchiveName } from './archive-name.ts';
-import { bootSpecsOf, type BootSpec, type Checksum, type FirmwareFamily, type ImageConfig, type IngestSpec } from './model.ts';
+import { bootSpecsOf, type BootSpec, type Checksum, type ImageConfig, type IngestSpec } from './model.ts';
 import type { ImagesYaml } from './schema.ts';
 
 type ImageYaml = ImagesYaml['images'][number];
@@ -18,7 +18,7 @@ export function toImageConfig(image: ImageYaml, dataDir: string, mirrors: Readon
   }
   const recipe: Recipe | undefined = image.recipe === undefined ? undefined : RECIPES[image.recipe];
   const [boot, ...moreBoots] = Array.isArray(image.boot) ? image.boot.map(listedSpec) : mappedSpecs(image.boot, recipe);
-  const firmware = (Array.isArray(image.boot) ? undefined : image.boot?.firmware) ?? recipe?.firmware;
+  const firmware = Array.isArray(image.boot) ? undefined : image.boot?.firmware;
   const config: ImageConfig = {
     id: image.id,
     label: image.label ?? (image.version ? `${image.id} ${image.version}` : image.id),
@@ -34,9 +34,9 @@ export function toImageConfig(image: ImageYaml, dataDir: string, mirrors: Readon
 
 type BootYaml = NonNullable<ImageYaml['boot']>;
 
-// The mapping form: the entry's keys over the recipe's. A recipe's per-firmware files (memtest86+'s .bin for BIOS,
-// .efi for UEFI) only apply while the entry does not name its own kernel; the entry's own args replace theirs too
-// (memtest's console=ttyS0 on both firmware).
+// The mapping form: the entry's keys over the recipe's. A recipe's specs (memtest86+'s .bin for BIOS, .efi for UEFI)
+// only apply while the entry does not name its own kernel, which then takes the first spec's initrds and args; the
+// entry's own args replace every spec's (memtest's console=ttyS0 on both firmware).
 function mappedSpecs(boot: Exclude<BootYaml, readonly unknown[]> | undefined, recipe: Recipe | undefined): BootSpec[] {
   const own = (base: BootSpec | undefined): BootSpec => ({
     kernel: boot?.kernel ?? base?.kernel ?? '',
@@ -45,8 +45,8 @@ function mappedSpecs(boot: Exclude<BootYaml, readonly unknown[]> | undefined, re
     ...(base?.archiveInitrdAt && boot?.kernel === undefined ? { archiveInitrdAt: base.archiveInitrdAt } : {}),
     ...(boot?.arch ? { arch: boot.arch } : {}),
   });
-  if (boot?.kernel !== undefined || !recipe?.firmwareBoot) return [own(recipe?.boot)];
-  return Object.entries(recipe.firmwareBoot).map(([family, spec]) => ({ ...own(spec), families: [family as FirmwareFamily] }));
+  if (boot?.kernel !== undefined || !recipe) return [own(recipe?.boot[0])];
+  return recipe.boot.map((spec) => ({ ...own(spec), ...(spec.families ? { families: spec.families } : {}) }));
 }
 
 // One item of the list form: nothing comes from a recipe.

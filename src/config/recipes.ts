@@ -1,5 +1,5 @@
 // The built-in recipes (images.yaml's `recipe:`): pure data, what to extract from each distro's archive and how to boot it.
-import type { BootSpec, FirmwareFamily } from './model.ts';
+import type { BootSpec } from './model.ts';
 
 /** A built-in recipe: what to extract from a distro's archive and how to boot it. Pure data. */
 export interface Recipe {
@@ -12,9 +12,11 @@ export interface Recipe {
    * target itself when the archive has it, else the one file matching the glob, under the target's name.
    */
   renames?: Readonly<Record<string, string>>;
-  boot: BootSpec;
-  firmwareBoot?: Partial<Readonly<Record<FirmwareFamily, BootSpec>>>;
-  firmware?: readonly FirmwareFamily[];
+  /**
+   * How to boot it: one spec, or one per firmware (a spec's `families`), in the order a client tries them, as in
+   * images.yaml's list form; an image that names its own kernel takes only the first spec's initrds and args.
+   */
+  boot: readonly BootSpec[];
   /** Keep the whole archive in the image folder (served as ${iso-url}). */
   keepArchive?: boolean;
   /** What users need to know: RAM, firmware, where to get the archive (docs/recipes.md, under the recipe's name). */
@@ -69,7 +71,7 @@ export const RECIPES = {
     extract: ['isolinux/rescue64', 'isolinux/initram.igz', 'sysrcd.dat', 'sysrcd.md5'],
     // dodhcp and netboot= are SystemRescueCd 5.x's own initramfs options (its "PXE network booting"
     // manual); the initramfs downloads sysrcd.dat into RAM and checks it against sysrcd.md5.
-    boot: { kernel: 'isolinux/rescue64', initrds: ['isolinux/initram.igz'], args: 'dodhcp netboot=${base-url}sysrcd.dat' },
+    boot: [{ kernel: 'isolinux/rescue64', initrds: ['isolinux/initram.igz'], args: 'dodhcp netboot=${base-url}sysrcd.dat' }],
     notes:
       'Archive: systemrescuecd-x86-<version>.iso (5.x and older). The root image sysrcd.dat (about 400 MB) is fetched over HTTP into RAM: 1 GB of RAM or more.',
   },
@@ -86,7 +88,7 @@ export const RECIPES = {
       'sysresccd/boot/x86_64/sysresccd.img',
       'sysresccd/x86_64/airootfs.*',
     ],
-    boot: {
+    boot: [{
       kernel: 'sysresccd/boot/x86_64/vmlinuz',
       // Microcode first: the kernel only applies an early-microcode cpio at the start of the initrds.
       initrds: ['sysresccd/boot/intel_ucode.img', 'sysresccd/boot/amd_ucode.img', 'sysresccd/boot/x86_64/sysresccd.img'],
@@ -94,7 +96,7 @@ export const RECIPES = {
       // (archiso_pxe_common), archiso_http_srv= (ending in "/") switches to the HTTP mount handler,
       // checksum (mkinitcpio reads a bare word as checksum=y) verifies airootfs.sfs against airootfs.sha512.
       args: `archisobasedir=sysresccd archiso_http_srv=\${base-url} ip=dhcp checksum ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: systemrescue-<version>-amd64.iso from system-rescue.org. airootfs.sfs (about 0.8-1 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI (Secure Boot off, as for anything iPXE starts).',
   },
@@ -106,7 +108,7 @@ export const RECIPES = {
     extract: ['debian-installer/amd64/linux', 'debian-installer/amd64/initrd.gz'],
     // The installer is entirely in initrd.gz and needs no argument to start; it fetches its other
     // components and the packages from a Debian mirror.
-    boot: { kernel: 'debian-installer/amd64/linux', initrds: ['debian-installer/amd64/initrd.gz'], args: '' },
+    boot: [{ kernel: 'debian-installer/amd64/linux', initrds: ['debian-installer/amd64/initrd.gz'], args: '' }],
     notes:
       'Archive: netboot.tar.gz from deb.debian.org/debian/dists/<suite>/main/installer-amd64/current/images/netboot/ (or gtk/netboot.tar.gz for the graphical installer). The installer downloads its components and packages from a Debian mirror: the client needs internet access. About 1 GB of RAM. BIOS and UEFI.',
     // Debian wiki "DebianRepository/Format" (InRelease, Release and its SHA256 field) and the installer's own
@@ -129,7 +131,7 @@ export const RECIPES = {
     // Debian's live ISOs name the kernel and initrd after the kernel version
     // (live/vmlinuz-6.1.0-18-amd64, live/initrd.img-6.1.0-18-amd64); some builds add unversioned copies.
     renames: { 'live/vmlinuz': 'live/vmlinuz-*', 'live/initrd.img': 'live/initrd.img-*' },
-    boot: { kernel: 'live/vmlinuz', initrds: ['live/initrd.img'], args: `${LIVE_BOOT_FETCH} ${BOOTIF}` },
+    boot: [{ kernel: 'live/vmlinuz', initrds: ['live/initrd.img'], args: `${LIVE_BOOT_FETCH} ${BOOTIF}` }],
     notes:
       'Archive: debian-live-<version>-amd64-<desktop>.iso from cdimage.debian.org/debian-cd/current-live/. live/filesystem.squashfs (about 1 GB for standard, 3 GB for GNOME or KDE) is downloaded into RAM: RAM of the squashfs size plus 1-2 GB. BIOS and UEFI.',
   },
@@ -140,7 +142,7 @@ export const RECIPES = {
     // archive is kept and served as ${iso-url}.
     extract: ['casper/vmlinuz', 'casper/initrd'],
     keepArchive: true,
-    boot: {
+    boot: [{
       kernel: 'casper/vmlinuz',
       initrds: ['casper/initrd'],
       // Ubuntu Server docs "Netboot the server installer" and casper(7): ip=dhcp is required for casper
@@ -151,7 +153,7 @@ export const RECIPES = {
       // cmd/main.py parse_cmdline_url) and would download the ISO a second time as its configuration;
       // naming /dev/null stops that.
       args: `boot=casper ip=dhcp netboot=url url=\${iso-url} cloud-config-url=/dev/null ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: ubuntu-<version>-desktop-amd64.iso or ubuntu-<version>-live-server-amd64.iso (20.04 or later) from releases.ubuntu.com. The whole ISO is downloaded into RAM: RAM of the ISO size plus 1-2 GB (about 4 GB for the server ISO, 8 GB for the desktop ISO). BIOS and UEFI.',
   },
@@ -162,7 +164,7 @@ export const RECIPES = {
     // Lorax-built live ISOs (Fedora 41 and older) have images/pxeboot/{vmlinuz,initrd.img}; the
     // kiwi-built ones (Fedora 42 and later) boot/x86_64/loader/{linux,initrd}. Both keep LiveOS/squashfs.img.
     renames: { 'images/pxeboot/vmlinuz': 'boot/x86_64/loader/linux', 'images/pxeboot/initrd.img': 'boot/x86_64/loader/initrd' },
-    boot: {
+    boot: [{
       kernel: 'images/pxeboot/vmlinuz',
       initrds: ['images/pxeboot/initrd.img'],
       // dracut.cmdline(7): root=live:<url> makes the livenet module download the image (into RAM)
@@ -173,7 +175,7 @@ export const RECIPES = {
       // that, dracut's shell init needs rd.live.overlay.overlayfs=1 said (seen with Debian's dracut 059
       // in the lab, where the root was fetched and then not mounted without it).
       args: `root=live:\${base-url}LiveOS/squashfs.img rd.live.image rd.live.overlay.overlayfs=1 ip=dhcp ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: Fedora-Workstation-Live-<version>.x86_64.iso (or a spin) from fedoraproject.org. LiveOS/squashfs.img (about 2-3 GB) is downloaded into RAM: 4 GB of RAM or more. BIOS and UEFI.',
   },
@@ -188,7 +190,7 @@ export const RECIPES = {
       'arch/boot/x86_64/initramfs-linux.img',
       'arch/x86_64/airootfs.*',
     ],
-    boot: {
+    boot: [{
       kernel: 'arch/boot/x86_64/vmlinuz-linux',
       initrds: ['arch/boot/intel-ucode.img', 'arch/boot/amd-ucode.img', 'arch/boot/x86_64/initramfs-linux.img'],
       // mkinitcpio-archiso's hooks/archiso_pxe_http: archiso_http_srv= (ending in "/") with ip= selects
@@ -196,7 +198,7 @@ export const RECIPES = {
       // as in archiso's own PXE menu entries) verifies airootfs against airootfs.sha512. Arch's own iPXE
       // script uses cms_verify=y (airootfs.sfs.cms.sig) instead; here ingest has already verified the ISO.
       args: `archisobasedir=arch archiso_http_srv=\${base-url} ip=dhcp checksum ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: archlinux-<yyyy.mm.dd>-x86_64.iso from archlinux.org/download. airootfs.sfs (about 0.9 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI.',
     // archlinux.org/download: every mirror has iso/<yyyy.mm.dd>/ with archlinux-<yyyy.mm.dd>-x86_64.iso and
@@ -209,7 +211,7 @@ export const RECIPES = {
     title: 'Alpine Linux (netboot tarball, lts kernel)',
     // alpine-netboot-<version>-x86_64.tar.gz holds boot/{vmlinuz,initramfs,modloop,config,System.map}-<flavor>.
     extract: ['boot/vmlinuz-lts', 'boot/initramfs-lts', 'boot/modloop-lts'],
-    boot: {
+    boot: [{
       kernel: 'boot/vmlinuz-lts',
       initrds: ['boot/initramfs-lts'],
       // Alpine's initramfs-init (the netboot.xyz and Alpine wiki PXE examples use the same options):
@@ -219,7 +221,7 @@ export const RECIPES = {
       // older one, give the entry its own boot.args with /alpine/v3.NN/main. Plain http is enough as
       // apk checks every package's signature.
       args: `ip=dhcp modules=loop,squashfs modloop=\${base-url}boot/modloop-lts alpine_repo=http://dl-cdn.alpinelinux.org/alpine/latest-stable/main ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: alpine-netboot-<version>-x86_64.tar.gz from alpinelinux.org/downloads (the Netboot tarball). Runs from RAM: 512 MB or more. Installs its base system from the Alpine repository named in alpine_repo (internet access needed; latest-stable by default, see the recipe for older releases). BIOS and UEFI.',
     // alpinelinux.org/downloads reads <mirror>/<branch>/releases/<arch>/latest-releases.yaml (latest-stable is the
@@ -232,14 +234,14 @@ export const RECIPES = {
     title: 'Clonezilla live (live-boot)',
     // The zip (and the ISO) hold live/vmlinuz, live/initrd.img and live/filesystem.squashfs unversioned.
     extract: ['live/vmlinuz', 'live/initrd.img', 'live/filesystem.squashfs'],
-    boot: {
+    boot: [{
       kernel: 'live/vmlinuz',
       initrds: ['live/initrd.img'],
       // Clonezilla's "Clonezilla live on PXE server" page: live-boot's fetch= plus its own options:
       // union=overlay, username=user for live-config, noswap (never touch the disks' swap), locales=
       // and keyboard-layouts= empty so it asks, ocs_live_run= the Clonezilla menu to start.
       args: `${LIVE_BOOT_FETCH} union=overlay username=user noswap edd=on nomodeset locales= keyboard-layouts= ocs_live_run="ocs-live-general" ocs_live_extra_param="" ocs_live_batch="no" net.ifnames=0 nosplash noprompt ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: clonezilla-live-<version>-amd64.zip (or .iso) from clonezilla.org/downloads. filesystem.squashfs (about 400 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI.',
   },
@@ -248,12 +250,12 @@ export const RECIPES = {
     title: 'GParted Live (live-boot)',
     // Same layout as Clonezilla (both are built by the DRBL project's live tooling).
     extract: ['live/vmlinuz', 'live/initrd.img', 'live/filesystem.squashfs'],
-    boot: {
+    boot: [{
       kernel: 'live/vmlinuz',
       initrds: ['live/initrd.img'],
       // GParted's "GParted Live on PXE server" page: fetch= with union=overlay, username=user, noswap.
       args: `${LIVE_BOOT_FETCH} union=overlay username=user noswap ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: gparted-live-<version>-amd64.zip (or .iso) from gparted.org/download.php. filesystem.squashfs (about 300-500 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI.',
   },
@@ -271,11 +273,10 @@ export const RECIPES = {
     // Neither takes an initrd; no option is needed. Checked with Debian's memtest86+ 6.10 and iPXE
     // under QEMU: SeaBIOS runs memtest64.bin and the padded floppy.img alike, OVMF runs the .efi.
     // On UEFI it draws on the GOP framebuffer and stops with "efi_setup() failed" without one.
-    boot: { kernel: 'memtest64.bin', initrds: [], args: '' },
-    firmwareBoot: {
-      bios: { kernel: 'memtest64.bin', initrds: [], args: '' },
-      efi: { kernel: 'memtest64.efi', initrds: [], args: '' },
-    },
+    boot: [
+      { kernel: 'memtest64.bin', initrds: [], args: '', families: ['bios'] },
+      { kernel: 'memtest64.efi', initrds: [], args: '', families: ['efi'] },
+    ],
     notes:
       'Archive: mt86plus_<version>.binaries.zip from memtest.org (preferred), or mt86plus_<version>_64.iso (its BIOS file is the padded floppy image). Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned); on UEFI it needs a graphics adapter (it draws on the UEFI framebuffer).',
   },
@@ -287,14 +288,14 @@ export const RECIPES = {
     // named /proxmox.iso (iPXE core/cpio.c: the cpio name is the initrd's argument).
     extract: ['boot/linux26', 'boot/initrd.img'],
     keepArchive: true,
-    boot: {
+    boot: [{
       kernel: 'boot/linux26',
       initrds: ['boot/initrd.img'],
       archiveInitrdAt: '/proxmox.iso',
       // ramdisk_size: the ISO (1-1.5 GB) unpacked into the initial ramdisk must fit (in KiB, 16 GiB
       // upper bound, as the ISO's own grub.cfg sets it); splash=silent as the ISO's menu boots.
       args: 'ramdisk_size=16777216 rw quiet splash=silent',
-    },
+    }],
     notes:
       'Archive: proxmox-ve_<version>.iso from proxmox.com/downloads. The whole ISO is loaded into RAM as part of the initramfs: 4 GB of RAM or more. BIOS and UEFI. Not booted here from a real ISO.',
   },
@@ -304,13 +305,13 @@ export const RECIPES = {
     // Kali's live ISO has unversioned live/vmlinuz and live/initrd.img; the renames only take a
     // versioned name when a build lacks them.
     renames: { 'live/vmlinuz': 'live/vmlinuz-*', 'live/initrd.img': 'live/initrd.img-*' },
-    boot: {
+    boot: [{
       kernel: 'live/vmlinuz',
       initrds: ['live/initrd.img'],
       // Kali's own ISO menu: live-boot with components, username=kali and hostname=kali for live-config
       // (the live user kali/kali).
       args: `${LIVE_BOOT_FETCH} username=kali hostname=kali ${BOOTIF}`,
-    },
+    }],
     notes:
       'Archive: kali-linux-<version>-live-amd64.iso from kali.org/get-kali (the Live image, not the installer). filesystem.squashfs (about 3-4 GB) is downloaded into RAM: 8 GB of RAM or more. BIOS and UEFI.',
   },

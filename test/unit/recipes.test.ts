@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { renderMenu } from '../../src/boot/scripts.ts';
-import { bootSpecsOf, type BootSpec, type BootstationConfig } from '../../src/config/model.ts';
+import { bootSpecsOf, type BootstationConfig } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { normalizeEntryPath } from '../../src/ingest/entry-names.ts';
 import { compileMatcher, matchGlob } from '../../src/ingest/globs.ts';
@@ -11,12 +11,8 @@ import { assertGolden } from '../support/golden.ts';
 
 const recipes = Object.entries(RECIPES) as Array<[RecipeName, Recipe]>;
 
-function bootSpecs(recipe: Recipe): BootSpec[] {
-  return [recipe.boot, ...Object.values(recipe.firmwareBoot ?? {})];
-}
-
 function bootFiles(recipe: Recipe): string[] {
-  return [...new Set(bootSpecs(recipe).flatMap((spec) => [spec.kernel, ...spec.initrds]))];
+  return [...new Set(recipe.boot.flatMap((spec) => [spec.kernel, ...spec.initrds]))];
 }
 
 // The same rules images.yaml applies to extract patterns: relative, no "." or ".." or empty segments,
@@ -298,13 +294,13 @@ describe('built-in recipes: consistency', () => {
       });
 
       test('the archive is kept exactly when ${iso-url} or an archive initrd uses it', () => {
-        const usesArchive = bootSpecs(recipe).some((spec) => spec.args.includes('${iso-url}') || spec.archiveInitrdAt !== undefined);
+        const usesArchive = recipe.boot.some((spec) => spec.args.includes('${iso-url}') || spec.archiveInitrdAt !== undefined);
         assert.equal(usesArchive, recipe.keepArchive === true);
       });
 
       test('the argument that finds the root over HTTP is there, and only known ${...} variables', () => {
         const expected = ROOT_ARGUMENT[name];
-        for (const spec of bootSpecs(recipe)) {
+        for (const spec of recipe.boot) {
           const words = spec.args.split(' ');
           if (expected === null) assert.doesNotMatch(spec.args, /\$\{(base|iso)-url\}/, 'nothing fetched over HTTP');
           else assert.ok(words.includes(expected), `${JSON.stringify(spec.args)} has ${expected}`);
@@ -318,7 +314,7 @@ describe('built-in recipes: consistency', () => {
       test('files named after ${base-url} are extracted (or renamed into place)', () => {
         const extract = compileMatcher([...recipe.extract, ...bootFiles(recipe)]);
         const targets = Object.keys(recipe.renames ?? {});
-        for (const spec of bootSpecs(recipe)) {
+        for (const spec of recipe.boot) {
           for (const file of fetchedFiles(spec.args)) {
             assert.ok(extract.matches(file) || targets.includes(file), `${file} is fetched by the client but not extracted`);
           }
@@ -326,22 +322,21 @@ describe('built-in recipes: consistency', () => {
       });
 
       test('early microcode comes before the initramfs', () => {
-        for (const spec of bootSpecs(recipe)) {
+        for (const spec of recipe.boot) {
           const firstOther = spec.initrds.findIndex((file) => !/ucode/.test(file));
           const lastUcode = spec.initrds.findLastIndex((file) => /ucode/.test(file));
           if (lastUcode >= 0) assert.ok(lastUcode < firstOther, `${spec.initrds.join(', ')}: microcode first`);
         }
       });
 
-      test('per-firmware files name both families, and the default boot is the BIOS one', () => {
-        if (!recipe.firmwareBoot) return;
-        const bios = recipe.firmwareBoot.bios;
-        const efi = recipe.firmwareBoot.efi;
-        assert.ok(bios?.kernel && efi?.kernel, 'bios and efi both declared');
-        assert.notEqual(bios.kernel, efi.kernel, 'different files per firmware');
-        // A client that does not say its firmware gets `boot`: the legacy file, as iPXE's BIOS build is the older default.
-        assert.deepEqual(recipe.boot, bios);
-        if (recipe.firmware) for (const family of Object.keys(recipe.firmwareBoot)) assert.ok(recipe.firmware.includes(family as 'bios' | 'efi'));
+      test('several specs are per firmware: each names its families, no family twice, BIOS first', () => {
+        if (recipe.boot.length === 1) return;
+        const families = recipe.boot.map((spec) => spec.families ?? []);
+        assert.ok(families.every((list) => list.length > 0), 'every spec of several names its firmware');
+        assert.equal(new Set(families.flat()).size, families.flat().length, 'no firmware has two specs');
+        assert.equal(new Set(recipe.boot.map((spec) => spec.kernel)).size, recipe.boot.length, 'different files per firmware');
+        // A client that does not say its firmware gets the first spec: the legacy file, as iPXE's BIOS build is the older default.
+        assert.deepEqual(recipe.boot[0]?.families, ['bios']);
       });
 
       test('title and notes say what users need: the archive to download and the RAM', () => {
@@ -363,7 +358,7 @@ describe('built-in recipes: consistency', () => {
           assert.deepEqual(ambiguous, [], 'no rename is ambiguous');
           const extract = compileMatcher([...bootFiles(recipe), ...recipe.extract]);
           const installed = new Set([...[...paths].filter((path) => extract.matches(path)), ...moves.map((move) => move.target)]);
-          const needed = [...bootFiles(recipe), ...bootSpecs(recipe).flatMap((spec) => fetchedFiles(spec.args))];
+          const needed = [...bootFiles(recipe), ...recipe.boot.flatMap((spec) => fetchedFiles(spec.args))];
           for (const file of needed) assert.ok(installed.has(file), `${file} is installed from ${archive.name}`);
           // Nothing beyond what the boot uses (plus checksum and signature files next to a root image).
           for (const file of installed) {
@@ -393,11 +388,10 @@ describe('built-in recipes in images.yaml', () => {
     for (const [name, recipe] of recipes) {
       const image = config.images.find((candidate) => candidate.id === name);
       assert.ok(image, name);
-      assert.equal(image.kernel, recipe.boot.kernel);
-      assert.deepEqual(image.initrds, recipe.boot.initrds);
-      assert.equal(image.args, recipe.boot.args);
-      const perFirmware = recipe.firmwareBoot ? Object.entries(recipe.firmwareBoot).map(([family, spec]) => ({ ...spec, families: [family] })) : [image];
-      assert.deepEqual(bootSpecsOf(image).map((spec) => ({ kernel: spec.kernel, initrds: spec.initrds, args: spec.args, families: spec.families })), perFirmware.map((spec) => ({ kernel: spec.kernel, initrds: spec.initrds, args: spec.args, families: spec.families })));
+      assert.equal(image.kernel, recipe.boot[0]?.kernel);
+      assert.deepEqual(image.initrds, recipe.boot[0]?.initrds);
+      assert.equal(image.args, recipe.boot[0]?.args);
+      assert.deepEqual(bootSpecsOf(image).map((spec) => ({ kernel: spec.kernel, initrds: spec.initrds, args: spec.args, families: spec.families })), recipe.boot.map((spec) => ({ kernel: spec.kernel, initrds: spec.initrds, args: spec.args, families: spec.families })));
       assert.equal(image.ingest?.recipe, name);
       assert.deepEqual(image.ingest?.renames, 'renames' in recipe ? recipe.renames : undefined);
       for (const file of bootFiles(recipe)) assert.ok(image.ingest?.extract.includes(file), `${name}: ${file} extracted`);

@@ -3,46 +3,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { startAppliance, type Appliance } from '../../src/appliance/server.ts';
-import type { IngestTimers } from '../../src/events/ingest-jobs.ts';
+import type { Appliance } from '../../src/appliance/server.ts';
 import { runCli } from '../support/cli.ts';
+import { getMenu, getText, ingestEvents, startWithFakeClock, type FakeClockAppliance } from '../support/fake-clock-appliance.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
 import { buildTar } from '../support/ingest-archives.ts';
-import { captureLog } from '../support/log-capture.ts';
 
 const TOKEN = 'auto-ingest-token-0123456789';
 const root = await mkdtemp(join(tmpdir(), 'bootstation-auto-ingest-'));
 after(() => rm(root, { recursive: true, force: true }));
-
-/** Timers that fire only when the test moves the clock. */
-function fakeClock(): { now: () => number; timers: IngestTimers; advance: (ms: number) => void; pending: () => number } {
-  let now = Date.parse('2026-06-01T00:00:00Z');
-  const waiting = new Set<{ at: number; callback: () => void }>();
-  return {
-    now: () => now,
-    timers: {
-      setTimeout: (callback, ms) => {
-        const timer = { at: now + ms, callback };
-        waiting.add(timer);
-        return timer;
-      },
-      clearTimeout: (handle) => void waiting.delete(handle as { at: number; callback: () => void }),
-    },
-    advance(ms) {
-      now += ms;
-      for (const timer of [...waiting].sort((a, b) => a.at - b.at)) {
-        if (timer.at > now) continue;
-        waiting.delete(timer);
-        timer.callback();
-      }
-    },
-    pending: () => waiting.size,
-  };
-}
 
 /** One release of the test image: a tar with a kernel and an initrd whose text names the release. */
 async function release(name: string): Promise<{ tar: Buffer; sha256: string }> {
@@ -81,34 +54,7 @@ const imageYaml = (id: string, source: string, extra = ''): string =>
   `  - id: ${id}\n    label: Image ${id}\n    source: ${source}\n    boot: {kernel: boot/vmlinuz, initrd: [boot/initrd.img]}\n${extra}`;
 const sha256Source = (path: string, sha256: string): string => `{url: "${fixture.url(path)}", sha256: ${sha256}}`;
 
-async function start(name: string, yaml: string): Promise<{ appliance: Appliance; clock: ReturnType<typeof fakeClock>; dataDir: string; configPath: string; log: ReturnType<typeof captureLog> }> {
-  const dir = join(root, name);
-  await mkdir(dir, { recursive: true });
-  // images.yaml is a link to config/images.yaml: writing that fires no watch event in dir, so only the test's reloads apply.
-  const configPath = join(dir, 'images.yaml');
-  await mkdir(join(dir, 'config'), { recursive: true });
-  await writeFile(join(dir, 'config', 'images.yaml'), yaml);
-  await symlink(join(dir, 'config', 'images.yaml'), configPath);
-  const clock = fakeClock();
-  const log = captureLog('info');
-  const dataDir = join(dir, 'data');
-  const appliance = await startAppliance(
-    { configPath, dataDir, address: '127.0.0.1', httpPort: 0, tftpPort: 0, dhcpPort: 0, pxePort: 0, proxyDhcp: false },
-    { log: log.log, now: clock.now, timers: clock.timers, stockIpxeDir: join(dir, 'no-stock-ipxe'), ingestRetry: { firstMs: 60_000, maxMs: 240_000 } },
-  );
-  return { appliance, clock, dataDir, configPath, log };
-}
-
-type IngestEventSeen = { image: string; phase: string; message?: string; retryInMs?: number };
-async function ingestEvents(appliance: Appliance): Promise<IngestEventSeen[]> {
-  const answer = (await (await fetch(`${appliance.serverUrl}/api/events`)).json()) as { events: Array<IngestEventSeen & { kind: string }> };
-  return answer.events.filter((event) => event.kind === 'ingest' && event.phase !== 'progress').map(({ image, phase, message, retryInMs }) => ({ image, phase, ...(message ? { message } : {}), ...(retryInMs ? { retryInMs } : {}) }));
-}
-
-// connection: close: a keep-alive connection left open after a file answer can hold up the app's close (seen
-// here now and then; the server side of the socket stayed open after the client's end).
-const text = async (appliance: Appliance, path: string): Promise<string> => (await fetch(`${appliance.serverUrl}${path}`, { headers: { connection: 'close' } })).text();
-const menu = (appliance: Appliance): Promise<string> => text(appliance, '/menu.ipxe?mac=52:54:00:00:00:01&platform=pcbios');
+const start = (name: string, yaml: string): Promise<FakeClockAppliance> => startWithFakeClock(join(root, name), yaml);
 
 describe('serve ingests by itself', () => {
   test('on start: the images not ready, one at a time; ingest: manual (per image or global) is left alone; a reload queues only the changed source', { timeout: 60_000 }, async () => {
@@ -130,8 +76,8 @@ describe('serve ingests by itself', () => {
         { image: 'c', phase: 'installed' },
       ], 'a and c in turn, never b');
       assert.equal(mostInFlight, 1, 'one download at a time');
-      assert.equal(await text(appliance, '/images/c/boot/vmlinuz'), 'kernel two');
-      assert.match(await menu(appliance), /^item --gap -- Image b \(not ready: missing boot\/vmlinuz, boot\/initrd\.img\)$/m);
+      assert.equal(await getText(appliance, '/images/c/boot/vmlinuz'), 'kernel two');
+      assert.match(await getMenu(appliance), /^item --gap -- Image b \(not ready: missing boot\/vmlinuz, boot\/initrd\.img\)$/m);
       assert.ok(!fixture.requests.some((request) => request.path === '/start/b.tar'), 'the manual image was not fetched');
 
       const requestsBefore = fixture.requests.length;
@@ -140,7 +86,7 @@ describe('serve ingests by itself', () => {
       assert.equal(await appliance.config.reload('test'), true);
       await appliance.ingestIdle();
       assert.deepEqual(fixture.requests.slice(requestsBefore).map((request) => request.path), ['/start/a2.tar'], 'only the changed image is fetched');
-      assert.equal(await text(appliance, '/images/a/boot/vmlinuz'), 'kernel two');
+      assert.equal(await getText(appliance, '/images/a/boot/vmlinuz'), 'kernel two');
     } finally {
       await appliance.close();
     }
@@ -168,7 +114,7 @@ describe('serve ingests by itself', () => {
       assert.equal(retrying?.phase, 'retrying');
       assert.equal(retrying?.retryInMs, 60_000, 'the first wait is retry.firstMs');
       assert.match(retrying?.message ?? '', /HTTP 503/);
-      assert.match(await menu(appliance), /^item --gap -- Image a \(failed, retrying: downloading http:\/\/127\.0\.0\.1:\d+\/flaky\/a\.tar failed 6 times in a row \(HTTP 503\)\)$/m);
+      assert.match(await getMenu(appliance), /^item --gap -- Image a \(failed, retrying: downloading http:\/\/127\.0\.0\.1:\d+\/flaky\/a\.tar failed 6 times in a row \(HTTP 503\)\)$/m);
 
       clock.advance(59_999);
       await appliance.ingestIdle();
@@ -181,7 +127,7 @@ describe('serve ingests by itself', () => {
       clock.advance(120_000);
       await appliance.ingestIdle();
       assert.deepEqual((await ingestEvents(appliance)).slice(-2), [{ image: 'a', phase: 'running' }, { image: 'a', phase: 'installed' }]);
-      assert.equal(await text(appliance, '/images/a/boot/initrd.img'), 'initrd one');
+      assert.equal(await getText(appliance, '/images/a/boot/initrd.img'), 'initrd one');
 
       // b: the lock file names a live process, as a running CLI ingest's does.
       files.set('/flaky/b.tar', one.tar);
@@ -222,7 +168,7 @@ describe('serve ingests by itself', () => {
       assert.equal(api.ingestStates['gone']?.code, 'INGEST_NOT_FOUND');
       letGo();
       await appliance.ingestIdle();
-      assert.match(await menu(appliance), /^item bs-image-slow Image slow$/m);
+      assert.match(await getMenu(appliance), /^item bs-image-slow Image slow$/m);
       assert.equal(clock.pending(), 1, 'only the release check waits on the clock: the 404 is not retried');
       assert.deepEqual((await ingestEvents(appliance)).filter((event) => event.image === 'gone').map((event) => event.phase), ['running', 'failed']);
     } finally {
@@ -245,7 +191,7 @@ describe('serve ingests by itself', () => {
     const versions = async (): Promise<string[]> => (await readdir(join(dataDir, 'images', '.versions'))).sort();
     try {
       await appliance.ingestIdle();
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
       const first = await readlink(link);
       // A boot in progress: the kernel is open when the new release arrives.
       const held = await open(join(link, 'boot', 'vmlinuz'));
@@ -258,7 +204,7 @@ describe('serve ingests by itself', () => {
       clock.advance(1);
       await appliance.ingestIdle();
       assert.equal((await ingestEvents(appliance)).at(-1)?.phase, 'installed');
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel two');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel two');
       assert.notEqual(await readlink(link), first, 'the link names the new version');
       assert.equal((await held.readFile('utf8')), 'kernel one', 'the open file still reads the old release');
       await held.close();
@@ -273,7 +219,7 @@ describe('serve ingests by itself', () => {
       assert.equal(failed?.phase, 'failed');
       assert.match(failed?.message ?? '', /sha256/);
       assert.equal(await readlink(link), serving, 'nothing was installed');
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel two', 'the old version keeps serving');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel two', 'the old version keeps serving');
       assert.equal((await versions()).length, 2);
 
       // Rollback from the dashboard's endpoint: release one serves again and stays, though the list names two.
@@ -282,7 +228,7 @@ describe('serve ingests by itself', () => {
       const rolled = await post('/api/images/live/rollback');
       assert.equal(rolled.status, 200);
       assert.deepEqual(await rolled.json(), { image: 'live', from: serving.slice('.versions/'.length), to: first.slice('.versions/'.length) });
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
       const status = ((await (await fetch(`${appliance.serverUrl}/api/images`)).json()) as { images: Array<{ pinned: string | null; diskUsed: number; versions: unknown[] }>; diskFree: number });
       assert.equal(status.images[0]?.pinned, first.slice('.versions/'.length));
       assert.equal(status.images[0]?.versions.length, 2);
@@ -298,24 +244,24 @@ describe('serve ingests by itself', () => {
       assert.deepEqual(await queued.json(), { queued: ['live'] });
       await appliance.ingestIdle();
       assert.equal((await ingestEvents(appliance)).at(-1)?.phase, 'pinned', 'the release rolled back from is not installed again');
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel one');
 
       // A newer release ends the pin; keep_versions 1 leaves it and the one before it.
       publish(3);
       clock.advance(3_600_000);
       await appliance.ingestIdle();
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel four');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel four');
       assert.equal((await versions()).length, 2, 'keep_versions: 1 prunes to the serving version and one before it');
 
       // The CLI's rollback takes the same lock and switches the same link.
       const cli = await runCli(['images', 'rollback', 'live', '--config', join(root, 'schedule', 'images.yaml'), '--data', dataDir]);
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^live: serving live-\S+ again \(was live-\S+\)/);
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel two');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel two');
       const check = await runCli(['images', 'check', '--config', join(root, 'schedule', 'images.yaml'), '--data', dataDir]);
       assert.equal(check.code, 0, check.stderr);
       assert.match(check.stderr, /^live: kept the version a rollback pinned; bootstation ingest live installs the new release$/m);
-      assert.equal(await text(appliance, '/images/live/boot/vmlinuz'), 'kernel two', 'the check leaves the pinned version serving');
+      assert.equal(await getText(appliance, '/images/live/boot/vmlinuz'), 'kernel two', 'the check leaves the pinned version serving');
     } finally {
       await appliance.close();
     }
@@ -325,7 +271,7 @@ describe('serve ingests by itself', () => {
 async function waitForMenu(appliance: Appliance, pattern: RegExp): Promise<string> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const text = await menu(appliance);
+    const text = await getMenu(appliance);
     if (pattern.test(text)) return text;
     if (Date.now() > deadline) assert.fail(`the menu never matched ${pattern}:\n${text}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -62,8 +62,8 @@ export async function writeDebianTree(root: string, release: FakeDebianRelease, 
   const images = join(dists, IMAGES);
   const netboot = gzipSync(
     await buildTar([
-      { name: './debian-installer/amd64/linux', content: String(release.linux) },
-      { name: './debian-installer/amd64/initrd.gz', content: String(release.initrd) },
+      { name: './debian-installer/amd64/linux', content: release.linux },
+      { name: './debian-installer/amd64/initrd.gz', content: release.initrd },
     ]),
   );
   const gtk = gzipSync(await buildTar([{ name: './debian-installer/amd64/gtk', content: 'gtk' }]));

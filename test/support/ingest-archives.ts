@@ -32,7 +32,7 @@ export async function writeArchiveTree(root: string, tree: ArchiveTree): Promise
 }
 
 /** A tar built in-process, entry names exactly as given (also hostile ones the tar command refuses to write). */
-export async function buildTar(entries: Array<{ name: string; content?: string; symlink?: string; hardlink?: string }>): Promise<Buffer> {
+export async function buildTar(entries: Array<{ name: string; content?: string | Buffer; symlink?: string; hardlink?: string }>): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {

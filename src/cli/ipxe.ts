@@ -61,5 +61,14 @@ function report(result: IpxeBuildResult, settings: IpxeBuildSettings, log: (line
   if (result.built.length > 0) log(`built ${result.built.join(', ')}`);
   if (result.reused.length > 0) log(`unchanged, kept ${result.reused.join(', ')}`);
   if (result.removed.length > 0) log(`removed ${result.removed.join(', ')}: they came from a build with another keymap, port or source`);
+  if (result.stockRemoved !== undefined && result.stockRemoved.length > 0) {
+    log(`removed Debian's stock ${result.stockRemoved.join(', ')} (an image built with IPXE_SOURCE=stock put them there): this build did not replace them, and iPXE clients sent to stock iPXE, which has no embedded script, would loop`);
+  } else if (result.stockRemoved !== undefined) {
+    log("replaced Debian's stock iPXE binaries (an image built with IPXE_SOURCE=stock put them there)");
+  }
   log(`wrote ${join(settings.ipxeDir, IPXE_BUILD_MANIFEST_FILE)} (iPXE ${result.manifest.version}, keymap ${result.manifest.keymap}); a running bootstation serve picks the binaries up within a second`);
+  // The fix is missingFirstStages' (the doctor and the dashboard name the same one).
+  for (const missing of result.requiredMissing) {
+    log(`warning: ${missing.displayName} clients get no answer: ${missing.file} is not in ${settings.ipxeDir}; ${missing.fix}`);
+  }
 }

@@ -9,7 +9,8 @@ export const STOCK_IPXE_DIR = '/usr/lib/ipxe';
 
 /**
  * Left in data/ipxe by a container's first start next to Debian's stock binaries (an image built with
- * IPXE_SOURCE=stock), so they are known as stock although they sit where a user's own would.
+ * IPXE_SOURCE=stock), so they are known as stock although they sit where a user's own would. A build
+ * (`bootstation ipxe build`) removes it together with the stock binaries it did not replace.
  */
 export const STOCK_MARKER = '.debian-stock';
 

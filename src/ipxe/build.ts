@@ -1,14 +1,17 @@
 // Runs scripts/build-ipxe.sh on this host and writes data/ipxe/manifest.json for what it built.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PLATFORMS } from '../boot/platform.ts';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
+import { findIpxeBinaries, STOCK_MARKER } from './binaries.ts';
 import { renderEmbedScript } from './embed-script.ts';
 import type { IpxeKeymap } from './keymap.ts';
 import { createIpxeBuildManifest, IPXE_BUILD_MANIFEST_FILE, parseBuildRecord, parseIpxeBuildManifest, renderIpxeBuildManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeBuildManifest } from './manifest.ts';
+import { missingFirstStages, type MissingFirstStage } from './missing-first-stages.ts';
 import { renderOverlay } from './overlay.ts';
 import { buildScriptTargetArgs, type IpxeTargetName } from './targets.ts';
 
@@ -43,6 +46,13 @@ export interface IpxeBuildResult {
   reused: string[];
   /** Binaries of an earlier build with another keymap, port or source, removed so they are not served. */
   removed: string[];
+  /**
+   * Set when data/ipxe held Debian's stock binaries (STOCK_MARKER): those this build did not replace, removed
+   * together with the marker (empty when it replaced them all).
+   */
+  stockRemoved?: string[];
+  /** Required platforms (BIOS, x64 UEFI) whose first stage data/ipxe lacks after the build, each with the command that adds it. */
+  requiredMissing: MissingFirstStage[];
 }
 
 /** A build that did not finish; the message says which step failed and what to do. */
@@ -122,16 +132,43 @@ async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
-/** Writes manifest.json for a finished build (last, so a server watching it sees complete binaries) and removes stale ones. */
+/**
+ * Writes manifest.json for a finished build (last, so a server watching it sees complete binaries), removes stale
+ * ones and Debian's stock ones it did not replace, and says which required platforms still lack a first stage.
+ */
 export async function finishBuild(settings: IpxeBuildSettings, record: BuildRecord, previous: IpxeBuildManifest | undefined): Promise<IpxeBuildResult> {
   const manifest = createIpxeBuildManifest({ record, keymap: settings.keymap, httpPort: settings.httpPort, builtAt: (settings.now ?? (() => new Date()))(), previous });
   const removed = staleOutputs(previous, record);
   for (const file of removed) await rm(join(settings.ipxeDir, file), { force: true });
+  const stockRemoved = await removeStockLeftovers(settings.ipxeDir, manifest);
   await writeFileAtomically(join(settings.ipxeDir, IPXE_BUILD_MANIFEST_FILE), renderIpxeBuildManifest(manifest));
+  const served = await findIpxeBinaries(settings.ipxeDir);
   return {
     manifest,
     built: record.outputs.filter((output) => output.status === 'built').map((output) => output.file),
     reused: record.outputs.filter((output) => output.status === 'reused').map((output) => output.file),
     removed,
+    ...(stockRemoved === undefined ? {} : { stockRemoved }),
+    requiredMissing: missingFirstStages(served).filter((missing) => missing.required),
   };
+}
+
+/** Every file name a build can put into data/ipxe, in table order; Debian's stock files (Dockerfile, IPXE_SOURCE=stock) are among them. */
+const BUILD_OUTPUT_FILES: readonly string[] = PLATFORMS.flatMap((platform) => platform.build.outputs.map((output) => output.file));
+
+/**
+ * In a data/ipxe of Debian's stock binaries (STOCK_MARKER), removes those the new manifest does not list, then the
+ * marker. Kept, they would pass for this build: ProxyDHCP sends other iPXE clients to bootstation's own build, and
+ * stock iPXE, which has no embedded script, would loop. Runs before the manifest is written; without the marker
+ * it removes nothing and returns undefined.
+ */
+async function removeStockLeftovers(ipxeDir: string, manifest: IpxeBuildManifest): Promise<string[] | undefined> {
+  const marker = join(ipxeDir, STOCK_MARKER);
+  if (!(await access(marker).then(() => true, () => false))) return undefined;
+  const listed = new Set(manifest.outputs.map((output) => output.file));
+  const present = await readdir(ipxeDir);
+  const leftovers = BUILD_OUTPUT_FILES.filter((file) => present.includes(file) && !listed.has(file));
+  for (const file of leftovers) await rm(join(ipxeDir, file), { force: true });
+  await rm(marker, { force: true });
+  return leftovers;
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { findIpxeBinaries } from '../../src/ipxe/binaries.ts';
+import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { buildScriptTargetArgs } from '../../src/ipxe/targets.ts';
 import { renderEmbedScript } from '../../src/ipxe/embed-script.ts';
@@ -62,6 +62,7 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
   test('runs make once per target (all four by default) with EMBED=, CROSS= only for arm64 on x86, and the overlay of the build', async () => {
     const result = await build(data, '--source', standInSource);
     assert.equal(result.code, 0, `the build must succeed:\n${result.stdout}${result.stderr}`);
+    assert.doesNotMatch(result.stdout, /warning|stock/, 'a full build into an empty folder warns of nothing and removes nothing stock');
     const calls = await standInCalls(standInRecord);
     const invocations = [...new Set(calls.map((call) => call.goals.join(' ')))];
     assert.deepEqual(invocations, ['bin/undionly.kpxe', 'bin-x86_64-efi/ipxe.efi bin-x86_64-efi/snponly.efi', 'bin-i386-efi/ipxe.efi', 'bin-arm64-efi/snp.efi']);
@@ -140,6 +141,66 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
     const manifest = await manifestOf(data);
     assert.equal(manifest.keymap, 'de');
     assert.deepEqual(manifest.targets, ['bios']);
+  });
+});
+
+describe("bootstation ipxe build over Debian's stock binaries (an image built with IPXE_SOURCE=stock)", { skip: needsTools }, () => {
+  // What the container's first start leaves in data/ipxe for IPXE_SOURCE=stock (src/appliance/first-start.ts):
+  // the three files the Dockerfile copies from /usr/lib/ipxe, and the marker.
+  const STOCK_FILES = ['undionly.kpxe', 'ipxe.efi', 'snponly.efi'];
+  async function stockDataDir(name: string): Promise<string> {
+    const data = join(dir, name);
+    await mkdir(join(data, 'ipxe'), { recursive: true });
+    for (const file of STOCK_FILES) await writeFile(join(data, 'ipxe', file), `Debian stock ${file}\n`);
+    await writeFile(join(data, 'ipxe', STOCK_MARKER), "Debian's stock iPXE binaries, copied from an image built with IPXE_SOURCE=stock.\n");
+    assert.equal((await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'))).kind, 'stock', 'the folder starts as stock');
+    return data;
+  }
+
+  test('a partial build removes the stock binaries it did not build and the marker, and then counts as bootstation\'s own build', async () => {
+    const data = await stockDataDir('data-stock-partial');
+    const result = await build(data, '--source', standInSource, '--targets', 'bios,efi32');
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /^bootstation: removed Debian's stock ipxe\.efi, snponly\.efi \(an image built with IPXE_SOURCE=stock put them there\): this build did not replace them/m);
+    assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe32.efi', 'manifest.json', 'undionly.kpxe'], 'the marker and the stock ipxe.efi and snponly.efi are gone');
+    assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n/, 'the stock undionly.kpxe was replaced by the build');
+    const found = await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'));
+    assert.equal(found.kind, 'own-build', 'after the build, data/ipxe is bootstation\'s own build, not stock');
+    assert.deepEqual([...found.files.keys()], ['undionly.kpxe', 'ipxe32.efi']);
+    assert.match(result.stdout, /^bootstation: warning: x64 UEFI clients get no answer: ipxe\.efi is not in .*; run `bootstation ipxe build --targets efi64`$/m, 'the removed stock ipxe.efi leaves x64 UEFI without a first stage');
+  });
+
+  test('a full build replaces every stock binary, says so, and removes the marker', async () => {
+    const data = await stockDataDir('data-stock-full');
+    const result = await build(data, '--source', standInSource);
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /^bootstation: replaced Debian's stock iPXE binaries/m);
+    assert.doesNotMatch(result.stdout, /removed|warning/);
+    assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe.efi', 'ipxe32.efi', 'manifest.json', 'snp-arm64.efi', 'snponly.efi', 'undionly.kpxe']);
+    for (const file of STOCK_FILES) assert.match(await readFile(join(data, 'ipxe', file), 'utf8'), /^stand-in build of /, `${file} is the build's`);
+    assert.equal((await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'))).kind, 'own-build');
+  });
+});
+
+describe('bootstation ipxe build of some targets', { skip: needsTools }, () => {
+  const data = join(dir, 'data-partial');
+
+  test('warns when BIOS or x64 UEFI is left without a first stage, naming each platform and the command that adds it', async () => {
+    const result = await build(data, '--source', standInSource, '--targets', 'arm64');
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    const warnings = result.stdout.split('\n').filter((line) => line.startsWith('bootstation: warning:'));
+    assert.deepEqual(warnings, [
+      `bootstation: warning: BIOS clients get no answer: undionly.kpxe is not in ${join(data, 'ipxe')}; run \`bootstation ipxe build --targets bios\``,
+      `bootstation: warning: x64 UEFI clients get no answer: ipxe.efi is not in ${join(data, 'ipxe')}; run \`bootstation ipxe build --targets efi64\``,
+    ], 'one warning per required platform (32-bit UEFI is optional, as in the doctor)');
+  });
+
+  test('the commands it names add the missing platforms, and the warning goes', async () => {
+    const result = await build(data, '--source', standInSource, '--targets', 'bios,efi64');
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
+    assert.doesNotMatch(result.stdout, /warning/);
+    const found = await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'));
+    assert.deepEqual([...found.files.keys()], ['undionly.kpxe', 'ipxe.efi', 'snp-arm64.efi'], 'the arm64 binary of the same build is kept');
   });
 });
 

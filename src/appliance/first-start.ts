@@ -5,18 +5,12 @@ import { dirname, join } from 'node:path';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
 import { dataLayout } from '../files/data-dir.ts';
 import { FIRST_STAGE_FILES } from '../boot/platform.ts';
-import { STOCK_MARKER } from '../ipxe/binaries.ts';
+import { SEEDED_MARKER, STOCK_MARKER } from '../ipxe/binaries.ts';
 import { installOutputs } from '../ipxe/build.ts';
 import { STAGE_KEYMAP_FILE, STAGE_RECORD } from '../ipxe/docker-context.ts';
 import { parseKeymap } from '../ipxe/keymap.ts';
 import { createIpxeBuildManifest, IPXE_BUILD_MANIFEST_FILE, parseBuildRecord, renderIpxeBuildManifest } from '../ipxe/manifest.ts';
 import { renderStarterConfig } from './starter-config.ts';
-
-/**
- * Marks a data/ipxe that was filled from the image, holding the SHA-256 list of what was copied: such a
- * folder is refreshed when a newer image brings other binaries; a folder without it is the user's own.
- */
-export const SEEDED_MARKER = '.from-image';
 
 /** What first start did, for the log. */
 export interface FirstStartReport {

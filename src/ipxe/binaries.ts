@@ -14,6 +14,13 @@ export const STOCK_IPXE_DIR = '/usr/lib/ipxe';
  */
 export const STOCK_MARKER = '.debian-stock';
 
+/**
+ * Marks a data/ipxe that a container's first start filled from the image, holding the SHA-256 list of what was
+ * copied: such a folder is refreshed when a newer image brings other binaries; a folder without it is the user's
+ * own. A build (`bootstation ipxe build`) removes it, so the next image never replaces the user's build.
+ */
+export const SEEDED_MARKER = '.from-image';
+
 /** What Debian's stock iPXE (1.0.0+git-20190125) lacks against bootstation's build: said by serve, doctor and the dashboard. */
 export const STOCK_IPXE_LACKS: readonly string[] = [
   'your keyboard layout (US keys only)',

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PLATFORMS } from '../boot/platform.ts';
 import { copyFileAtomically, writeFileAtomically } from '../files/atomic-write.ts';
-import { findIpxeBinaries, STOCK_MARKER } from './binaries.ts';
+import { findIpxeBinaries, SEEDED_MARKER, STOCK_MARKER } from './binaries.ts';
 import { renderEmbedScript } from './embed-script.ts';
 import type { IpxeKeymap } from './keymap.ts';
 import { createIpxeBuildManifest, IPXE_BUILD_MANIFEST_FILE, parseBuildRecord, parseIpxeBuildManifest, renderIpxeBuildManifest, reuseRecord, staleOutputs, type BuildRecord, type IpxeBuildManifest } from './manifest.ts';
@@ -141,6 +141,8 @@ export async function finishBuild(settings: IpxeBuildSettings, record: BuildReco
   const removed = staleOutputs(previous, record);
   for (const file of removed) await rm(join(settings.ipxeDir, file), { force: true });
   const stockRemoved = await removeStockLeftovers(settings.ipxeDir, manifest);
+  // The folder is the user's build from now on: a newer image must not replace it at the container's next start.
+  await rm(join(settings.ipxeDir, SEEDED_MARKER), { force: true });
   await writeFileAtomically(join(settings.ipxeDir, IPXE_BUILD_MANIFEST_FILE), renderIpxeBuildManifest(manifest));
   const served = await findIpxeBinaries(settings.ipxeDir);
   return {

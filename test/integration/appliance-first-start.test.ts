@@ -4,11 +4,11 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { FirstStartError, prepareFirstStart, SEEDED_MARKER } from '../../src/appliance/first-start.ts';
+import { FirstStartError, prepareFirstStart } from '../../src/appliance/first-start.ts';
 import { renderStarterConfig } from '../../src/appliance/starter-config.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { RECIPE_NAMES } from '../../src/config/recipes.ts';
-import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
+import { findIpxeBinaries, SEEDED_MARKER, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'bootstation-first-start-'));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { findIpxeBinaries, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
+import { findIpxeBinaries, SEEDED_MARKER, STOCK_MARKER } from '../../src/ipxe/binaries.ts';
 import { BUILD_SCRIPT } from '../../src/ipxe/build.ts';
 import { buildScriptTargetArgs } from '../../src/ipxe/targets.ts';
 import { renderEmbedScript } from '../../src/ipxe/embed-script.ts';
@@ -146,13 +146,15 @@ describe('bootstation ipxe build --local with a stand-in source folder', { skip:
 
 describe("bootstation ipxe build over Debian's stock binaries (an image built with IPXE_SOURCE=stock)", { skip: needsTools }, () => {
   // What the container's first start leaves in data/ipxe for IPXE_SOURCE=stock (src/appliance/first-start.ts):
-  // the three files the Dockerfile copies from /usr/lib/ipxe, and the marker.
+  // the three files the Dockerfile copies from /usr/lib/ipxe, the stock marker, and the marker saying the image
+  // filled the folder (which a newer image would refresh: after a build it must be gone, or the build is lost).
   const STOCK_FILES = ['undionly.kpxe', 'ipxe.efi', 'snponly.efi'];
   async function stockDataDir(name: string): Promise<string> {
     const data = join(dir, name);
     await mkdir(join(data, 'ipxe'), { recursive: true });
     for (const file of STOCK_FILES) await writeFile(join(data, 'ipxe', file), `Debian stock ${file}\n`);
     await writeFile(join(data, 'ipxe', STOCK_MARKER), "Debian's stock iPXE binaries, copied from an image built with IPXE_SOURCE=stock.\n");
+    await writeFile(join(data, 'ipxe', SEEDED_MARKER), `${'0'.repeat(64)}\n`);
     assert.equal((await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'))).kind, 'stock', 'the folder starts as stock');
     return data;
   }
@@ -162,7 +164,7 @@ describe("bootstation ipxe build over Debian's stock binaries (an image built wi
     const result = await build(data, '--source', standInSource, '--targets', 'bios,efi32');
     assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
     assert.match(result.stdout, /^bootstation: removed Debian's stock ipxe\.efi, snponly\.efi \(an image built with IPXE_SOURCE=stock put them there\): this build did not replace them/m);
-    assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe32.efi', 'manifest.json', 'undionly.kpxe'], 'the marker and the stock ipxe.efi and snponly.efi are gone');
+    assert.deepEqual((await readdir(join(data, 'ipxe'))).sort(), ['ipxe32.efi', 'manifest.json', 'undionly.kpxe'], 'both markers and the stock ipxe.efi and snponly.efi are gone');
     assert.match(await readFile(join(data, 'ipxe', 'undionly.kpxe'), 'utf8'), /^stand-in build of bin\/undionly\.kpxe\n/, 'the stock undionly.kpxe was replaced by the build');
     const found = await findIpxeBinaries(join(data, 'ipxe'), join(dir, 'no-stock'));
     assert.equal(found.kind, 'own-build', 'after the build, data/ipxe is bootstation\'s own build, not stock');

@@ -43,7 +43,7 @@ async function publish(name: string): Promise<void> {
 await tree('13.1', trixie('13.1'));
 await tree('13.2', trixie('13.2'));
 await tree('13.4', trixie('13.4'));
-// 13.3 three times, each broken in one link of the chain; without the break each would install.
+// 13.3 four times, each broken in one link of the chain; without the break each would install.
 const otherKeySigned = await tree('13.3-other-key', trixie('13.3'));
 await writeSignedRelease(otherKeySigned.dists, await readFile(otherKeySigned.release, 'utf8'), otherKey);
 const editedAfterSigning = await tree('13.3-edited', trixie('13.3'));
@@ -52,6 +52,10 @@ const wrongArchive = await tree('13.3-wrong-archive', trixie('13.3'));
 // A well-formed netboot.tar.gz, but another release's: SHA256SUMS names a different digest.
 const stranger = await tree('stranger', trixie('13.3-stranger'));
 await writeFile(wrongArchive.netboot, await readFile(stranger.netboot));
+// Archive and SHA256SUMS both swapped for the stranger's: only the signed Release can tell.
+const swappedSums = await tree('13.3-swapped-sums', trixie('13.3'));
+await writeFile(swappedSums.netboot, await readFile(stranger.netboot));
+await writeFile(swappedSums.sums, await readFile(stranger.sums));
 
 const imagesYaml = (imageKeyring: string): string =>
   `server:\n  admin_token: ${TOKEN}\ningest:\n  check_every: 1h\n  keep_versions: 1\nimages:\n  - {id: debian, recipe: debian-netboot, version: latest, mirror: "${mirror}", keyring: ${imageKeyring}}\n`;
@@ -106,9 +110,13 @@ describe('serve keeps a debian-netboot version: latest image current against a s
       assert.deepEqual(await versions(), [first, second].map((name) => name.slice('.versions/'.length)).sort(), 'the old version is kept beside the new one');
       assert.equal((await imagesApi(appliance)).images[0]?.version, '13.2');
 
-      // Nothing new: the next check reads the signed index and downloads no archive.
+      // Nothing new: the next check, check_every later again, reads the signed index and downloads no archive.
       assert.equal(archiveRequests(), 2);
-      clock.advance(HOUR);
+      const afterInstall = server.requests.length;
+      clock.advance(HOUR - 1);
+      await appliance.ingestIdle();
+      assert.equal(server.requests.length, afterInstall, 'the next check waits check_every again');
+      clock.advance(1);
       await appliance.ingestIdle();
       assert.equal((await lastEvent())?.phase, 'up-to-date');
       assert.equal(archiveRequests(), 2, 'an unchanged release downloads no archive');
@@ -119,6 +127,7 @@ describe('serve keeps a debian-netboot version: latest image current against a s
         ['13.3-other-key', IngestErrorCode.Signature, badSignature, 0],
         ['13.3-edited', IngestErrorCode.Signature, badSignature, 0],
         ['13.3-wrong-archive', IngestErrorCode.ChecksumMismatch, /\/netboot\/netboot\.tar\.gz has sha256 [0-9a-f]{64}, but [0-9a-f]{64} was expected; .*nothing was installed/, 1],
+        ['13.3-swapped-sums', IngestErrorCode.ChecksumMismatch, /\/SHA256SUMS has sha256 [0-9a-f]{64} \(\d+ bytes\), but its signed Release lists [0-9a-f]{64} \(\d+ bytes\); nothing was installed/, 0],
       ] as const) {
         await publish(name);
         const archivesBefore = archiveRequests();

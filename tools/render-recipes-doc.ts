@@ -38,6 +38,9 @@ const RELEASE_WORDS: Readonly<Record<NonNullable<Recipe['releases']>['kind'], { 
   },
   'alpine-yaml': { versions: '`latest` (latest-stable), a branch (`3.20`, its newest release) or a release (`3.20.3`)', verified: "sha256 from the branch's latest-releases.yaml, or an older release's .sha256 file (checksum over HTTPS)" },
   'arch-iso': { versions: '`latest` or a release date (`2024.12.01`)', verified: "sha256 from the release's sha256sums.txt (checksum over HTTPS)" },
+  'fedora-json': { versions: '`latest` (the highest release, betas left out) or a release number (`43`)', verified: "sha256 from fedoraproject.org/releases.json, Fedora's release index (checksum over HTTPS)" },
+  'release-sums': { versions: 'a release number only (`12.01`): the project lists no releases', verified: "sha256 from the release's .sha256 file on the project's own site (checksum over HTTPS)" },
+  'drbl-stable': { versions: '`latest` (the current stable release) or that release\'s number; older releases need `source:`', verified: "sha256 from the stable CHECKSUMS.TXT on the project's own site (checksum over HTTPS)" },
 };
 
 /** The generated part of docs/recipes.md: a table of every recipe's name, title and files, then its notes. */

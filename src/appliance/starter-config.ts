@@ -20,7 +20,8 @@ const EXAMPLE_ARCHIVES: Readonly<Record<Exclude<RecipeName, 'debian-netboot'>, s
 
 /**
  * One commented images: entry per recipe the starter does not use, each valid once uncommented: `version: latest`
- * for a recipe that finds its releases, else the archive read from the data volume.
+ * for a recipe that finds its releases (a release number for one that finds pinned releases only), else the archive
+ * read from the data volume.
  */
 function renderRecipeExamples(): string {
   return Object.entries(EXAMPLE_ARCHIVES)
@@ -30,7 +31,11 @@ function renderRecipeExamples(): string {
         `#   - id: ${name}`,
         `#     label: ${recipe.title}`,
         `#     recipe: ${name}`,
-        recipe.releases ? '#     version: latest          # found, downloaded and verified by the server' : `#     source: {path: /data/isos/${archive}}   # the archive, put into the data volume`,
+        recipe.releases?.kind === 'release-sums'
+          ? `#     version: "${recipe.releases.example}"         # a release number (no latest): found, downloaded and verified by the server`
+          : recipe.releases
+            ? '#     version: latest          # found, downloaded and verified by the server'
+            : `#     source: {path: /data/isos/${archive}}   # the archive, put into the data volume`,
       ].join('\n');
     })
     .join('\n');

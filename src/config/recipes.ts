@@ -38,7 +38,23 @@ export type ReleaseDiscovery =
   /** Alpine: <branch>/releases/<arch>/latest-releases.yaml names the file of `flavor` with its sha256. */
   | { kind: 'alpine-yaml'; site: string; mirror: string; arch: string; flavor: string }
   /** Arch Linux: iso/<version>/sha256sums.txt (iso/latest/ for the newest) names archlinux-<version>-x86_64.iso. */
-  | { kind: 'arch-iso'; site: string; mirror: string };
+  | { kind: 'arch-iso'; site: string; mirror: string }
+  /**
+   * Fedora: `index` (releases.json on the project's site; on a mirror, the same path below it) lists each image's
+   * version, arch, variant, subvariant, link and sha256; the live ISO's link lies below `mirror`.
+   */
+  | { kind: 'fedora-json'; site: string; mirror: string; index: string; arch: string; variant: string; subvariant: string }
+  /**
+   * One checksum file per release and no list of releases (pinned versions only): `index` ({version} filled in; on a
+   * mirror, its path below the mirror) gives the sha256 of `archive` (below `mirror`). `example` is a release number.
+   */
+  | { kind: 'release-sums'; site: string; mirror: string; index: string; archive: string; example: string }
+  /**
+   * A DRBL project's stable folder (GParted Live, Clonezilla live): `index`, a CHECKSUMS.TXT (on a mirror, its path
+   * below the mirror), names the current stable `archive` ({version} in its file name) under SHA256SUMS; the archive
+   * is below `mirror`. Only that release is found. `example` is a release number.
+   */
+  | { kind: 'drbl-stable'; site: string; mirror: string; index: string; archive: string; example: string };
 
 /** The sites a release can come from (images.yaml's `mirrors:` keys besides recipe names). */
 export function releaseSites(): string[] {
@@ -98,7 +114,20 @@ export const RECIPES = {
       args: `archisobasedir=sysresccd archiso_http_srv=\${base-url} ip=dhcp checksum ${BOOTIF}`,
     }],
     notes:
-      'Archive: systemrescue-<version>-amd64.iso from system-rescue.org. airootfs.sfs (about 0.8-1 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI (Secure Boot off, as for anything iPXE starts).',
+      'Archive: systemrescue-<version>-amd64.iso from system-rescue.org. airootfs.sfs (about 0.8-1 GB) is downloaded into a tmpfs of 75% of RAM: 2 GB of RAM or more. BIOS and UEFI (Secure Boot off, as for anything iPXE starts). version: takes a release number only (12.01), not latest: SystemRescue publishes no list of its releases, only a checksum file per release.',
+    // system-rescue.org/Download links each ISO as fastly-cdn.system-rescue.org/releases/<version>/
+    // systemrescue-<version>-amd64.iso and its checksum as www.system-rescue.org/releases/<version>/
+    // systemrescue-<version>-amd64.iso.sha256 (sha256sum output; also .sha512 and an .asc signed with SystemRescue's
+    // key, which Debian does not package). The newest release is only named in that HTML page, and a project issue
+    // (systemrescue-sources#297) asks for a list of checksums that does not exist: pinned versions only.
+    releases: {
+      kind: 'release-sums',
+      site: 'systemrescue',
+      mirror: 'https://fastly-cdn.system-rescue.org/',
+      index: 'https://www.system-rescue.org/releases/{version}/systemrescue-{version}-amd64.iso.sha256',
+      archive: 'releases/{version}/systemrescue-{version}-amd64.iso',
+      example: '12.01',
+    },
   },
 
   'debian-netboot': {
@@ -178,6 +207,20 @@ export const RECIPES = {
     }],
     notes:
       'Archive: Fedora-Workstation-Live-<version>.x86_64.iso (or a spin) from fedoraproject.org. LiveOS/squashfs.img (about 2-3 GB) is downloaded into RAM: 4 GB of RAM or more. BIOS and UEFI.',
+    // fedoraproject.org/releases.json, the index Fedora Media Writer reads (its CRYPTOGRAPHY.md: each image's SHA256
+    // is in releases.json, served over HTTPS): a JSON list of images with version ("43", "44 Beta"), arch, variant,
+    // subvariant, link (below download.fedoraproject.org, which redirects to a mirror) and sha256. It lists the
+    // supported releases only. The CHECKSUM files beside the ISOs are signed with Fedora's keys, which Debian does not
+    // package: the index's checksum is what is checked.
+    releases: {
+      kind: 'fedora-json',
+      site: 'fedora',
+      mirror: 'https://download.fedoraproject.org/',
+      index: 'https://fedoraproject.org/releases.json',
+      arch: 'x86_64',
+      variant: 'Workstation',
+      subvariant: 'Workstation',
+    },
   },
 
   arch: {
@@ -243,7 +286,19 @@ export const RECIPES = {
       args: `${LIVE_BOOT_FETCH} union=overlay username=user noswap edd=on nomodeset locales= keyboard-layouts= ocs_live_run="ocs-live-general" ocs_live_extra_param="" ocs_live_batch="no" net.ifnames=0 nosplash noprompt ${BOOTIF}`,
     }],
     notes:
-      'Archive: clonezilla-live-<version>-amd64.zip (or .iso) from clonezilla.org/downloads. filesystem.squashfs (about 400 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI.',
+      'Archive: clonezilla-live-<version>-amd64.zip (or .iso) from clonezilla.org/downloads. filesystem.squashfs (about 400 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI. version: finds the current stable release only (latest, or its number): the checksum list covers that one.',
+    // clonezilla.org/downloads/stable/data/CHECKSUMS.TXT lists the current stable release's files under "### MD5SUMS:",
+    // "### SHA1SUMS:", "### SHA256SUMS:" ... headings (the DRBL projects' layout, as GParted's); the files are on
+    // SourceForge as clonezilla_live_stable/<version>/clonezilla-live-<version>-amd64.zip. Its .gpg signature uses a
+    // key Debian does not package: the checksum is what is checked.
+    releases: {
+      kind: 'drbl-stable',
+      site: 'clonezilla',
+      mirror: 'https://downloads.sourceforge.net/project/clonezilla/',
+      index: 'https://clonezilla.org/downloads/stable/data/CHECKSUMS.TXT',
+      archive: 'clonezilla_live_stable/{version}/clonezilla-live-{version}-amd64.zip',
+      example: '3.3.0-33',
+    },
   },
 
   gparted: {
@@ -257,7 +312,18 @@ export const RECIPES = {
       args: `${LIVE_BOOT_FETCH} union=overlay username=user noswap ${BOOTIF}`,
     }],
     notes:
-      'Archive: gparted-live-<version>-amd64.zip (or .iso) from gparted.org/download.php. filesystem.squashfs (about 300-500 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI.',
+      'Archive: gparted-live-<version>-amd64.zip (or .iso) from gparted.org/download.php. filesystem.squashfs (about 300-500 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI. version: finds the current stable release only (latest, or its number): the checksum list covers that one.',
+    // gparted.org/download.php links "Checksums" to gparted-live/stable/CHECKSUMS.TXT (the current stable release's
+    // files under "### MD5SUMS:", "### SHA256SUMS:" ... headings) and the files to SourceForge's
+    // gparted-live-stable/<version>/ folders.
+    releases: {
+      kind: 'drbl-stable',
+      site: 'gparted',
+      mirror: 'https://downloads.sourceforge.net/project/gparted/',
+      index: 'https://gparted.org/gparted-live/stable/CHECKSUMS.TXT',
+      archive: 'gparted-live-stable/{version}/gparted-live-{version}-amd64.zip',
+      example: '1.7.0-12',
+    },
   },
 
   memtest86plus: {

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { configProblems } from '../support/config-problems.ts';
+import { recipesWithReleases, releaseSites } from '../../src/config/recipes.ts';
 
 describe('version: without source: (recipes that find releases) and mirrors', () => {
   test('the mirror is the image\'s mirror:, else mirrors: by recipe, by site, else the recipe\'s own site', () => {
@@ -23,8 +24,11 @@ describe('version: without source: (recipes that find releases) and mirrors', ()
   });
 
   test('validation names the recipes that find releases, and where mirror:, keyring: and mirrors: apply', () => {
+    const finders = recipesWithReleases();
+    for (const name of ['debian-netboot', 'arch', 'alpine', 'fedora', 'systemrescue', 'gparted', 'clonezilla']) assert.ok(finders.includes(name), `${name} finds its releases`);
+    assert.ok(!finders.includes('ubuntu'));
     assert.deepEqual(configProblems('images:\n  - {id: u, recipe: ubuntu, version: latest}\n'), [
-      'images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: debian-netboot arch alpine; or chain: URL for a menu item that runs another iPXE script)',
+      `images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: ${finders.join(' ')}; or chain: URL for a menu item that runs another iPXE script)`,
     ]);
     assert.deepEqual(configProblems('images:\n  - {id: d, recipe: debian-netboot}\n'), [
       'images.yaml:2:5: images[0].source: required (or version: to let recipe debian-netboot find the release; or chain: URL for a menu item that runs another iPXE script)',
@@ -37,7 +41,8 @@ describe('version: without source: (recipes that find releases) and mirrors', ()
     ]);
     const problems = configProblems('mirrors: {ubuntu: "http://m/"}\nimages: []\n');
     assert.equal(problems.length, 1);
-    assert.match(problems[0]!, /mirrors.*must be a site \(debian archlinux alpine\) or a recipe that finds releases \(debian-netboot arch alpine\)/);
+    assert.ok(problems[0]!.includes(`must be a site (${releaseSites().join(' ')}) or a recipe that finds releases (${finders.join(' ')})`), problems[0]);
+    for (const site of ['debian', 'archlinux', 'alpine', 'fedora', 'systemrescue', 'gparted', 'clonezilla']) assert.ok(releaseSites().includes(site), `site ${site}`);
     assert.match(configProblems('mirrors: {debian: "ftp://m/"}\nimages: []\n')[0]!, /mirrors\.debian: must be an http/);
   });
 });

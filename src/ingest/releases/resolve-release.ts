@@ -10,6 +10,7 @@ import type { Verification } from '../manifest.ts';
 import { findArchIso, MAX_ARCH_SUMS_BYTES } from './arch-releases.ts';
 import { MAX_ALPINE_INDEX_BYTES, parseAlpineReleases } from './alpine-releases.ts';
 import { MAX_RELEASE_BYTES, parseDebianRelease } from './debian-release.ts';
+import { resolveDrblStable, resolveFedora, resolveReleaseSums } from './resolve-project-releases.ts';
 import { readKeyring, verifyClearSigned, verifyDetached } from './signature.ts';
 
 /** What an image asks for: its recipe's discovery, `version:`, the mirror to use and an optional keyring of its own. */
@@ -42,6 +43,9 @@ export async function resolveRelease(request: ReleaseRequest, fetchIndex: FetchI
   const { discovery } = request;
   if (discovery.kind === 'debian-dists') return resolveDebian(request, discovery, fetchIndex);
   if (discovery.kind === 'alpine-yaml') return resolveAlpine(request, discovery, fetchIndex);
+  if (discovery.kind === 'fedora-json') return resolveFedora(request, discovery, fetchIndex);
+  if (discovery.kind === 'release-sums') return resolveReleaseSums(request, discovery, fetchIndex);
+  if (discovery.kind === 'drbl-stable') return resolveDrblStable(request, discovery, fetchIndex);
   return resolveArch(request, fetchIndex);
 }
 

@@ -118,7 +118,7 @@ export const RECIPES = {
     // system-rescue.org/Download links each ISO as fastly-cdn.system-rescue.org/releases/<version>/
     // systemrescue-<version>-amd64.iso and its checksum as www.system-rescue.org/releases/<version>/
     // systemrescue-<version>-amd64.iso.sha256 (sha256sum output; also .sha512 and an .asc signed with SystemRescue's
-    // key, which Debian does not package). The newest release is only named in that HTML page, and a project issue
+    // key, of which bootstation has no trusted copy). The newest release is only named in that HTML page, and a project issue
     // (systemrescue-sources#297) asks for a list of checksums that does not exist: pinned versions only.
     releases: {
       kind: 'release-sums',
@@ -210,8 +210,8 @@ export const RECIPES = {
     // fedoraproject.org/releases.json, the index Fedora Media Writer reads (its CRYPTOGRAPHY.md: each image's SHA256
     // is in releases.json, served over HTTPS): a JSON list of images with version ("43", "44 Beta"), arch, variant,
     // subvariant, link (below download.fedoraproject.org, which redirects to a mirror) and sha256. It lists the
-    // supported releases only. The CHECKSUM files beside the ISOs are signed with Fedora's keys, which Debian does not
-    // package: the index's checksum is what is checked.
+    // supported releases only. The CHECKSUM files beside the ISOs are OpenPGP-signed with Fedora's keys, of which
+    // bootstation has no trusted copy: the checksum of the index, fetched over HTTPS, is what is checked.
     releases: {
       kind: 'fedora-json',
       site: 'fedora',
@@ -289,8 +289,9 @@ export const RECIPES = {
       'Archive: clonezilla-live-<version>-amd64.zip (or .iso) from clonezilla.org/downloads. filesystem.squashfs (about 400 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI. version: finds the current stable release only (latest, or its number): the checksum list covers that one.',
     // clonezilla.org/downloads/stable/data/CHECKSUMS.TXT lists the current stable release's files under "### MD5SUMS:",
     // "### SHA1SUMS:", "### SHA256SUMS:" ... headings (the DRBL projects' layout, as GParted's); the files are on
-    // SourceForge as clonezilla_live_stable/<version>/clonezilla-live-<version>-amd64.zip. Its .gpg signature uses a
-    // key Debian does not package: the checksum is what is checked.
+    // SourceForge as clonezilla_live_stable/<version>/clonezilla-live-<version>-amd64.zip. Its .gpg signature
+    // (clonezilla.org/gpg-verify.php) uses the DRBL project's key, of which bootstation has no trusted copy: the
+    // checksum, fetched over HTTPS, is what is checked.
     releases: {
       kind: 'drbl-stable',
       site: 'clonezilla',
@@ -313,9 +314,10 @@ export const RECIPES = {
     }],
     notes:
       'Archive: gparted-live-<version>-amd64.zip (or .iso) from gparted.org/download.php. filesystem.squashfs (about 300-500 MB) is downloaded into RAM: 1 GB of RAM or more. BIOS and UEFI. version: finds the current stable release only (latest, or its number): the checksum list covers that one.',
-    // gparted.org/download.php links "Checksums" to gparted-live/stable/CHECKSUMS.TXT (the current stable release's
-    // files under "### MD5SUMS:", "### SHA256SUMS:" ... headings) and the files to SourceForge's
-    // gparted-live-stable/<version>/ folders.
+    // gparted.org/download.php links "Checksums" to the stable folder's CHECKSUMS.TXT (today
+    // gparted.org/gparted-live/stable/CHECKSUMS.TXT; older pages named free.nchc.org.tw/gparted-live/stable/): the
+    // current stable release's files under "### MD5SUMS:", "### SHA256SUMS:" ... headings. It links the files to
+    // SourceForge's gparted-live-stable/<version>/ folders.
     releases: {
       kind: 'drbl-stable',
       site: 'gparted',

@@ -69,7 +69,7 @@ export interface Appliance {
   config: LiveConfig;
   /** Resolves when the ingest runner has nothing running or queued (tests; retries waiting on a timer do not count). */
   ingestIdle(): Promise<void>;
-  /** Stops every service and watcher; resolves when the sockets are closed. */
+  /** Stops every service and watcher and aborts a running ingest; resolves when the sockets are closed and that ingest has stopped. */
   close(): Promise<void>;
 }
 
@@ -208,8 +208,9 @@ export async function startAppliance(settings: ApplianceSettings, dependencies: 
     live.close();
     ipxe.close();
     autoIngest.close();
-    ingest.close();
-    await Promise.allSettled(closers.map((close) => close()));
+    // Aborts a running ingest; it removes its staging folder and lock before the process may exit.
+    const ingestStopped = ingest.close();
+    await Promise.allSettled([...closers.map((close) => close()), ingestStopped]);
   };
 
   try {

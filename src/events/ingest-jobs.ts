@@ -57,8 +57,11 @@ export interface IngestJobs {
   states(): ReadonlyMap<string, IngestJobState>;
   /** Resolves when nothing runs and nothing is queued (waits for retries are not waited for). */
   idle(): Promise<void>;
-  /** Cancels the waits for retries and aborts a running ingest (a shutdown, not a failure: nothing is recorded). */
-  close(): void;
+  /**
+   * Cancels the waits for retries and aborts a running ingest (a shutdown, not a failure: nothing is recorded);
+   * resolves when that ingest has stopped and cleaned up after itself.
+   */
+  close(): Promise<void>;
 }
 
 // Failures that go away by themselves: the download's own retries ran out on resets, timeouts or 5xx; the host or
@@ -185,12 +188,14 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
     running: () => running?.id,
     states: () => states,
     idle: () => (running || queue.size > 0 ? new Promise<void>((resolve) => idleWaiters.push(resolve)) : Promise.resolve()),
-    close() {
+    async close() {
       closed = true;
       queue.clear();
       for (const handle of retryTimers.values()) timers.clearTimeout(handle);
       retryTimers.clear();
       shutdown.abort();
+      // runOne never rejects: a failure becomes a state.
+      await running?.done;
     },
   };
 }

@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Got } from 'got';
 import { redactUrl } from '../config/redact-url.ts';
@@ -46,7 +47,10 @@ export interface DownloadOptions {
   retries?: number;
   /** Wait before retry n (1-based); exponential from 1 s, at most 30 s, unless the server said Retry-After. */
   backoffMs?: (retry: number) => number;
-  /** The shutdown signal the HTTP client aborts with: once aborted, a failure is thrown at once, not retried. */
+  /**
+   * The shutdown signal: it aborts the request and the wait before a retry, and once it is aborted the download
+   * rejects with its reason (an AbortError) at once, never retried; the .part stays for the next run to resume.
+   */
   signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -98,7 +102,9 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
   if (cached) return cached;
 
   const retries = options.retries ?? 5;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const signal = options.signal;
+  // A shutdown must not wait out a backoff (up to 30 s) or a server's Retry-After (up to 120 s).
+  const sleep = options.sleep ?? ((ms: number) => delay(ms, undefined, signal ? { signal } : {}));
   const backoff = options.backoffMs ?? ((retry: number) => Math.min(30_000, 1000 * 2 ** (retry - 1)));
   let hashes: Hashes | undefined;
   let failures = 0;
@@ -106,7 +112,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
     const partSize = await stat(partPath).then((s) => s.size, () => 0);
     if (!hashes || hashes.bytes !== partSize) {
       // A .part left by an earlier run: its bytes are hashed once, then the download continues after them.
-      hashes = await hashExisting(partPath, partSize, expected);
+      hashes = await hashExisting(partPath, partSize, expected, signal);
       if (partSize > 0) options.log(`resuming ${shown} at byte ${partSize}`);
     }
     const startedAt = hashes.bytes;
@@ -123,7 +129,8 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
         hashes = undefined;
         continue;
       }
-      if (error instanceof IngestError || options.signal?.aborted) throw error;
+      signal?.throwIfAborted();
+      if (error instanceof IngestError) throw error;
       if (isDiskFull(error)) {
         options.progress?.done();
         // A resume would stop at the same byte, and a full data disk starves everything else meanwhile.
@@ -140,7 +147,11 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
       failures++;
       const wait = retryAfterMs(error) ?? backoff(failures);
       options.log(`${shown}: ${facts.status !== undefined ? `HTTP ${facts.status}` : facts.code}; retry ${failures} of ${retries} in ${Math.round(wait / 1000)} s`);
-      await sleep(wait);
+      await sleep(wait).catch((error: unknown) => {
+        signal?.throwIfAborted();
+        throw error;
+      });
+      signal?.throwIfAborted();
     }
   }
   options.progress?.done();
@@ -181,7 +192,7 @@ interface Hashes {
   expectedTotal?: number | undefined;
 }
 
-async function hashExisting(path: string, size: number, expected: Digest | undefined): Promise<Hashes> {
+async function hashExisting(path: string, size: number, expected: Digest | undefined, signal: AbortSignal | undefined): Promise<Hashes> {
   const hashes: Hashes = {
     bytes: 0,
     sha256: createHash('sha256'),
@@ -190,6 +201,8 @@ async function hashExisting(path: string, size: number, expected: Digest | undef
   };
   if (size === 0) return hashes;
   for await (const chunk of createReadStream(path, { end: size - 1, highWaterMark: 1024 * 1024 })) {
+    // A .part of gigabytes takes seconds to hash.
+    signal?.throwIfAborted();
     update(hashes, chunk as Buffer);
   }
   return hashes;
@@ -218,6 +231,7 @@ async function fetchOnce(options: DownloadOptions, partPath: string, hashes: Has
     decompress: false,
     throwHttpErrors: false,
     timeout: { lookup: timeouts.connect, connect: timeouts.connect, secureConnect: timeouts.connect, response: timeouts.response, socket: timeouts.idle },
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   const response = await new Promise<{ statusCode: number; statusMessage?: string; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
     request.once('response', resolve);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArchiveEntry, ArchiveReader } from './archives.ts';
 import { diskFullError, freeBytes, rethrowAsDiskFull, type SpaceNeed } from './disk-space.ts';
@@ -22,7 +22,7 @@ import { ExtractionTree } from './extraction-tree.ts';
 import { compileMatcher } from './globs.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { IMAGE_MANIFEST_FILE, type ImageManifestFile } from './manifest.ts';
-import { resolveRenames } from './renames.ts';
+import { allRenameGlobs, resolveRenames, type Renames } from './renames.ts';
 import { StoredCopier } from './stored-copy.ts';
 
 /** What to take from an archive. */
@@ -31,8 +31,8 @@ export interface ExtractPlan {
   archiveName: string;
   /** Globs (and plain folder names) of paths to extract. */
   extract: readonly string[];
-  /** target → glob (see resolveRenames). */
-  renames: Readonly<Record<string, string>>;
+  /** target → glob or globs (see resolveRenames). */
+  renames: Renames;
   /** Files that must exist afterwards: the boot files. */
   required: readonly string[];
   /** Cap on the bytes of all files written (DEFAULT_MAX_EXTRACTED_BYTES when absent). */
@@ -41,6 +41,11 @@ export interface ExtractPlan {
   image?: string;
   /** The folder a "disk full" message names (data/images); the extraction folder when absent. */
   diskFolder?: string;
+  /**
+   * A shutdown: the extraction stops between entries and within one (at the next chunk) and rejects with the
+   * signal's reason (an AbortError); what it wrote stays in `dir` for the caller to remove.
+   */
+  signal?: AbortSignal;
 }
 
 /** The files written (regular files, hashed). */
@@ -48,7 +53,10 @@ export interface ExtractResult {
   files: ImageManifestFile[];
 }
 
-/** Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is hostile, too big for its cap or the disk, or lacks a boot file. */
+/**
+ * Extracts the planned entries of `reader` into `dir` (which must be empty); throws IngestError when the archive is
+ * hostile, too big for its cap or the disk, or lacks a boot file, and the signal's reason once plan.signal is aborted.
+ */
 export async function extractArchive(
   reader: ArchiveReader,
   dir: string,
@@ -63,6 +71,8 @@ export async function extractArchive(
   try {
     return await extractInto(reader, dir, plan, budget, { free, need }, warn, progress);
   } catch (error) {
+    // The readers wrap what stops their walk as a damaged archive; a shutdown is not one.
+    plan.signal?.throwIfAborted();
     return await rethrowAsDiskFull(error, need(budget.needed.bytes, budget.needed.atLeast), free);
   }
 }
@@ -77,7 +87,7 @@ async function extractInto(
   progress: ProgressSink | undefined,
 ): Promise<ExtractResult> {
   const wanted = compileMatcher([...plan.extract, ...plan.required]);
-  const renameGlobs = compileMatcher([...Object.values(plan.renames), ...Object.keys(plan.renames)]);
+  const renameGlobs = compileMatcher([...allRenameGlobs(plan.renames), ...Object.keys(plan.renames)]);
   const taken = (path: string): boolean => wanted.matches(path) || renameGlobs.matches(path);
   const tree = new ExtractionTree();
   const files = new Map<string, ImageManifestFile>();
@@ -115,8 +125,12 @@ async function extractInto(
   // Made at the first stored entry of a local image and used for the rest.
   let copier: StoredCopier | undefined;
   const storedCopier = (): StoredCopier => (copier ??= new StoredCopier());
+  const signal = plan.signal;
+  // tar is one stream: an entry not taken is read past all the same, so a big one is read here, where a shutdown stops it.
+  const sequential = reader.type === 'tar' || reader.type.startsWith('tar.');
 
   const walked = reader.forEachEntry(async (entry, open) => {
+    signal?.throwIfAborted();
     // `tar -C dir .` records the folder itself as "./".
     if (entry.kind === 'directory' && /^(\.\/?)+$/.test(entry.name)) return;
     const normalized = normalizeEntryPath(entry.name);
@@ -124,7 +138,10 @@ async function extractInto(
     const path = normalized.path;
     if (entry.kind === 'directory' || entry.kind === 'other') return;
     archiveKinds.set(path, entry.kind);
-    if (!taken(path)) return;
+    if (!taken(path)) {
+      if (sequential && entry.kind === 'file' && entry.size > 0) await pipeline(open(), discard(), signal ? { signal } : {});
+      return;
+    }
     if (path === IMAGE_MANIFEST_FILE) {
       // The name of the manifest the install writes: an archive's own would stand in its way (or forge it).
       warn(`${plan.archiveName}: left out its ${IMAGE_MANIFEST_FILE}, the name of bootstation's own manifest`);
@@ -145,7 +162,7 @@ async function extractInto(
       tree.add(path, { kind: 'hardlink', target: source.path });
     } else {
       budget.declare(entry.size);
-      files.set(path, await writeEntry(dir, path, entry, open, storedCopier, budget, progress));
+      files.set(path, await writeEntry(dir, path, entry, open, storedCopier, budget, progress, signal));
       tree.add(path, { kind: 'file' });
     }
   });
@@ -154,6 +171,7 @@ async function extractInto(
   // Hard links are copies of files this extraction wrote, so both names stay plain files.
   for (const { path, node } of tree.plannedLinks()) {
     if (node.kind !== 'hardlink') continue;
+    signal?.throwIfAborted();
     if (archiveKinds.get(node.target) !== 'file') {
       throw hostile(`a hard link ${quoted(path)} to ${quoted(node.target)}, which is not a regular file of the archive`);
     }
@@ -179,6 +197,7 @@ async function extractInto(
     );
   }
   for (const move of moves) {
+    signal?.throwIfAborted();
     const from = files.get(move.source);
     if (!from) continue;
     await place(move.target);
@@ -250,12 +269,16 @@ async function writeEntry(
   storedCopier: () => StoredCopier,
   budget: ExtractBudget,
   progress: ProgressSink | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<ImageManifestFile> {
   const at = join(dir, path);
   const hash = createHash('sha256');
   const started = Date.now();
   let size = 0;
+  // Called for every chunk (1 MiB from the copier), so a shutdown stops a multi-GB file within one chunk; the copier
+  // stops its worker when this throws.
   const take = (chunk: Uint8Array): void => {
+    signal?.throwIfAborted();
     budget.written(chunk.length);
     hash.update(chunk);
     size += chunk.length;
@@ -275,8 +298,18 @@ async function writeEntry(
         callback(null, chunk);
       },
     });
-    await pipeline(open(), hasher, createWriteStream(at, { flags: 'wx', flush: true }));
+    // The signal also ends a source that stalls between chunks (a decompressor, an HTTP range read).
+    await pipeline(open(), hasher, createWriteStream(at, { flags: 'wx', flush: true }), signal ? { signal } : {});
   }
   progress?.done();
   return { path, size, sha256: hash.digest('hex') };
+}
+
+/** A sink that drops what it is given: the bytes of a tar entry nobody wants. */
+function discard(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
 }

@@ -43,7 +43,11 @@ export interface IngestContext {
   keepVersions?: number;
   /** The automatic runner's ingests: a release a rollback switched away from is not installed again (see rollbackImage). */
   respectPin?: boolean;
-  /** Aborted when the server shuts down: the ingest stops, and the stop is not recorded as the image's failure. */
+  /**
+   * Aborted when the server shuts down: every request, the wait before a retry, the hashing of a local archive and
+   * the extraction stop, the staging folder is removed, nothing is installed, and the ingest rejects with the
+   * signal's reason (an AbortError), which is not recorded as the image's failure.
+   */
   signal?: AbortSignal;
 }
 
@@ -66,7 +70,8 @@ export async function ingestImage(image: ImageConfig, context: IngestContext): P
     if (removed.length > 0) context.info(`removed leftovers of an interrupted ingest: ${removed.join(', ')}`);
     return await ingestLocked(image, spec, layout, context, now);
   } catch (error) {
-    if (context.signal?.aborted) throw error;
+    // Stopped by a shutdown: not the image's failure, whatever step it cut (a reader may have wrapped the abort).
+    context.signal?.throwIfAborted();
     // Best effort: on a full disk the record cannot be written either, and the error itself must get through.
     await recordFailure(layout, now(), error as Error).catch(() => undefined);
     throw error;
@@ -109,6 +114,7 @@ async function ingestLocked(image: ImageConfig, configured: IngestSpec, layout: 
         image: image.id,
         diskFolder: layout.imagesDir,
         ...(spec.maxExtractedBytes !== undefined ? { maxExtractedBytes: spec.maxExtractedBytes } : {}),
+        ...(context.signal ? { signal: context.signal } : {}),
       },
       context.warn,
       context.progress?.(image.id),
@@ -120,6 +126,8 @@ async function ingestLocked(image: ImageConfig, configured: IngestSpec, layout: 
       files.push({ path: spec.keepArchiveAs, size: fetched.source.random.size, sha256: fetched.sha256 ?? (await sha256File(fetched.localPath)) });
     }
     const manifest = buildImageManifest(image, spec, fingerprint, fetched, reader.type, files, now(), release);
+    // An ingest stopped by a shutdown installs nothing, however far it got.
+    context.signal?.throwIfAborted();
     await commitStaging(layout, staging, manifest, context.keepVersions);
     context.info(`installed ${files.length} files; ${describeVerification(manifest)}`);
     if (spec.from.kind === 'url') await pruneCache(dataLayout(context.dataDir).cache, image.id, fetched.cacheFile);
@@ -139,7 +147,11 @@ async function findRelease(request: ReleaseRequestConfig, context: IngestContext
   if (!discovery) throw new Error(`recipe ${request.recipe} does not find releases`);
   const found = await resolveRelease(
     { discovery, version: request.version, mirror: request.mirror, ...(request.keyring ? { keyring: request.keyring } : {}) },
-    httpIndexFetcher(context.http, { ...(context.timeouts ? { timeouts: context.timeouts } : {}), ...(context.retries !== undefined ? { retries: context.retries } : {}) }),
+    httpIndexFetcher(context.http, {
+      ...(context.timeouts ? { timeouts: context.timeouts } : {}),
+      ...(context.retries !== undefined ? { retries: context.retries } : {}),
+      ...(context.signal ? { signal: context.signal } : {}),
+    }),
   );
   context.info(`version: ${request.version} is ${found.version}: ${redactUrl(found.url)} (${found.verifiedBy === 'signature' ? 'digest from a signed Release' : `digest from ${found.indexUrl}`})`);
   return found;
@@ -156,8 +168,10 @@ async function expectedDigest(spec: IngestSpec, context: IngestContext): Promise
       throwHttpErrors: false,
       retry: { limit: context.retries ?? 3 },
       timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle },
+      ...(context.signal ? { signal: context.signal } : {}),
     })
     .catch((error: { code?: string }) => {
+      context.signal?.throwIfAborted();
       throw failureError({ url: checksum.listUrl, code: error.code ?? 'unknown' }, 1);
     });
   if (response.statusCode >= 400) throw failureError({ url: checksum.listUrl, status: response.statusCode, statusMessage: response.statusMessage }, 1);
@@ -212,7 +226,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, fetch: Archive
     let sha256: string | undefined;
     if (expected) {
       context.info(`checking ${fetch.path} against its ${expected.algorithm}`);
-      const digests = await hashFile(fetch.path, expected.algorithm, context.progress?.(image.id));
+      const digests = await hashFile(fetch.path, expected.algorithm, context.progress?.(image.id), context.signal);
       if (digests.expected !== expected.value) {
         throw new IngestError(
           IngestErrorCode.ChecksumMismatch,
@@ -287,7 +301,7 @@ async function localArchive(path: string, name: string, cacheFile: string | unde
   };
 }
 
-async function hashFile(path: string, algorithm: Digest['algorithm'], progress?: ProgressSink): Promise<{ sha256: string; expected: string }> {
+async function hashFile(path: string, algorithm: Digest['algorithm'], progress?: ProgressSink, signal?: AbortSignal): Promise<{ sha256: string; expected: string }> {
   const sha256 = createHash('sha256');
   const other = algorithm === 'sha256' ? undefined : createHash(algorithm);
   try {
@@ -295,6 +309,8 @@ async function hashFile(path: string, algorithm: Digest['algorithm'], progress?:
     const started = Date.now();
     let received = 0;
     for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+      // A local ISO of gigabytes takes seconds to hash.
+      signal?.throwIfAborted();
       sha256.update(chunk as Buffer);
       other?.update(chunk as Buffer);
       received += (chunk as Buffer).length;
@@ -302,6 +318,7 @@ async function hashFile(path: string, algorithm: Digest['algorithm'], progress?:
     }
     progress?.done();
   } catch (error) {
+    signal?.throwIfAborted();
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new IngestError(IngestErrorCode.SourceUnreadable, `the archive ${path} cannot be read (${code}); check source.path in images.yaml and the file's permissions`);
   }

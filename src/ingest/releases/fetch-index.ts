@@ -9,8 +9,11 @@ import type { FetchIndex } from './resolve-release.ts';
 /** The longest one index may take: the biggest (Debian's 4 MiB cap) at 35 KB/s. */
 export const INDEX_DEADLINE_MS = 120_000;
 
-/** A FetchIndex over `http`: undefined for 404/410, an IngestError for other statuses, network failures and oversize bodies. */
-export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeouts; retries?: number; deadlineMs?: number } = {}): FetchIndex {
+/**
+ * A FetchIndex over `http`: undefined for 404/410, an IngestError for other statuses, network failures and oversize
+ * bodies; once `signal` is aborted (a shutdown) the fetch stops and rejects with the signal's reason, not retried.
+ */
+export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeouts; retries?: number; deadlineMs?: number; signal?: AbortSignal } = {}): FetchIndex {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   return async (url, maxBytes) => {
     const chunks: Buffer[] = [];
@@ -23,6 +26,7 @@ export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeou
         retry: { limit: options.retries ?? 3 },
         // request: a whole-index deadline, so a server dripping bytes under the idle timeout cannot hold the ingest.
         timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle, request: options.deadlineMs ?? INDEX_DEADLINE_MS },
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       stream.once('response', (response: { statusCode: number; statusMessage?: string }) => {
         status = response.statusCode;
@@ -39,6 +43,7 @@ export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeou
         chunks.push(chunk as Buffer);
       }
     } catch (error) {
+      options.signal?.throwIfAborted();
       if (error instanceof IngestError) throw error;
       throw failureError({ url, code: (error as { code?: string }).code ?? 'unknown' }, 1);
     }

@@ -22,7 +22,8 @@ function recipeFiles(recipe: Recipe): string {
   const paths = [...new Set([...recipe.boot.flatMap((boot) => [boot.kernel, ...boot.initrds]), ...recipe.extract])];
   const files = paths.map((path) => {
     const from = recipe.renames?.[path];
-    return from === undefined ? `\`${path}\`` : `\`${path}\` (or \`${from}\`)`;
+    if (from === undefined) return `\`${path}\``;
+    return `\`${path}\` (or ${(typeof from === 'string' ? [from] : from).map((glob) => `\`${glob}\``).join(' or ')})`;
   });
   const initrdAt = recipe.boot.find((boot) => boot.archiveInitrdAt !== undefined)?.archiveInitrdAt;
   if (initrdAt !== undefined) files.push(`the whole archive, loaded as a last initrd that appears as \`${initrdAt}\` in the initramfs`);
@@ -35,6 +36,10 @@ const RELEASE_WORDS: Readonly<Record<NonNullable<Recipe['releases']>['kind'], { 
   'debian-dists': {
     versions: '`latest` (stable), a codename (`bookworm`), a number (`12`) or the current point release (`12.8`)',
     verified: 'OpenPGP signature: InRelease (or Release + Release.gpg) → SHA256SUMS → netboot.tar.gz, keys of debian-archive-keyring (or `keyring:`)',
+  },
+  'debian-package': {
+    versions: '`latest` (the package in stable) or a codename or suite (`bookworm`, `trixie`); the version installed is the package\'s own',
+    verified: 'OpenPGP signature: InRelease (or Release + Release.gpg) → Packages.gz → the .deb, keys of debian-archive-keyring (or `keyring:`)',
   },
   'alpine-yaml': { versions: '`latest` (latest-stable), a branch (`3.20`, its newest release) or a release (`3.20.3`)', verified: "sha256 from the branch's latest-releases.yaml, or an older release's .sha256 file (checksum over HTTPS)" },
   'arch-iso': { versions: '`latest` or a release date (`2024.12.01`)', verified: "sha256 from the release's sha256sums.txt (checksum over HTTPS)" },

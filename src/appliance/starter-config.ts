@@ -1,9 +1,9 @@
 // The commented starter images.yaml the container writes on its first start.
 import { RECIPES, type Recipe, type RecipeName } from '../config/recipes.ts';
 
-// An archive name for each recipe the starter only shows as a comment (debian-netboot is one of its images), as
-// the distro names its downloads: the example reads it from the data volume, which needs no checksum.
-const EXAMPLE_ARCHIVES: Readonly<Record<Exclude<RecipeName, 'debian-netboot'>, string>> = {
+// An archive name for each recipe the starter only shows as a comment (debian-netboot and memtest86plus are among its
+// images), as the distro names its downloads: the example reads it from the data volume, which needs no checksum.
+const EXAMPLE_ARCHIVES: Readonly<Record<Exclude<RecipeName, 'debian-netboot' | 'memtest86plus'>, string>> = {
   'sysrcd-legacy': 'systemrescuecd-x86-5.3.2.iso',
   systemrescue: 'systemrescue-12.01-amd64.iso',
   'debian-live': 'debian-live-13.2.0-amd64-standard.iso',
@@ -14,7 +14,6 @@ const EXAMPLE_ARCHIVES: Readonly<Record<Exclude<RecipeName, 'debian-netboot'>, s
   clonezilla: 'clonezilla-live-3.3.0-33-amd64.zip',
   gparted: 'gparted-live-1.7.0-12-amd64.zip',
   proxmox: 'proxmox-ve_9.1-1.iso',
-  memtest86plus: 'mt86plus_7.20.binaries.zip',
   'kali-live': 'kali-linux-2025.4-live-amd64.iso',
 };
 
@@ -42,8 +41,9 @@ function renderRecipeExamples(): string {
 }
 /**
  * The images.yaml a container writes to /config on its first start. Its images need nothing from the user:
- * bootstation finds, downloads and verifies the Debian installer's current release by itself, and netboot.xyz is
- * chained from the internet; every other recipe is shown commented out, so adding a distro is one entry.
+ * bootstation finds, downloads and verifies the Debian installer's current release and Debian's memtest86+ package by
+ * itself, and netboot.xyz is chained from the internet; every other recipe is shown commented out, so adding a distro
+ * is one entry.
  */
 export function renderStarterConfig(): string {
   return `# bootstation configuration, written on the container's first start when /config/images.yaml did not exist
@@ -69,6 +69,10 @@ images:
     label: Debian installer    # about 50 MB; the installer itself needs internet access
     recipe: debian-netboot     # found on deb.debian.org, its signed Release checked with Debian's keys
     version: latest            # the stable release; or a codename (trixie) or number (13)
+  - id: memtest
+    label: Memtest86+ memory test   # BIOS and UEFI; a few hundred KB
+    recipe: memtest86plus      # Debian's memtest86+ package, checked through Debian's signed archive as above
+    version: latest            # the package in Debian stable; or a suite (bookworm, trixie)
   - id: netboot-xyz
     label: netboot.xyz (menu from the internet)
     chain: https://boot.netboot.xyz   # runs netboot.xyz's own iPXE menu over HTTPS

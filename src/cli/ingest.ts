@@ -142,7 +142,7 @@ async function describePlan(image: ImageConfig, dataDir: string, force: boolean)
     lines.push(`${how} ${redactUrl(fetch.url)}, ${verify}`);
   }
   lines.push(`extract ${spec.extract.join(', ')}`);
-  for (const [target, glob] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${glob})`);
+  for (const [target, globs] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${typeof globs === 'string' ? globs : globs.join(' or ')})`);
   if (spec.keepArchiveAs) lines.push(`keep the archive as ${spec.keepArchiveAs} (\${iso-url})`);
   const installedAt = state.installed?.ingestedAt ?? '';
   const decision = spec.release && state.installed && !force ? `installed ${installedAt}; compared after the release is found` : describeDecision(plan.decision, installedAt);

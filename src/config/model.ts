@@ -53,8 +53,8 @@ export interface IngestSpec {
   extract: readonly string[];
   /** The archive itself is kept in the image folder under this name and served as ${iso-url}. */
   keepArchiveAs?: string;
-  /** Stable names for versioned files: target path → glob (see Recipe.renames). */
-  renames?: Readonly<Record<string, string>>;
+  /** Stable names for versioned files: target path → glob or globs (see Recipe.renames). */
+  renames?: Readonly<Record<string, string | readonly string[]>>;
   /** Cap on the bytes of the files extracted (source.max_extracted_size); undefined: DEFAULT_MAX_EXTRACTED_BYTES. */
   maxExtractedBytes?: number;
   recipe?: string;

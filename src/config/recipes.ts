@@ -8,10 +8,11 @@ export interface Recipe {
   /** Archive paths to extract (globs: `*` within a segment, `**` across segments). */
   extract: readonly string[];
   /**
-   * Stable names for files whose archive name carries a version: target path → glob. Ingest installs the
-   * target itself when the archive has it, else the one file matching the glob, under the target's name.
+   * Stable names for files whose archive name carries a version, or that other archives of the same release name
+   * otherwise: target path → glob, or a list of globs (one per archive layout). Ingest installs the target itself when
+   * the archive has it, else the one file matching one of the globs, under the target's name.
    */
-  renames?: Readonly<Record<string, string>>;
+  renames?: Readonly<Record<string, string | readonly string[]>>;
   /**
    * How to boot it: one spec, or one per firmware (a spec's `families`), in the order a client tries them, as in
    * images.yaml's list form; an image that names its own kernel takes only the first spec's initrds and args.
@@ -37,6 +38,12 @@ export type ReleaseDiscovery =
   | { kind: 'debian-dists'; site: string; mirror: string; keyring: string; sums: string; archive: string }
   /** Alpine: <branch>/releases/<arch>/latest-releases.yaml names the file of `flavor` with its sha256. */
   | { kind: 'alpine-yaml'; site: string; mirror: string; arch: string; flavor: string }
+  /**
+   * A package of a Debian archive: dists/<suite>/InRelease, signed as for debian-dists, lists
+   * <component>/binary-<arch>/Packages.gz with its SHA256, and that index names the .deb of `package` (its Filename
+   * below the mirror, SHA256 and Version). The .deb's data.tar holds the files to extract.
+   */
+  | { kind: 'debian-package'; site: string; mirror: string; keyring: string; component: string; arch: string; package: string }
   /** Arch Linux: iso/<version>/sha256sums.txt (iso/latest/ for the newest) names archlinux-<version>-x86_64.iso. */
   | { kind: 'arch-iso'; site: string; mirror: string }
   /**
@@ -333,9 +340,14 @@ export const RECIPES = {
     // The binaries zip (mt86plus_<version>.binaries.zip) holds memtest64.bin and memtest64.efi (and the
     // 32-bit ones). The ISO (mt86plus_<version>_64.iso) holds the .efi as EFI/BOOT/bootx64.efi and the
     // .bin only as boot/floppy.img: memtest.bin zero-padded to a 1.44 MB floppy (checked on the ISO of
-    // Debian's memtest86+ 6.10 package); the renames take either archive.
+    // Debian's memtest86+ 6.10 package). Debian's package (memtest86+_<version>_amd64.deb) holds
+    // ./boot/memtest86+x64.bin and ./boot/memtest86+x64.efi (dpkg-deb -c of 6.10-4, bookworm; and 7.x, trixie).
+    // The renames take any of the three.
     extract: ['memtest64.bin', 'memtest64.efi'],
-    renames: { 'memtest64.bin': 'boot/floppy.img', 'memtest64.efi': 'EFI/BOOT/bootx64.efi' },
+    renames: {
+      'memtest64.bin': ['boot/floppy.img', 'boot/memtest86+x64.bin'],
+      'memtest64.efi': ['EFI/BOOT/bootx64.efi', 'boot/memtest86+x64.efi'],
+    },
     // Memtest86+ README: memtest.bin boots through the Linux 16-bit boot protocol (what iPXE's bzImage
     // loader uses on BIOS); memtest.efi is a UEFI application (iPXE starts it with LoadImage/StartImage).
     // Neither takes an initrd; no option is needed. Checked with Debian's memtest86+ 6.10 and iPXE
@@ -346,7 +358,20 @@ export const RECIPES = {
       { kernel: 'memtest64.efi', initrds: [], args: '', families: ['efi'] },
     ],
     notes:
-      'Archive: mt86plus_<version>.binaries.zip from memtest.org (preferred), or mt86plus_<version>_64.iso (its BIOS file is the padded floppy image). Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned); on UEFI it needs a graphics adapter (it draws on the UEFI framebuffer).',
+      'Archive: Debian\'s memtest86+ package, found by version: latest (stable) or a Debian suite (bookworm, trixie) and checked through Debian\'s signed archive; or, as a source:, mt86plus_<version>.binaries.zip or mt86plus_<version>_64.iso from memtest.org (the ISO\'s BIOS file is the padded floppy image), or a memtest86+_<version>_amd64.deb. Needs a few MB of RAM and tests the rest. BIOS and 64-bit UEFI (Secure Boot off: the .efi is unsigned); on UEFI it needs a graphics adapter (it draws on the UEFI framebuffer).',
+    // memtest.org publishes no checksum list a download could be checked against; Debian's package is checked through
+    // the archive's chain (Debian wiki "DebianRepository/Format"): the InRelease, signed by a key of
+    // debian-archive-keyring, lists main/binary-amd64/Packages.gz with its SHA256 and size, and its memtest86+
+    // paragraph gives Filename (pool/main/m/memtest86+/memtest86+_<version>_amd64.deb), Size and SHA256.
+    releases: {
+      kind: 'debian-package',
+      site: 'debian',
+      mirror: 'https://deb.debian.org/debian/',
+      keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+      component: 'main',
+      arch: 'amd64',
+      package: 'memtest86+',
+    },
   },
 
   proxmox: {

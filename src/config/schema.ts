@@ -10,6 +10,9 @@ const CHECKSUM_HEX_DIGITS = { sha256: 64, sha512: 128, md5: 32 } as const;
 
 const IMAGE_ID = /^[a-z0-9][a-z0-9-]*$/;
 
+// The discoveries whose index is signed with an OpenPGP key (a Debian archive): the ones keyring: applies to.
+const isSigned = (kind: string | undefined): boolean => kind === 'debian-dists' || kind === 'debian-package';
+
 const imageId = z
   .string()
   .max(63, 'at most 63 characters')
@@ -219,7 +222,7 @@ const imageSchema = z
       }
       for (const key of (['mirror', 'keyring'] as const).filter((k) => (image as Record<string, unknown>)[k] !== undefined)) {
         if (!findsRelease) ctx.addIssue({ code: 'custom', path: [key], message: 'only applies to an image whose recipe finds its release (recipe: and version: without source:)' });
-        else if (key === 'keyring' && releases?.kind !== 'debian-dists') ctx.addIssue({ code: 'custom', path: [key], message: `only applies to recipes with signed releases (${recipesWithReleases().filter((n) => (RECIPES as Record<string, Recipe>)[n]!.releases!.kind === 'debian-dists').join(' ')})` });
+        else if (key === 'keyring' && !isSigned(releases?.kind)) ctx.addIssue({ code: 'custom', path: [key], message: `only applies to recipes with signed releases (${recipesWithReleases().filter((n) => isSigned((RECIPES as Record<string, Recipe>)[n]!.releases!.kind)).join(' ')})` });
       }
       // Without a recipe, the kernel is the one thing an image cannot do without.
       // (The list form's items each require their own kernel; a scalar is refused by the union's message.)

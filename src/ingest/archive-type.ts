@@ -1,7 +1,8 @@
 // What kind of archive a file is, from its first bytes (never its name). Pure.
+import { DEB_MAGIC } from './deb-archive.ts';
 
 /** Kinds of source ingest can read. */
-export type ArchiveType = 'iso9660' | 'zip' | 'tar' | 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'single';
+export type ArchiveType = 'iso9660' | 'zip' | 'deb' | 'tar' | 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'single';
 
 /** How many leading bytes detectArchiveType needs: the ISO 9660 descriptor at sector 16 plus its identifier. */
 export const ARCHIVE_HEAD_BYTES = 16 * 2048 + 6;
@@ -18,6 +19,8 @@ export function detectArchiveType(head: Uint8Array): ArchiveType {
   if (startsWith(head, ascii('CD001'), 16 * 2048 + 1)) return 'iso9660';
   // Local file header, or the end-of-central-directory record of an empty zip.
   if (startsWith(head, [0x50, 0x4b, 0x03, 0x04]) || startsWith(head, [0x50, 0x4b, 0x05, 0x06])) return 'zip';
+  // A Debian package: an ar archive whose first member is debian-binary (deb(5)); other ar files are single files.
+  if (startsWith(head, ascii(DEB_MAGIC))) return 'deb';
   if (startsWith(head, [0x1f, 0x8b])) return 'gzip';
   if (startsWith(head, [0x28, 0xb5, 0x2f, 0xfd])) return 'zstd';
   if (startsWith(head, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) return 'xz';

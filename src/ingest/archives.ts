@@ -1,10 +1,11 @@
-// Reads the entries of an archive — ISO 9660, zip, tar (plain, gzip, zstd, xz) — or treats a file that is
-// none of them as the one file it holds. Entries are streamed one at a time: nothing is held whole.
+// Reads the entries of an archive — ISO 9660, zip, tar (plain, gzip, zstd, xz), a Debian package's data.tar — or
+// treats a file that is none of them as the one file it holds. Entries are streamed one at a time: nothing is held whole.
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import type * as Yauzl from 'yauzl';
 import { ARCHIVE_HEAD_BYTES, detectArchiveType, isTarHeader, type ArchiveType } from './archive-type.ts';
+import { DebArchiveError, locateDebData } from './deb-archive.ts';
 import { IngestError, IngestErrorCode } from './ingest-error.ts';
 import { openIsoImage, type IsoEntry, type IsoExtent, type RandomAccessSource } from './iso9660/iso-image.ts';
 
@@ -69,6 +70,8 @@ export async function openArchive(source: ArchiveSource, tools: ArchiveTools = {
       return isoReader(source, onWarning);
     case 'zip':
       return zipReader(source);
+    case 'deb':
+      return debReader(source, tools);
     case 'bzip2':
       throw new IngestError(IngestErrorCode.BadArchive, `${source.name} is bzip2-compressed, which ingest does not read; use the distribution's .tar.gz, .tar.xz, .tar.zst, .zip or .iso download`);
     case 'single':
@@ -193,6 +196,35 @@ function tarReader(source: ArchiveSource, type: ArchiveReader['type'], stream: (
       }
     },
   };
+}
+
+// A .deb's files are the tarball in its data.tar member (deb(5)): its header is found by walking the ar headers
+// (bounded by deb-archive.ts), then the member's bytes stream through the same decompressors and tar reader as a
+// .tar.xz. The member is read from the random-access source, so the whole package is never held in memory.
+async function debReader(source: ArchiveSource, tools: ArchiveTools): Promise<ArchiveReader> {
+  const { member, compression } = await locateDebData(source.random).catch((error: unknown) => {
+    throw error instanceof DebArchiveError ? badArchive(source, 'a Debian package', error) : error;
+  });
+  if (compression === 'bzip2' || compression === 'lzma') {
+    throw new IngestError(IngestErrorCode.BadArchive, `${source.name} keeps its files in ${member.name}, a compression ingest does not read; use a package built with xz, gzip or zstd (as Debian's own are)`);
+  }
+  const raw = (): Readable => rangeStream(source.random, member.dataOffset, member.size);
+  return tarReader(source, 'deb', compression === 'none' ? raw : () => decompress(compression, raw(), source.name, tools));
+}
+
+// `length` bytes from `start` of a random-access source, 1 MiB at a time.
+function rangeStream(source: RandomAccessSource, start: number, length: number): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let position = start; position < start + length; ) {
+        const chunk = await source.read(position, Math.min(1024 * 1024, start + length - position));
+        if (chunk.length === 0) throw new Error(`unexpected end of the file at byte ${position}`);
+        position += chunk.length;
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      }
+    })(),
+    { objectMode: false },
+  );
 }
 
 // yauzl reads zips through this: each range becomes reads of the random-access source, 1 MiB at a time.

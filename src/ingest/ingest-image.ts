@@ -374,7 +374,10 @@ function buildImageManifest(
  */
 export function describeVerification(manifest: ImageManifest): string {
   if (!manifest.archiveVerified) return `archive NOT verified: ${manifest.unverifiedReason ?? 'no checksum'}`;
-  if (manifest.release?.verifiedBy === 'signature') return `archive verified (sha256 from a SHA256SUMS whose digest a signed Release gives, ${manifest.release.index})`;
+  if (manifest.release?.verifiedBy === 'signature') {
+    const list = /\/Packages(\.gz)?$/.test(manifest.release.index) ? 'a Packages index' : 'a SHA256SUMS';
+    return `archive verified (sha256 from ${list} whose digest a signed Release gives, ${manifest.release.index})`;
+  }
   const algorithm = manifest.fingerprint.checksum?.split(':')[0] ?? 'checksum';
   const source = manifest.checksumSource;
   if (typeof source !== 'object') return `archive verified (${algorithm} from images.yaml)`;

@@ -25,7 +25,8 @@ export interface IngestFingerprint {
   /** For local archives without a checksum: size and modification time stand in for the digest. */
   localFile: { size: number; mtimeMs: number } | null;
   extract: string[];
-  renames: Record<string, string>;
+  /** target → glob, or the list of globs (see Recipe.renames). */
+  renames: Record<string, string | readonly string[]>;
   keepArchiveAs: string | null;
 }
 

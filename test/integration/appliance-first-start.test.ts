@@ -25,14 +25,16 @@ async function container(image: Record<string, string>): Promise<{ configPath: s
 }
 
 describe('the starter images.yaml', () => {
-  test("is valid as written: Debian's current installer found by its recipe on deb.debian.org, and netboot.xyz chained", () => {
+  test("is valid as written: Debian's current installer and memtest86+ package found by their recipes on deb.debian.org, and netboot.xyz chained", () => {
     const text = renderStarterConfig();
     const config = parseConfigText(text, '/config/images.yaml', { dataDir: '/data' });
     assert.deepEqual(
       config.images.map((image) => [image.id, image.ingest?.recipe ?? null, image.chain ?? null]),
-      [['debian-netboot', 'debian-netboot', null], ['netboot-xyz', null, 'https://boot.netboot.xyz']],
+      [['debian-netboot', 'debian-netboot', null], ['memtest', 'memtest86plus', null], ['netboot-xyz', null, 'https://boot.netboot.xyz']],
     );
     assert.deepEqual(config.images[0]?.ingest?.release, { recipe: 'debian-netboot', version: 'latest', mirror: 'https://deb.debian.org/debian/' });
+    assert.deepEqual(config.images[1]?.ingest?.release, { recipe: 'memtest86plus', version: 'latest', mirror: 'https://deb.debian.org/debian/' });
+    assert.equal(config.images[1]?.label, 'Memtest86+ memory test');
     assert.equal(config.server.httpPort, 80);
     assert.match(text, /^\s+# interface: eth0/m);
   });

@@ -4,6 +4,7 @@ import { renderBootScript, renderMenu } from '../../src/boot/scripts.ts';
 import { decideBootFile } from '../../src/boot/policy.ts';
 import { bootFilesOf } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
+import { recipesWithReleases } from '../../src/config/recipes.ts';
 import { configProblems } from '../support/config-problems.ts';
 
 const XYZ = `images:
@@ -50,7 +51,7 @@ describe('chain: images', () => {
 
   test('an image without chain still needs a source', () => {
     assert.deepEqual(configProblems('images:\n  - id: x\n    boot: {kernel: k}\n'), [
-      'images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: debian-netboot arch alpine; or chain: URL for a menu item that runs another iPXE script)',
+      `images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: ${recipesWithReleases().join(' ')}; or chain: URL for a menu item that runs another iPXE script)`,
     ]);
   });
 });

@@ -34,7 +34,7 @@ describe('version: without source: (recipes that find releases) and mirrors', ()
       'images.yaml:2:5: images[0].source: required (or version: to let recipe debian-netboot find the release; or chain: URL for a menu item that runs another iPXE script)',
     ]);
     assert.deepEqual(configProblems('images:\n  - {id: a, recipe: alpine, version: latest, keyring: /k.gpg}\n'), [
-      'images.yaml:2:55: images[0].keyring: only applies to recipes with signed releases (debian-netboot)',
+      'images.yaml:2:55: images[0].keyring: only applies to recipes with signed releases (debian-netboot memtest86plus)',
     ]);
     assert.deepEqual(configProblems('images:\n  - {id: a, recipe: alpine, version: latest, mirror: "http://m/", source: {url: "https://x/a.tar.gz", insecure: true}}\n'), [
       'images.yaml:2:54: images[0].mirror: only applies to an image whose recipe finds its release (recipe: and version: without source:)',

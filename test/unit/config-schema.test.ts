@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, formatPath, parseConfigText } from '../../src/config/parse.ts';
 import { IPXE_KEYMAPS } from '../../src/config/model.ts';
+import { recipesWithReleases } from '../../src/config/recipes.ts';
 import type { BootstationConfig } from '../../src/config/model.ts';
 import { FIXTURES_DIR } from '../support/golden.ts';
 
@@ -73,7 +74,7 @@ describe('the issue example', () => {
     const config = parseConfigText(shipped, 'images.yaml');
     assert.equal(config.server.interface, undefined);
     assert.equal(config.server.address, undefined);
-    assert.deepEqual(config.images.map((image) => image.id), ['debian-netboot', 'netboot-xyz']);
+    assert.deepEqual(config.images.map((image) => image.id), ['debian-netboot', 'memtest', 'netboot-xyz']);
   });
 
   test('host MACs are lower-cased, and a label defaults to the id', () => {
@@ -136,7 +137,7 @@ describe('located errors: file:line:column: path: message', () => {
 
   test('missing keys in flow mappings and missing whole sections', () => {
     assertRejected('images:\n  - {id: a, source: {dir: /x}, boot: {}}\n', ['images.yaml:2:38: images[0].boot.kernel: required']);
-    assertRejected('images:\n  - id: a\n    boot: {kernel: k}\n', ['images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: debian-netboot arch alpine; or chain: URL for a menu item that runs another iPXE script)']);
+    assertRejected('images:\n  - id: a\n    boot: {kernel: k}\n', [`images.yaml:2:5: images[0].source: required (or recipe: and version: with a recipe that finds releases: ${recipesWithReleases().join(' ')}; or chain: URL for a menu item that runs another iPXE script)`]);
     assertRejected('images:\n  - label: no id\n    source: {dir: /x}\n    boot: {kernel: k}\n', ['images.yaml:2:5: images[0].id: required']);
   });
 

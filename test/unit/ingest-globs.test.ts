@@ -57,4 +57,20 @@ describe('renames', () => {
     assert.deepEqual(result.moves, []);
     assert.deepEqual(result.ambiguous, [{ target: 'boot.efi', glob: 'efi/*.efi', matches: ['efi/a.efi', 'efi/b.efi'] }]);
   });
+
+  test('a list of globs (one per archive layout) takes the one file any of them matches', () => {
+    const renames = { 'memtest64.bin': ['boot/floppy.img', 'boot/memtest86+x64.bin'] };
+    const iso = resolveRenames(renames, new Set(['boot/floppy.img', 'EFI/BOOT/bootx64.efi']));
+    assert.deepEqual(iso, { moves: [{ target: 'memtest64.bin', source: 'boot/floppy.img' }], ambiguous: [] });
+    const deb = resolveRenames(renames, new Set(['boot/memtest86+x64.bin', 'boot/memtest86+ia32.bin']));
+    assert.deepEqual(deb, { moves: [{ target: 'memtest64.bin', source: 'boot/memtest86+x64.bin' }], ambiguous: [] });
+    // "+" is a literal character in a glob, not a regular-expression quantifier.
+    assert.deepEqual(resolveRenames(renames, new Set(['boot/memtest86x64.bin'])), { moves: [], ambiguous: [] });
+  });
+
+  test('files matching two different globs of one target are ambiguous too', () => {
+    const result = resolveRenames({ 'memtest64.bin': ['boot/floppy.img', 'boot/memtest86+x64.bin'] }, new Set(['boot/floppy.img', 'boot/memtest86+x64.bin']));
+    assert.deepEqual(result.moves, []);
+    assert.deepEqual(result.ambiguous, [{ target: 'memtest64.bin', glob: 'boot/floppy.img or boot/memtest86+x64.bin', matches: ['boot/floppy.img', 'boot/memtest86+x64.bin'] }]);
+  });
 });

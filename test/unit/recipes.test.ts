@@ -6,7 +6,7 @@ import { parseConfigText } from '../../src/config/parse.ts';
 import { normalizeEntryPath } from '../../src/ingest/entry-names.ts';
 import { compileMatcher, matchGlob } from '../../src/ingest/globs.ts';
 import { RECIPES, RECIPE_NAMES, type Recipe, type RecipeName } from '../../src/config/recipes.ts';
-import { resolveRenames } from '../../src/ingest/renames.ts';
+import { renameGlobs, resolveRenames } from '../../src/ingest/renames.ts';
 import { assertGolden } from '../support/golden.ts';
 
 const recipes = Object.entries(RECIPES) as Array<[RecipeName, Recipe]>;
@@ -196,6 +196,24 @@ const ARCHIVES: Record<RecipeName, ReadonlyArray<{ name: string; paths: readonly
     { name: 'mt86plus_7.20.binaries.zip', paths: ['memtest32.bin', 'memtest32.efi', 'memtest64.bin', 'memtest64.efi'] },
     // Exactly what xorriso lists in Debian's memtest86+x64.iso (memtest86+ 6.10).
     { name: 'mt86plus_7.20_64.iso', paths: ['EFI/BOOT/bootx64.efi', 'boot/floppy.img', 'boot.catalog'] },
+    // Exactly what dpkg-deb -c lists in Debian's memtest86+_6.10-4_amd64.deb (bookworm), folders left out.
+    {
+      name: 'memtest86+_6.10-4_amd64.deb',
+      paths: [
+        './boot/memtest86+ia32.bin',
+        './boot/memtest86+ia32.efi',
+        './boot/memtest86+x64.bin',
+        './boot/memtest86+x64.efi',
+        './etc/grub.d/20_memtest86+',
+        './usr/lib/memtest86+/memtest86+ia32.iso',
+        './usr/lib/memtest86+/memtest86+x64.iso',
+        './usr/share/doc/memtest86+/README.Debian',
+        './usr/share/doc/memtest86+/README.md.gz',
+        './usr/share/doc/memtest86+/changelog.Debian.gz',
+        './usr/share/doc/memtest86+/copyright',
+        './usr/share/doc/memtest86+/examples/grub-menu.lst',
+      ],
+    },
   ],
   proxmox: [
     {
@@ -283,7 +301,7 @@ describe('built-in recipes: consistency', () => {
 
       test('extract patterns, rename globs and rename targets are valid relative paths and patterns', () => {
         const renames = Object.entries(recipe.renames ?? {});
-        for (const glob of [...recipe.extract, ...renames.map(([, glob]) => glob)]) {
+        for (const glob of [...recipe.extract, ...renames.flatMap(([, globs]) => renameGlobs(globs))]) {
           assert.equal(globProblem(glob), undefined, `pattern ${JSON.stringify(glob)}`);
         }
         for (const file of [...bootFiles(recipe), ...renames.map(([target]) => target)]) {

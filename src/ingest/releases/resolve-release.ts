@@ -2,6 +2,8 @@
 // archive's digest: the digest always comes from the distro's own index, never from the response that carries the archive.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import type { ReleaseDiscovery } from '../../config/recipes.ts';
 import { redactUrl } from '../../config/redact-url.ts';
 import { findListedDigest, type Digest } from '../checksum-list.ts';
@@ -9,7 +11,8 @@ import { IngestError, IngestErrorCode } from '../ingest-error.ts';
 import type { Verification } from '../manifest.ts';
 import { findArchIso, MAX_ARCH_SUMS_BYTES } from './arch-releases.ts';
 import { MAX_ALPINE_INDEX_BYTES, parseAlpineReleases } from './alpine-releases.ts';
-import { MAX_RELEASE_BYTES, parseDebianRelease } from './debian-release.ts';
+import { findDebianPackage, MAX_PACKAGES_BYTES } from './debian-packages.ts';
+import { MAX_RELEASE_BYTES, parseDebianRelease, type DebianRelease } from './debian-release.ts';
 import { resolveDrblStable, resolveFedora, resolveReleaseSums } from './resolve-project-releases.ts';
 import { readKeyring, verifyClearSigned, verifyDetached } from './signature.ts';
 
@@ -35,6 +38,8 @@ export interface ResolvedRelease {
 /** Fetches a small index: its bytes, or undefined for 404/410; at most maxBytes, else an IngestError. */
 export type FetchIndex = (url: string, maxBytes: number) => Promise<Uint8Array | undefined>;
 
+const gunzipAsync = promisify(gunzip);
+
 /** A SHA256SUMS list is a few KB; 1 MiB bounds a lying one. */
 const MAX_SUMS_BYTES = 1024 * 1024;
 
@@ -42,6 +47,7 @@ const MAX_SUMS_BYTES = 1024 * 1024;
 export async function resolveRelease(request: ReleaseRequest, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
   const { discovery } = request;
   if (discovery.kind === 'debian-dists') return resolveDebian(request, discovery, fetchIndex);
+  if (discovery.kind === 'debian-package') return resolveDebianPackage(request, discovery, fetchIndex);
   if (discovery.kind === 'alpine-yaml') return resolveAlpine(request, discovery, fetchIndex);
   if (discovery.kind === 'fedora-json') return resolveFedora(request, discovery, fetchIndex);
   if (discovery.kind === 'release-sums') return resolveReleaseSums(request, discovery, fetchIndex);
@@ -50,15 +56,74 @@ export async function resolveRelease(request: ReleaseRequest, fetchIndex: FetchI
 }
 
 type Debian = Extract<ReleaseDiscovery, { kind: 'debian-dists' }>;
+type DebianPackageDiscovery = Extract<ReleaseDiscovery, { kind: 'debian-package' }>;
+
+/** A suite's Release, its signature checked, and where it lives. */
+interface SignedSuite {
+  release: DebianRelease;
+  /** The signed file, redacted, for messages. */
+  where: string;
+  /** dists/<codename>/ below the mirror: every file the Release lists is below it. */
+  folder: string;
+  /** dists/<suite>/ as asked for, redacted: the manifest's index. */
+  asked: string;
+  /** The suite name asked for (stable for latest). */
+  suite: string;
+}
 
 // latest is the stable suite; a number (12) or point release (12.8) is whichever of the three supported suites
 // carries it (dists/ has no numbered folders); anything else is a codename or suite name (bookworm, testing).
 async function resolveDebian(request: ReleaseRequest, discovery: Debian, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  const suite = await signedDebianSuite(request, discovery.keyring, fetchIndex, { numbers: true });
+  const sums = await fetchListed(suite, discovery.sums, MAX_SUMS_BYTES, 'check the mirror carries the installer images', fetchIndex);
+  const below = discovery.archive.slice(discovery.sums.lastIndexOf('/') + 1);
+  const archiveDigest = findListedDigest(Buffer.from(sums.bytes).toString('utf8'), below.split('/').pop()!, below);
+  if (!archiveDigest) throw new IngestError(IngestErrorCode.ChecksumNotListed, `${sums.shown} does not name ${below}; check the mirror carries the netboot images`);
+  const { release } = suite;
+  return { version: release.version ?? release.codename ?? suite.suite, url: suite.folder + discovery.archive, digest: archiveDigest, verifiedBy: 'signature', indexUrl: suite.asked };
+}
+
+/** Packages.gz of a suite is about 13 MB (trixie's main/binary-amd64); a Release listing a far bigger one is refused. */
+const MAX_PACKAGES_GZ_BYTES = 64 * 1024 * 1024;
+
+// latest is the stable suite, anything else a codename or suite name (bookworm, trixie, testing); the version found is
+// the package's own (6.10-4). The chain: the signed Release lists Packages.gz (or the uncompressed Packages) with its
+// SHA256 and size, and the package's paragraph there gives its .deb below the mirror with the .deb's SHA256.
+async function resolveDebianPackage(request: ReleaseRequest, discovery: DebianPackageDiscovery, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
+  if (/^\d/.test(request.version)) throw notFound(request, `is not a Debian codename or suite; ${discovery.package} takes latest (stable) or a suite such as bookworm or trixie, and installs the version that suite has`);
+  const suite = await signedDebianSuite(request, discovery.keyring, fetchIndex, { numbers: false });
+  const base = `${discovery.component}/binary-${discovery.arch}/Packages`;
+  const gz = suite.release.sha256.get(`${base}.gz`);
+  const path = gz ? `${base}.gz` : base;
+  const uncompressed = suite.release.sha256.get(base);
+  const listed = await fetchListed(suite, path, MAX_PACKAGES_GZ_BYTES, `check the mirror carries ${discovery.component} for ${discovery.arch}`, fetchIndex);
+  let index = listed.bytes;
+  if (gz) {
+    // zlib's async gunzip runs on the thread pool (the server's one thread stays free); the Release gives the size of the
+    // uncompressed index too, which bounds the output exactly.
+    const limit = Math.min(uncompressed ? uncompressed.size : MAX_PACKAGES_BYTES, MAX_PACKAGES_BYTES);
+    index = await gunzipAsync(listed.bytes, { maxOutputLength: Math.max(limit, 1) }).catch((error: NodeJS.ErrnoException) => {
+      const what = error.code === 'ERR_BUFFER_TOO_LARGE' ? `unpacks to more than ${limit} bytes` : `is not valid gzip (${error.message})`;
+      throw new IngestError(IngestErrorCode.ReleaseIndex, `${listed.shown} ${what}; check the mirror`);
+    });
+  }
+  const found = findDebianPackage(index, discovery.package, listed.shown);
+  return {
+    version: found.version,
+    url: request.mirror + found.filename,
+    digest: { algorithm: 'sha256', value: found.sha256 },
+    verifiedBy: 'signature',
+    indexUrl: listed.shown,
+  };
+}
+
+/** The suite `request.version` names on the mirror, its Release signed by a key of the image's keyring (else `keyring`). */
+async function signedDebianSuite(request: ReleaseRequest, keyring: string, fetchIndex: FetchIndex, options: { numbers: boolean }): Promise<SignedSuite> {
   const wanted = request.version;
-  const numeric = /^\d+(\.\d+)?$/.test(wanted);
+  const numeric = options.numbers && /^\d+(\.\d+)?$/.test(wanted);
   const suites = wanted === 'latest' ? ['stable'] : numeric ? ['stable', 'oldstable', 'oldoldstable'] : [wanted];
   if (!/^[a-z0-9.-]{1,40}$/.test(suites[0]!)) throw notFound(request, 'is not a Debian codename, suite or version number');
-  const keyringFile = request.keyring ?? discovery.keyring;
+  const keyringFile = request.keyring ?? keyring;
   const keyringBytes = await readFile(keyringFile).catch((error: NodeJS.ErrnoException) => {
     throw new IngestError(IngestErrorCode.Signature, `the keyring ${keyringFile} cannot be read (${error.code ?? 'error'}); install the debian-archive-keyring package or name a keyring file in the image's keyring:`);
   });
@@ -74,22 +139,26 @@ async function resolveDebian(request: ReleaseRequest, discovery: Debian, fetchIn
     if (wanted === 'latest' && release.suite !== 'stable') {
       throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${where} is for suite ${release.suite ?? 'unknown'}, not stable; check the mirror`);
     }
-    const folder = `${request.mirror}dists/${release.codename ?? suite}/`;
-    const listed = release.sha256.get(discovery.sums);
-    if (!listed) throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${where} does not list ${discovery.sums}; check the mirror carries the installer images`);
-    const sumsUrl = folder + discovery.sums;
-    const sums = await fetchIndex(sumsUrl, MAX_SUMS_BYTES);
-    if (!sums) throw new IngestError(IngestErrorCode.NotFound, `${redactUrl(sumsUrl)} does not exist on the mirror though its Release lists it; check the mirror is complete`);
-    const digest = createHash('sha256').update(sums).digest('hex');
-    if (digest !== listed.digest || sums.length !== listed.size) {
-      throw new IngestError(IngestErrorCode.ChecksumMismatch, `${redactUrl(sumsUrl)} has sha256 ${digest} (${sums.length} bytes), but its signed Release lists ${listed.digest} (${listed.size} bytes); nothing was installed — the mirror is stale or tampered with`);
-    }
-    const below = discovery.archive.slice(discovery.sums.lastIndexOf('/') + 1);
-    const archiveDigest = findListedDigest(Buffer.from(sums).toString('utf8'), below.split('/').pop()!, below);
-    if (!archiveDigest) throw new IngestError(IngestErrorCode.ChecksumNotListed, `${redactUrl(sumsUrl)} does not name ${below}; check the mirror carries the netboot images`);
-    return { version: release.version ?? release.codename ?? suite, url: folder + discovery.archive, digest: archiveDigest, verifiedBy: 'signature', indexUrl: redactUrl(`${request.mirror}dists/${suite}/`) };
+    return { release, where, folder: `${request.mirror}dists/${release.codename ?? suite}/`, asked: redactUrl(`${request.mirror}dists/${suite}/`), suite };
   }
   throw notFound(request, 'is not a release in the stable, oldstable or oldoldstable suites of the mirror (Debian keeps only the newest point release of each)');
+}
+
+// A file the signed Release lists (path below dists/<codename>/), fetched with the listed size as its cap and checked
+// against the listed SHA256 and size before anything in it is read.
+async function fetchListed(suite: SignedSuite, path: string, maxBytes: number, fix: string, fetchIndex: FetchIndex): Promise<{ bytes: Uint8Array; shown: string }> {
+  const listed = suite.release.sha256.get(path);
+  if (!listed) throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${suite.where} does not list ${path}; ${fix}`);
+  const url = suite.folder + path;
+  const shown = redactUrl(url);
+  if (listed.size > maxBytes) throw new IngestError(IngestErrorCode.ReleaseIndex, `the Release file ${suite.where} lists ${path} with ${listed.size} bytes, more than the ${maxBytes} a real one has; check the mirror`);
+  const bytes = await fetchIndex(url, listed.size);
+  if (!bytes) throw new IngestError(IngestErrorCode.NotFound, `${shown} does not exist on the mirror though its Release lists it; check the mirror is complete`);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== listed.digest || bytes.length !== listed.size) {
+    throw new IngestError(IngestErrorCode.ChecksumMismatch, `${shown} has sha256 ${digest} (${bytes.length} bytes), but its signed Release lists ${listed.digest} (${listed.size} bytes); nothing was installed — the mirror is stale or tampered with`);
+  }
+  return { bytes, shown };
 }
 
 // InRelease first (apt's order); mirrors that only have Release + Release.gpg are read that way.

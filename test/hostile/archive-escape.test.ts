@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, describe, test } from 'node:test';
 import got from 'got';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
+import { arArchive } from '../support/fake-debian-packages.ts';
 import { buildStoredZip, buildTar, snapshotTree } from '../support/ingest-archives.ts';
 import { masterIso, writeTree, xorrisoMissing } from '../support/iso-fixtures.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
@@ -82,6 +84,16 @@ describe('archives whose links chain out of the image folder', () => {
     ]);
     const { error } = await ingestNextToCanaries('hostile.zip', zip);
     assertRefused(error, 'hostile.zip', /linux\/a\/b\/c\//);
+  });
+
+  test("the tar chain of the issue inside a Debian package's data.tar is refused as the bare tar is", async () => {
+    const deb = arArchive([
+      { name: 'debian-binary', content: Buffer.from('2.0\n') },
+      { name: 'control.tar.gz', content: gzipSync(await buildTar([{ name: './control', content: 'Package: x\n' }])) },
+      { name: 'data.tar.gz', content: gzipSync(await buildTar(ISSUE_CHAIN_TAR)) },
+    ]);
+    const { error } = await ingestNextToCanaries('hostile.deb', deb);
+    assertRefused(error, 'hostile.deb', /linux\/a\/b\/c\//);
   });
 
   test('a symlink whose target runs through another link of the archive and out is refused, in either order', async () => {

@@ -86,8 +86,10 @@ LABEL org.opencontainers.image.title="bootstation" \
 #   CAP_NET_RAW; no SO_BINDTODEVICE), and the container never changes the interface or routes (no
 #   CAP_NET_ADMIN). test/e2e/docker.test.ts boots BIOS and UEFI VMs with cap_drop ALL + NET_BIND_SERVICE.
 # debian-archive-keyring: /usr/share/keyrings/debian-archive-keyring.gpg checks Debian's signed Release by default.
+# xz-utils: ingest unpacks .tar.xz archives and Debian packages (memtest86plus: data.tar.xz) with the xz command; the
+# slim image leaves it out (Priority: standard).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcap2-bin debian-archive-keyring \
+ && apt-get install -y --no-install-recommends libcap2-bin debian-archive-keyring xz-utils \
  && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")" \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 bootstation \

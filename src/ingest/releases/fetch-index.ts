@@ -49,6 +49,7 @@ export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeou
     }
     if (status === 404 || status === 410) return undefined;
     if (status >= 400) throw failureError({ url, status, ...(statusMessage ? { statusMessage } : {}) }, 1);
-    return new Uint8Array(Buffer.concat(chunks));
+    // A Buffer is a Uint8Array: no second copy (Debian's Packages.gz is 13 MB, and copying it blocked for about 30 ms).
+    return Buffer.concat(chunks, received);
   };
 }

@@ -118,9 +118,10 @@ async function sha256InSlices(bytes: Uint8Array): Promise<string> {
 }
 
 // zlib's stream gunzip runs on the thread pool, 1 MiB of output per step, so the server's one thread only copies each
-// step into place: the convenience gunzip() would join 57 MB of 16 KB chunks in one synchronous Buffer.concat at the end
-// (measured on trixie's 57 MB index: 185 ms of blocked event loop; this way at most 20 ms). The Release gives the uncompressed index's size, which sizes the buffer
-// and bounds the output exactly; without it the output stops at MAX_PACKAGES_BYTES.
+// step into place: the convenience gunzip() joins 57 MB of 16 KB chunks in one synchronous Buffer.concat at the end
+// (measured on trixie's index: 185 ms of blocked event loop; this way at most about 20 ms). The Release gives the
+// uncompressed index's size, which sizes the buffer and bounds the output exactly; without it the output stops at
+// MAX_PACKAGES_BYTES.
 async function gunzipIndex(gz: Uint8Array, shown: string, listedSize: number | undefined): Promise<Uint8Array> {
   const limit = Math.min(listedSize ?? MAX_PACKAGES_BYTES, MAX_PACKAGES_BYTES);
   const output = listedSize !== undefined && listedSize <= limit ? Buffer.allocUnsafe(listedSize) : undefined;

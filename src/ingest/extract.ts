@@ -126,8 +126,9 @@ async function extractInto(
   let copier: StoredCopier | undefined;
   const storedCopier = (): StoredCopier => (copier ??= new StoredCopier());
   const signal = plan.signal;
-  // tar is one stream: an entry not taken is read past all the same, so a big one is read here, where a shutdown stops it.
-  const sequential = reader.type === 'tar' || reader.type.startsWith('tar.');
+  // tar (and a .deb's data.tar) is one stream: an entry not taken is read past all the same, so a big one is read
+  // here, where a shutdown stops it.
+  const sequential = reader.type === 'tar' || reader.type.startsWith('tar.') || reader.type === 'deb';
 
   const walked = reader.forEachEntry(async (entry, open) => {
     signal?.throwIfAborted();

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { after, describe, test } from 'node:test';
 import got from 'got';
 import type { ServerResponse } from 'node:http';
@@ -22,6 +23,7 @@ import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { httpIndexFetcher } from '../../src/ingest/releases/fetch-index.ts';
 import { bigTarGzMembers } from '../support/big-archives.ts';
 import { sendBody, startHttpFixture } from '../support/http-fixture-server.ts';
+import { arArchive } from '../support/fake-debian-packages.ts';
 import { buildStoredZip, buildTar } from '../support/ingest-archives.ts';
 import { both32, buildRawIso, memorySource, parentRecord, selfRecord } from '../support/iso-fixtures.ts';
 
@@ -197,21 +199,27 @@ describe('a stalled release index or checksums list stops at the abort', () => {
 
 const PLAN: ExtractPlan = { archiveName: 'big.tar.gz', extract: ['boot/*'], renames: {}, required: ['boot/vmlinuz', 'boot/initrd.img'] };
 
-/** A tar.gz source held in memory, streamed one gzip member at a time; `pulled` counts the members read. */
+/**
+ * A tar.gz source held in memory, streamed one gzip member at a time with none read ahead; `pulled` counts the
+ * members read by the latest stream (openArchive reads the first ones of a stream of its own), `onPull` hears of each.
+ */
 function memberSource(members: readonly Buffer[], onPull: (count: number) => void = () => {}): ArchiveSource & { pulled: () => number } {
   let pulled = 0;
   return {
     name: 'big.tar.gz',
     random: memorySource(Buffer.concat(members)),
-    stream: () =>
-      Readable.from(
+    stream: () => {
+      pulled = 0;
+      return Readable.from(
         (function* () {
           for (const member of members) {
             onPull(++pulled);
             yield member;
           }
         })(),
-      ),
+        { highWaterMark: 1 },
+      );
+    },
     pulled: () => pulled,
   };
 }
@@ -253,13 +261,43 @@ describe('an extraction stops at the abort', () => {
   test('while reading past a 4 GiB tar entry nobody wants', async () => {
     const { controller, abort, abortedAt } = shutdown();
     const members = bigTarGzMembers([{ name: 'unwanted.squashfs', zeros: 4 * GiB }, { name: 'boot/vmlinuz', content: 'kernel' }, { name: 'boot/initrd.img', content: 'initrd' }]);
-    // The abort comes while the fourth member of the unwanted entry (of 64) is read.
-    const source = memberSource(members, (count) => void (count === 4 && abort()));
+    // The abort comes while the extraction reads the eighth member (of 66): the unwanted entry's first ones are read
+    // by then (gunzip and tar read a member or two ahead of the visitor).
+    let extracting = false;
+    const source = memberSource(members, (count) => void (extracting && count === 8 && abort()));
+    const reader = await openArchive(source);
+    extracting = true;
     const dir = await fresh('extract');
-    const { error, afterAbortMs } = await rejection(extractArchive(await openArchive(source), dir, { ...PLAN, signal: controller.signal }, () => {}), abortedAt);
+    const { error, afterAbortMs } = await rejection(extractArchive(reader, dir, { ...PLAN, signal: controller.signal }, () => {}), abortedAt);
     assert.equal(error, controller.signal.reason, String(error));
     assert.ok(afterAbortMs < PROMPTLY_MS, `stopped ${afterAbortMs} ms after the abort`);
-    assert.ok(source.pulled() < 4 + 20, `${source.pulled()} of ${members.length} members were read: the entry was read on to its end`);
+    assert.ok(source.pulled() < 8 + 6, `${source.pulled()} of ${members.length} members were read: the entry was read on to its end`);
+  });
+
+  test('while reading past a 7.5 GiB entry of a .deb\'s data.tar nobody wants', async () => {
+    const { controller, abort, abortedAt } = shutdown();
+    const data = Buffer.concat(bigTarGzMembers([{ name: './usr/share/unwanted', zeros: 7.5 * GiB }, { name: './boot/vmlinuz', content: 'kernel' }, { name: './boot/initrd.img', content: 'initrd' }], { level: 1 }));
+    const deb = arArchive([
+      { name: 'debian-binary', content: Buffer.from('2.0\n') },
+      { name: 'control.tar.gz', content: gzipSync(await buildTar([{ name: './control', content: 'Package: big\n' }])) },
+      { name: 'data.tar.gz', content: data },
+    ]);
+    const memory = memorySource(deb);
+    // The data member is read 1 MiB at a time (230 MiB of zeros each), on demand: the abort comes with the third read,
+    // inside the unwanted entry (of about 35). Reading that entry to its end is about 18 s of gunzip on these machines.
+    let extracting = false;
+    let reads = 0;
+    const read = (position: number, length: number): Promise<Uint8Array> => {
+      if (extracting && length >= MiB && ++reads === 3) abort();
+      return memory.read(position, length);
+    };
+    const reader = await openArchive({ name: 'big.deb', random: { size: memory.size, read } });
+    assert.equal(reader.type, 'deb');
+    extracting = true;
+    const dir = await fresh('extract');
+    const { error, afterAbortMs } = await rejection(extractArchive(reader, dir, { ...PLAN, signal: controller.signal }, () => {}), abortedAt);
+    assert.equal(error, controller.signal.reason, String(error));
+    assert.ok(afterAbortMs < PROMPTLY_MS, `stopped ${afterAbortMs} ms after the abort`);
   });
 
   test('between two entries of a tar and of a zip', async () => {

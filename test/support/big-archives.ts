@@ -6,7 +6,9 @@ import { gzipSync } from 'node:zlib';
 /** The zeros of one repeated gzip member: a big entry's size must be a multiple of it. */
 export const ZEROS_PER_MEMBER = 64 * 1024 * 1024;
 
-let zeroMember: Buffer | undefined;
+// By compression level: 9 packs 64 MiB into 64 KiB, 1 into 286 KiB (a reader that reads 1 MiB at a time then
+// gets 230 MiB of zeros per read, not 1 GiB).
+const zeroMembers = new Map<number, Buffer>();
 
 /** One entry of a big archive: a small text file, or `zeros` bytes of zeros (a multiple of ZEROS_PER_MEMBER). */
 export type BigArchiveEntry = { name: string; content: string } | { name: string; zeros: number };
@@ -31,8 +33,10 @@ function tarHeader(name: string, size: number): Buffer {
 }
 
 /** The gzip members of a tar holding `entries` in order; join them (Buffer.concat) for the whole file, or stream them one by one. */
-export function bigTarGzMembers(entries: readonly BigArchiveEntry[]): Buffer[] {
-  zeroMember ??= gzipSync(Buffer.alloc(ZEROS_PER_MEMBER), { level: 9 });
+export function bigTarGzMembers(entries: readonly BigArchiveEntry[], options: { level?: 1 | 9 } = {}): Buffer[] {
+  const level = options.level ?? 9;
+  const zeroMember = zeroMembers.get(level) ?? gzipSync(Buffer.alloc(ZEROS_PER_MEMBER), { level });
+  zeroMembers.set(level, zeroMember);
   const members: Buffer[] = [];
   let plain: Buffer[] = [];
   const flush = (): void => {

@@ -190,6 +190,8 @@ export function createIngestJobs(options: IngestJobsOptions): IngestJobs {
     idle: () => (running || queue.size > 0 ? new Promise<void>((resolve) => idleWaiters.push(resolve)) : Promise.resolve()),
     async close() {
       closed = true;
+      // Queued images will not run: they are not "queued" any more either.
+      for (const id of queue.keys()) states.delete(id);
       queue.clear();
       for (const handle of retryTimers.values()) timers.clearTimeout(handle);
       retryTimers.clear();

@@ -23,7 +23,8 @@ import { cleanLeftovers, commitStaging, createStaging, lockImage, pinDeclines, r
 import type { IngestFingerprint, ImageManifest } from './manifest.ts';
 import { planIngest, type ArchiveFetch, type IngestState } from './plan.ts';
 import { httpIndexFetcher } from './releases/fetch-index.ts';
-import { resolveRelease, type ResolvedRelease } from './releases/resolve-release.ts';
+import type { ResolvedRelease } from './releases/release-request.ts';
+import { resolveRelease } from './releases/resolve-release.ts';
 
 /** What ingest needs from the outside world; tests pass their own HTTP client, clock, and retry timing. */
 export interface IngestContext {

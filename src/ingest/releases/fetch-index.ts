@@ -4,7 +4,7 @@ import { redactUrl } from '../../config/redact-url.ts';
 import { DEFAULT_TIMEOUTS, type DownloadTimeouts } from '../download.ts';
 import { failureError } from '../download-failure.ts';
 import { IngestError, IngestErrorCode } from '../ingest-error.ts';
-import type { FetchIndex } from './resolve-release.ts';
+import type { FetchIndex } from './release-request.ts';
 
 /** The longest one index may take: the biggest (Debian's 4 MiB cap) at 35 KB/s. */
 export const INDEX_DEADLINE_MS = 120_000;

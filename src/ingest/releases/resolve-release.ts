@@ -6,37 +6,15 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import type { ReleaseDiscovery } from '../../config/recipes.ts';
 import { redactUrl } from '../../config/redact-url.ts';
-import { findListedDigest, type Digest } from '../checksum-list.ts';
+import { findListedDigest } from '../checksum-list.ts';
 import { IngestError, IngestErrorCode } from '../ingest-error.ts';
-import type { Verification } from '../manifest.ts';
 import { findArchIso, MAX_ARCH_SUMS_BYTES } from './arch-releases.ts';
 import { MAX_ALPINE_INDEX_BYTES, parseAlpineReleases } from './alpine-releases.ts';
 import { findDebianPackage, MAX_PACKAGES_BYTES } from './debian-packages.ts';
 import { MAX_RELEASE_BYTES, parseDebianRelease, type DebianRelease } from './debian-release.ts';
 import { resolveDrblStable, resolveFedora, resolveReleaseSums } from './resolve-project-releases.ts';
+import { checksumVerifiedOver, releaseNotFound, type FetchIndex, type ReleaseRequest, type ResolvedRelease } from './release-request.ts';
 import { readKeyring, verifyClearSigned, verifyDetached } from './signature.ts';
-
-/** What an image asks for: its recipe's discovery, `version:`, the mirror to use and an optional keyring of its own. */
-export interface ReleaseRequest {
-  discovery: ReleaseDiscovery;
-  version: string;
-  /** The site's base URL, ending in "/". */
-  mirror: string;
-  keyring?: string;
-}
-
-/** A release found and its digest verified: what ingest downloads and checks the archive against. */
-export interface ResolvedRelease {
-  version: string;
-  url: string;
-  digest: Digest;
-  verifiedBy: Extract<Verification, 'signature' | 'checksum-https' | 'checksum-http'>;
-  /** The index the digest came from (redacted). */
-  indexUrl: string;
-}
-
-/** Fetches a small index: its bytes, or undefined for 404/410; at most maxBytes, else an IngestError. */
-export type FetchIndex = (url: string, maxBytes: number) => Promise<Uint8Array | undefined>;
 
 /** A SHA256SUMS list is a few KB; 1 MiB bounds a lying one. */
 const MAX_SUMS_BYTES = 1024 * 1024;
@@ -88,7 +66,7 @@ const MAX_PACKAGES_GZ_BYTES = 64 * 1024 * 1024;
 // the package's own (6.10-4). The chain: the signed Release lists Packages.gz (or the uncompressed Packages) with its
 // SHA256 and size, and the package's paragraph there gives its .deb below the mirror with the .deb's SHA256.
 async function resolveDebianPackage(request: ReleaseRequest, discovery: DebianPackageDiscovery, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
-  if (/^\d/.test(request.version)) throw notFound(request, `is not a Debian codename or suite; ${discovery.package} takes latest (stable) or a suite such as bookworm or trixie, and installs the version that suite has`);
+  if (/^\d/.test(request.version)) throw releaseNotFound(request, `is not a Debian codename or suite; ${discovery.package} takes latest (stable) or a suite such as bookworm or trixie, and installs the version that suite has`);
   const suite = await signedDebianSuite(request, discovery.keyring, fetchIndex, { numbers: false });
   const base = `${discovery.component}/binary-${discovery.arch}/Packages`;
   const gz = suite.release.sha256.get(`${base}.gz`);
@@ -151,7 +129,7 @@ async function signedDebianSuite(request: ReleaseRequest, keyring: string, fetch
   const wanted = request.version;
   const numeric = options.numbers && /^\d+(\.\d+)?$/.test(wanted);
   const suites = wanted === 'latest' ? ['stable'] : numeric ? ['stable', 'oldstable', 'oldoldstable'] : [wanted];
-  if (!/^[a-z0-9.-]{1,40}$/.test(suites[0]!)) throw notFound(request, 'is not a Debian codename, suite or version number');
+  if (!/^[a-z0-9.-]{1,40}$/.test(suites[0]!)) throw releaseNotFound(request, 'is not a Debian codename, suite or version number');
   const keyringFile = request.keyring ?? keyring;
   const keyringBytes = await readFile(keyringFile).catch((error: NodeJS.ErrnoException) => {
     throw new IngestError(IngestErrorCode.Signature, `the keyring ${keyringFile} cannot be read (${error.code ?? 'error'}); install the debian-archive-keyring package or name a keyring file in the image's keyring:`);
@@ -170,7 +148,7 @@ async function signedDebianSuite(request: ReleaseRequest, keyring: string, fetch
     }
     return { release, where, folder: `${request.mirror}dists/${release.codename ?? suite}/`, asked: redactUrl(`${request.mirror}dists/${suite}/`), suite };
   }
-  throw notFound(request, 'is not a release in the stable, oldstable or oldoldstable suites of the mirror (Debian keeps only the newest point release of each)');
+  throw releaseNotFound(request, 'is not a release in the stable, oldstable or oldoldstable suites of the mirror (Debian keeps only the newest point release of each)');
 }
 
 // A file the signed Release lists (path below dists/<codename>/), fetched with the listed size as its cap and checked
@@ -213,49 +191,41 @@ type Alpine = Extract<ReleaseDiscovery, { kind: 'alpine-yaml' }>;
 async function resolveAlpine(request: ReleaseRequest, discovery: Alpine, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
   const wanted = request.version.replace(/^v/, '');
   const branch = request.version === 'latest' ? 'latest-stable' : /^\d+\.\d+(\.\d+)?$/.test(wanted) ? `v${wanted.split('.').slice(0, 2).join('.')}` : undefined;
-  if (!branch) throw notFound(request, 'is not an Alpine version (latest, 3.20 or 3.20.3)');
+  if (!branch) throw releaseNotFound(request, 'is not an Alpine version (latest, 3.20 or 3.20.3)');
   const folder = `${request.mirror}${branch}/releases/${discovery.arch}/`;
   const indexUrl = `${folder}latest-releases.yaml`;
   const index = await fetchIndex(indexUrl, MAX_ALPINE_INDEX_BYTES);
-  if (!index) throw notFound(request, `has no index on the mirror (${redactUrl(indexUrl)} does not exist)`);
+  if (!index) throw releaseNotFound(request, `has no index on the mirror (${redactUrl(indexUrl)} does not exist)`);
   const releases = parseAlpineReleases(Buffer.from(index).toString('utf8'), redactUrl(indexUrl)).filter((r) => r.flavor === discovery.flavor);
   const exact = wanted.split('.').length === 3;
   const release = releases.find((r) => !exact || r.version === wanted);
   // The index names only a branch's newest release; an older one keeps its <file>.sha256 next to it (the same
   // name pattern, <flavor>-<version>-<arch>.tar.gz, as every file the index lists).
   if (!release && exact) return resolveOlderAlpine(request, discovery, folder, wanted, fetchIndex);
-  if (!release) throw notFound(request, `is not listed for ${discovery.flavor} in ${redactUrl(indexUrl)}`);
+  if (!release) throw releaseNotFound(request, `is not listed for ${discovery.flavor} in ${redactUrl(indexUrl)}`);
   // The file name comes from the index (checked to be one plain name); the branch folder names the release for good.
   const archiveFolder = release.branch ? `${request.mirror}${release.branch}/releases/${discovery.arch}/` : folder;
-  return { version: release.version, url: archiveFolder + release.file, digest: { algorithm: 'sha256', value: release.sha256 }, verifiedBy: overWhat(indexUrl), indexUrl: redactUrl(indexUrl) };
+  return { version: release.version, url: archiveFolder + release.file, digest: { algorithm: 'sha256', value: release.sha256 }, verifiedBy: checksumVerifiedOver(indexUrl), indexUrl: redactUrl(indexUrl) };
 }
 
 async function resolveOlderAlpine(request: ReleaseRequest, discovery: Alpine, folder: string, version: string, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
   const file = `${discovery.flavor}-${version}-${discovery.arch}.tar.gz`;
   const sumsUrl = `${folder}${file}.sha256`;
   const sums = await fetchIndex(sumsUrl, 4096);
-  if (!sums) throw notFound(request, `is not on the mirror (${redactUrl(sumsUrl)} does not exist)`);
+  if (!sums) throw releaseNotFound(request, `is not on the mirror (${redactUrl(sumsUrl)} does not exist)`);
   const digest = findListedDigest(Buffer.from(sums).toString('utf8'), file);
   if (digest?.algorithm !== 'sha256') throw new IngestError(IngestErrorCode.ChecksumNotListed, `${redactUrl(sumsUrl)} does not give a sha256 for ${file}; check the mirror`);
-  return { version, url: folder + file, digest, verifiedBy: overWhat(sumsUrl), indexUrl: redactUrl(sumsUrl) };
+  return { version, url: folder + file, digest, verifiedBy: checksumVerifiedOver(sumsUrl), indexUrl: redactUrl(sumsUrl) };
 }
 
 // latest is iso/latest/; a date (2024.12.01) is that folder. The archive URL uses the dated folder, so a new release is a new URL.
 async function resolveArch(request: ReleaseRequest, fetchIndex: FetchIndex): Promise<ResolvedRelease> {
   const folderName = request.version === 'latest' ? 'latest' : /^\d{4}\.\d{2}\.\d{2}$/.test(request.version) ? request.version : undefined;
-  if (!folderName) throw notFound(request, 'is not an Arch Linux release (latest or a date such as 2024.12.01)');
+  if (!folderName) throw releaseNotFound(request, 'is not an Arch Linux release (latest or a date such as 2024.12.01)');
   const sumsUrl = `${request.mirror}iso/${folderName}/sha256sums.txt`;
   const sums = await fetchIndex(sumsUrl, MAX_ARCH_SUMS_BYTES);
-  if (!sums) throw notFound(request, `has no checksum list on the mirror (${redactUrl(sumsUrl)} does not exist)`);
+  if (!sums) throw releaseNotFound(request, `has no checksum list on the mirror (${redactUrl(sumsUrl)} does not exist)`);
   const iso = findArchIso(Buffer.from(sums).toString('utf8'), redactUrl(sumsUrl));
   if (folderName !== 'latest' && iso.version !== folderName) throw new IngestError(IngestErrorCode.ReleaseIndex, `the Arch Linux checksum list ${redactUrl(sumsUrl)} names the ISO of ${iso.version}, not ${folderName}; check the mirror`);
-  return { version: iso.version, url: `${request.mirror}iso/${iso.version}/${iso.file}`, digest: { algorithm: 'sha256', value: iso.sha256 }, verifiedBy: overWhat(sumsUrl), indexUrl: redactUrl(sumsUrl) };
-}
-
-function overWhat(url: string): 'checksum-https' | 'checksum-http' {
-  return url.startsWith('https:') ? 'checksum-https' : 'checksum-http';
-}
-
-function notFound(request: ReleaseRequest, what: string): IngestError {
-  return new IngestError(IngestErrorCode.ReleaseNotFound, `version: ${request.version.slice(0, 40)} ${what}; check the image's version: in images.yaml`);
+  return { version: iso.version, url: `${request.mirror}iso/${iso.version}/${iso.file}`, digest: { algorithm: 'sha256', value: iso.sha256 }, verifiedBy: checksumVerifiedOver(sumsUrl), indexUrl: redactUrl(sumsUrl) };
 }

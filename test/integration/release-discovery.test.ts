@@ -12,7 +12,7 @@ import { RECIPES } from '../../src/config/recipes.ts';
 import { ingestImage, type IngestContext } from '../../src/ingest/ingest-image.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { readImageStatuses } from '../../src/ingest/image-status.ts';
-import { httpIndexFetcher } from '../../src/ingest/releases/fetch-index.ts';
+import { httpIndexFetcher, INDEX_DEADLINE_MS, indexDeadlineMs } from '../../src/ingest/releases/fetch-index.ts';
 import { resolveRelease } from '../../src/ingest/releases/resolve-release.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
 import { runCli } from '../support/cli.ts';
@@ -187,6 +187,13 @@ describe('debian-netboot finds its release through a mirror and checks the signe
 });
 
 describe('hostile index servers', () => {
+  test('the deadline is 120 s up to Debian\'s 4 MiB Release cap and grows with a bigger index at the same 35 KB/s', () => {
+    assert.equal(indexDeadlineMs(1024), INDEX_DEADLINE_MS);
+    assert.equal(indexDeadlineMs(4 * 1024 * 1024), INDEX_DEADLINE_MS);
+    // trixie's main/binary-amd64/Packages.gz, as its Release lists it.
+    assert.equal(indexDeadlineMs(13_335_627), 382_000);
+  });
+
   test('an index dripped one byte at a time under the idle timeout stops at the deadline', async () => {
     const drip = await startHttpFixture((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/plain' });

@@ -6,8 +6,16 @@ import { failureError } from '../download-failure.ts';
 import { IngestError, IngestErrorCode } from '../ingest-error.ts';
 import type { FetchIndex } from './release-request.ts';
 
-/** The longest one index may take: the biggest (Debian's 4 MiB cap) at 35 KB/s. */
+/** The longest an index of up to 4 MiB (Debian's Release cap) may take: 35 KB/s. */
 export const INDEX_DEADLINE_MS = 120_000;
+
+/**
+ * The whole-fetch deadline for an index of at most `maxBytes`: INDEX_DEADLINE_MS, or longer for a bigger one at the
+ * same 35 KB/s (Debian's 13 MB Packages.gz gets 380 s, so a slow NAS uplink still finds memtest86+).
+ */
+export function indexDeadlineMs(maxBytes: number): number {
+  return Math.max(INDEX_DEADLINE_MS, Math.ceil(maxBytes / 35_000) * 1000);
+}
 
 /**
  * A FetchIndex over `http`: undefined for 404/410, an IngestError for other statuses, network failures and oversize
@@ -25,7 +33,7 @@ export function httpIndexFetcher(http: Got, options: { timeouts?: DownloadTimeou
         throwHttpErrors: false,
         retry: { limit: options.retries ?? 3 },
         // request: a whole-index deadline, so a server dripping bytes under the idle timeout cannot hold the ingest.
-        timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle, request: options.deadlineMs ?? INDEX_DEADLINE_MS },
+        timeout: { lookup: timeouts.connect, connect: timeouts.connect, response: timeouts.response, socket: timeouts.idle, request: options.deadlineMs ?? indexDeadlineMs(maxBytes) },
         ...(options.signal ? { signal: options.signal } : {}),
       });
       stream.once('response', (response: { statusCode: number; statusMessage?: string }) => {

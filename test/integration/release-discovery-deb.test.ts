@@ -9,15 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
-import got from 'got';
 import type { ImageConfig } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
-import { ingestImage, type IngestContext } from '../../src/ingest/ingest-image.ts';
+import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
 import { arArchive, buildDeb, fakeMemtestDeb, writeDebianPackageTree, type FakePackage } from '../support/fake-debian-packages.ts';
 import { generateTestSigningKey, serveTree, sha256, writeKeyring, writeSignedRelease } from '../support/fake-release-trees.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
+import { collectingIngestContext } from '../support/ingest-context.ts';
 
 const run = promisify(execFile);
 const root = await mkdtemp(join(tmpdir(), 'bootstation-deb-releases-'));
@@ -54,11 +54,6 @@ function memtestImage(mirror: string, version = 'latest', extra = ''): { image: 
   return { image: parseConfigText(yaml, 'images.yaml', { dataDir }).images[0]!, dataDir };
 }
 
-function context(dataDir: string): IngestContext & { lines: string[] } {
-  const lines: string[] = [];
-  return { dataDir, http: got, info: (l) => lines.push(l), warn: (l) => lines.push(`warn: ${l}`), sleep: async () => {}, retries: 0, lines };
-}
-
 const served = (dataDir: string, path: string): Promise<string> => readFile(join(dataDir, 'images', 'memtest', path), 'utf8');
 const debRequests = (): number => server.requests.filter((r) => r.path.endsWith('.deb')).length;
 
@@ -66,7 +61,7 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
   test('latest installs memtest64.bin and .efi from the stable suite\'s package, records it, and a second run downloads nothing', async () => {
     const site = await debianSite([await memtest('6.10')]);
     const { image, dataDir } = memtestImage(site.mirror);
-    const ctx = context(dataDir);
+    const ctx = collectingIngestContext(dataDir);
     const outcome = await ingestImage(image, ctx);
     assert.equal(outcome.status, 'installed');
     assert.equal(await served(dataDir, 'memtest64.bin'), 'memtest86+x64.bin 6.10');
@@ -84,26 +79,26 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     assert.ok(ctx.lines.some((line) => /installed 2 files; archive verified \(sha256 from a Packages index whose digest a signed Release gives/.test(line)), ctx.lines.join('\n'));
 
     const before = debRequests();
-    assert.equal((await ingestImage(image, context(dataDir))).status, 'up-to-date');
+    assert.equal((await ingestImage(image, collectingIngestContext(dataDir))).status, 'up-to-date');
     assert.equal(debRequests(), before, 'an unchanged package downloads no .deb');
   });
 
   test('a new package version in the suite is a new ingest; version: bookworm finds it too; a number is refused', async () => {
     const site = await debianSite([await memtest('6.10')]);
     const { image, dataDir } = memtestImage(site.mirror);
-    await ingestImage(image, context(dataDir));
+    await ingestImage(image, collectingIngestContext(dataDir));
     await rm(join(site.dir, 'dists'), { recursive: true });
     await writeDebianPackageTree(site.dir, BOOKWORM, [await memtest('7.20', '7.20-1')], key);
-    const next = await ingestImage(image, context(dataDir));
+    const next = await ingestImage(image, collectingIngestContext(dataDir));
     assert.equal(next.status, 'installed');
     assert.equal(next.manifest.release?.version, '7.20-1');
     assert.equal(await served(dataDir, 'memtest64.bin'), 'memtest86+x64.bin 7.20');
 
     const pinned = memtestImage(site.mirror, 'bookworm');
-    assert.equal((await ingestImage(pinned.image, context(pinned.dataDir))).manifest.release?.version, '7.20-1');
+    assert.equal((await ingestImage(pinned.image, collectingIngestContext(pinned.dataDir))).manifest.release?.version, '7.20-1');
     for (const version of ['"12"', '"7.20"']) {
       const numbered = memtestImage(site.mirror, version);
-      const error = await rejectionOf(ingestImage(numbered.image, context(numbered.dataDir)), IngestError);
+      const error = await rejectionOf(ingestImage(numbered.image, collectingIngestContext(numbered.dataDir)), IngestError);
       assert.equal(error.code, IngestErrorCode.ReleaseNotFound);
       assert.match(error.message, /takes latest \(stable\) or a suite such as bookworm or trixie/);
     }
@@ -112,7 +107,7 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
   test('a suite whose index lacks the package says so', async () => {
     const site = await debianSite([{ name: 'memtester', version: '4.6.0-1', deb: await buildDeb({ './usr/bin/memtester': 'x' }, { package: 'memtester' }) }]);
     const { image, dataDir } = memtestImage(site.mirror);
-    const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+    const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
     assert.equal(error.code, IngestErrorCode.ReleaseNotFound);
     assert.match(error.message, /Packages\.gz does not list memtest86\+/);
   });
@@ -150,13 +145,13 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     test(`${tampering.name} installs nothing and the old version keeps serving`, async () => {
       const site = await debianSite([await memtest('6.10')]);
       const { image, dataDir } = memtestImage(site.mirror);
-      await ingestImage(image, context(dataDir));
+      await ingestImage(image, collectingIngestContext(dataDir));
       const servingBefore = await readlink(join(dataDir, 'images', 'memtest'));
       // A new version, then the tampering: without it the ingest would install 7.20.
       await rm(join(site.dir, 'dists'), { recursive: true });
       site.tree = await writeDebianPackageTree(site.dir, BOOKWORM, [await memtest('7.20', '7.20-1')], key);
       await tampering.apply(site);
-      const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+      const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
       assert.equal(error.code, tampering.code, error.message);
       assert.match(error.message, tampering.message);
       assert.match(error.message, /^[^\n]+$/, 'one sentence');
@@ -171,7 +166,7 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     const site = await debianSite([await memtest('6.10')], { paragraph: (text) => text.replace(/^Filename: .*$/m, 'Filename: pool/../../../secret.deb') });
     const { image, dataDir } = memtestImage(site.mirror);
     const before = server.requests.length;
-    const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+    const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
     assert.equal(error.code, IngestErrorCode.ReleaseIndex);
     assert.match(error.message, /has a "\." or "\.\." segment/);
     assert.ok(!server.requests.slice(before).some((r) => r.path.endsWith('.deb')), 'no .deb requested');
@@ -183,7 +178,7 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     await writeSignedRelease(big.tree.dists, text, key);
     const first = memtestImage(big.mirror);
     const before = server.requests.length;
-    const error = await rejectionOf(ingestImage(first.image, context(first.dataDir)), IngestError);
+    const error = await rejectionOf(ingestImage(first.image, collectingIngestContext(first.dataDir)), IngestError);
     assert.equal(error.code, IngestErrorCode.ReleaseIndex);
     assert.match(error.message, /lists main\/binary-amd64\/Packages\.gz with 1073741824 bytes/);
     assert.ok(!server.requests.slice(before).some((r) => r.path.endsWith('Packages.gz')), 'Packages.gz not fetched');
@@ -196,7 +191,7 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     const lines = (await readFile(bomb.tree.release, 'utf8')).replace(/^ \S+ +\d+ main\/binary-amd64\/Packages\.gz$/m, ` ${sha256(gz)} ${gz.length} main/binary-amd64/Packages.gz`);
     await writeSignedRelease(bomb.tree.dists, lines, key);
     const second = memtestImage(bomb.mirror);
-    const bombError = await rejectionOf(ingestImage(second.image, context(second.dataDir)), IngestError);
+    const bombError = await rejectionOf(ingestImage(second.image, collectingIngestContext(second.dataDir)), IngestError);
     assert.equal(bombError.code, IngestErrorCode.ReleaseIndex);
     assert.match(bombError.message, /Packages\.gz unpacks to more than \d+ bytes/);
   });
@@ -210,7 +205,7 @@ describe('a .deb as a source: archive', () => {
       await writeFile(path, deb);
       const dataDir = join(root, `data-${++counter}`);
       const [image] = parseConfigText(`images:\n  - {id: memtest, recipe: memtest86plus, source: {path: ${path}, sha256: ${sha256(deb)}}}\n`, 'images.yaml', { dataDir }).images;
-      const outcome = await ingestImage(image!, context(dataDir));
+      const outcome = await ingestImage(image!, collectingIngestContext(dataDir));
       assert.equal(outcome.manifest.archive.type, 'deb');
       assert.equal(await served(dataDir, 'memtest64.bin'), `bin ${compression}`);
       assert.equal(await served(dataDir, 'memtest64.efi'), `efi ${compression}`);
@@ -229,7 +224,7 @@ describe('a .deb as a source: archive', () => {
       await writeFile(path, bytes);
       const dataDir = join(root, `data-${++counter}`);
       const [image] = parseConfigText(`images:\n  - {id: memtest, recipe: memtest86plus, source: {path: ${path}, sha256: ${sha256(bytes)}}}\n`, 'images.yaml', { dataDir }).images;
-      const error = await rejectionOf(ingestImage(image!, context(dataDir)), IngestError);
+      const error = await rejectionOf(ingestImage(image!, collectingIngestContext(dataDir)), IngestError);
       assert.equal(error.code, IngestErrorCode.BadArchive, `${what}: ${error.message}`);
       assert.match(error.message, message, what);
       assert.deepEqual(await readdir(join(dataDir, 'images')).then((names) => names.filter((n) => n === 'memtest')), [], `${what}: nothing served`);
@@ -250,7 +245,7 @@ describe('interop with Debian\'s own memtest86+ package', () => {
 
     const site = await debianSite([{ name: 'memtest86+', version, deb }]);
     const { image, dataDir } = memtestImage(site.mirror);
-    const outcome = await ingestImage(image, context(dataDir));
+    const outcome = await ingestImage(image, collectingIngestContext(dataDir));
     assert.equal(outcome.manifest.release?.version, version);
     for (const [target, original] of [['memtest64.bin', 'boot/memtest86+x64.bin'], ['memtest64.efi', 'boot/memtest86+x64.efi']]) {
       const installed = await readFile(join(dataDir, 'images', 'memtest', target!));

@@ -6,11 +6,10 @@ import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import got from 'got';
 import type { ImageConfig } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { RECIPES } from '../../src/config/recipes.ts';
-import { ingestImage, type IngestContext } from '../../src/ingest/ingest-image.ts';
+import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import type { FetchIndex } from '../../src/ingest/releases/release-request.ts';
 import { resolveRelease } from '../../src/ingest/releases/resolve-release.ts';
@@ -19,6 +18,7 @@ import { serveTree } from '../support/fake-release-trees.ts';
 import { drblZipFiles, fedoraIsoFiles, systemRescueIsoFiles, writeDrblTree, writeFedoraTree, writeSystemRescueTree } from '../support/fake-project-releases.ts';
 import { xorrisoMissing } from '../support/iso-fixtures.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
+import { collectingIngestContext } from '../support/ingest-context.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-releases-more-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -30,10 +30,6 @@ let counter = 0;
 function image(yaml: string): { image: ImageConfig; dataDir: string } {
   const dataDir = join(root, `data-${++counter}`);
   return { image: parseConfigText(yaml, 'images.yaml', { dataDir }).images[0]!, dataDir };
-}
-
-function context(dataDir: string): IngestContext {
-  return { dataDir, http: got, info: () => {}, warn: () => {}, sleep: async () => {}, retries: 0 };
 }
 
 const served = (dataDir: string, path: string): Promise<string> => readFile(join(dataDir, 'images', 'demo', path), 'utf8');
@@ -49,7 +45,7 @@ async function refusedAndUnchanged(target: { image: ImageConfig; dataDir: string
   const link = join(target.dataDir, 'images', 'demo');
   const before = await readlink(link).catch(() => undefined);
   const versionsBefore = await readdir(join(target.dataDir, 'images', '.versions')).catch(() => []);
-  const error = await rejectionOf(ingestImage(target.image, context(target.dataDir)), IngestError);
+  const error = await rejectionOf(ingestImage(target.image, collectingIngestContext(target.dataDir)), IngestError);
   assert.equal(error.code, code, error.message);
   assert.match(error.message, /^[^\n]+$/, 'one sentence');
   assert.equal(await readlink(link).catch(() => undefined), before, 'the served version is unchanged');
@@ -65,7 +61,7 @@ describe('fedora finds its release in releases.json', { skip: skipOrFail('releas
       { version: '44', files: fedoraIsoFiles('44') },
     ]);
     const latest = image(`mirrors: {fedora: "${fedora.url}"}\nimages:\n  - {id: demo, recipe: fedora, version: latest}\n`);
-    const outcome = await ingestImage(latest.image, context(latest.dataDir));
+    const outcome = await ingestImage(latest.image, collectingIngestContext(latest.dataDir));
     assert.equal(outcome.status, 'installed');
     assert.deepEqual(outcome.manifest.release, {
       version: '44',
@@ -77,7 +73,7 @@ describe('fedora finds its release in releases.json', { skip: skipOrFail('releas
     assert.equal(await served(latest.dataDir, 'LiveOS/squashfs.img'), 'fedora root 44');
 
     const pinned = image(`images:\n  - {id: demo, recipe: fedora, version: "43", mirror: "${fedora.url}"}\n`);
-    assert.equal((await ingestImage(pinned.image, context(pinned.dataDir))).manifest.release?.version, '43');
+    assert.equal((await ingestImage(pinned.image, collectingIngestContext(pinned.dataDir))).manifest.release?.version, '43');
     assert.equal(await served(pinned.dataDir, 'images/pxeboot/vmlinuz'), 'fedora kernel 43');
 
     const beta = image(`images:\n  - {id: demo, recipe: fedora, version: "45", mirror: "${fedora.url}"}\n`);
@@ -89,7 +85,7 @@ describe('fedora finds its release in releases.json', { skip: skipOrFail('releas
     const fedora = site('fedora');
     await writeFedoraTree(fedora.dir, [{ version: '43', files: fedoraIsoFiles('43') }]);
     const target = image(`images:\n  - {id: demo, recipe: fedora, version: latest, mirror: "${fedora.url}"}\n`);
-    await ingestImage(target.image, context(target.dataDir));
+    await ingestImage(target.image, collectingIngestContext(target.dataDir));
     // Release 44 appears, but the file on the mirror is not the one the index names.
     const { isos } = await writeFedoraTree(fedora.dir, [{ version: '43', files: fedoraIsoFiles('43') }, { version: '44', files: fedoraIsoFiles('44') }]);
     await writeFile(isos.get('44')!, Buffer.concat([await readFile(isos.get('44')!), Buffer.from('tampered')]));
@@ -113,7 +109,7 @@ describe('systemrescue finds a pinned release by its .sha256 file', { skip: skip
     const sysrescue = site('systemrescue');
     await writeSystemRescueTree(sysrescue.dir, { version: '12.01', files: systemRescueIsoFiles('12.01') });
     const pinned = image(`mirrors: {systemrescue: "${sysrescue.url}"}\nimages:\n  - {id: demo, recipe: systemrescue, version: "12.01"}\n`);
-    const outcome = await ingestImage(pinned.image, context(pinned.dataDir));
+    const outcome = await ingestImage(pinned.image, collectingIngestContext(pinned.dataDir));
     assert.deepEqual(outcome.manifest.release, {
       version: '12.01',
       url: `${sysrescue.url}releases/12.01/systemrescue-12.01-amd64.iso`,
@@ -145,7 +141,7 @@ describe('gparted and clonezilla find their stable release in CHECKSUMS.TXT', ()
     await writeDrblTree(gparted.dir, 'gparted', { version: '1.7.0-12', files: drblZipFiles('gparted 1.7.0-12') });
     for (const version of ['latest', '1.7.0-12']) {
       const target = image(`mirrors: {gparted: "${gparted.url}"}\nimages:\n  - {id: demo, recipe: gparted, version: "${version}"}\n`);
-      const outcome = await ingestImage(target.image, context(target.dataDir));
+      const outcome = await ingestImage(target.image, collectingIngestContext(target.dataDir));
       assert.deepEqual(outcome.manifest.release, {
         version: '1.7.0-12',
         url: `${gparted.url}gparted-live-stable/1.7.0-12/gparted-live-1.7.0-12-amd64.zip`,
@@ -160,7 +156,7 @@ describe('gparted and clonezilla find their stable release in CHECKSUMS.TXT', ()
     const clonezilla = site('clonezilla');
     await writeDrblTree(clonezilla.dir, 'clonezilla', { version: '3.3.0-33', files: drblZipFiles('clonezilla 3.3.0-33') });
     const target = image(`images:\n  - {id: demo, recipe: clonezilla, version: latest, mirror: "${clonezilla.url}"}\n`);
-    const outcome = await ingestImage(target.image, context(target.dataDir));
+    const outcome = await ingestImage(target.image, collectingIngestContext(target.dataDir));
     assert.equal(outcome.manifest.release?.url, `${clonezilla.url}clonezilla_live_stable/3.3.0-33/clonezilla-live-3.3.0-33-amd64.zip`);
     assert.equal(await served(target.dataDir, 'live/filesystem.squashfs'), 'live root clonezilla 3.3.0-33');
   });
@@ -169,7 +165,7 @@ describe('gparted and clonezilla find their stable release in CHECKSUMS.TXT', ()
     const gparted = site('gparted');
     await writeDrblTree(gparted.dir, 'gparted', { version: '1.7.0-8', files: drblZipFiles('1.7.0-8') });
     const target = image(`images:\n  - {id: demo, recipe: gparted, version: latest, mirror: "${gparted.url}"}\n`);
-    await ingestImage(target.image, context(target.dataDir));
+    await ingestImage(target.image, collectingIngestContext(target.dataDir));
     const next = await writeDrblTree(gparted.dir, 'gparted', { version: '1.7.0-12', files: drblZipFiles('1.7.0-12') });
     await writeFile(next.zip, Buffer.concat([await readFile(next.zip), Buffer.from('x')]));
     await refusedAndUnchanged(target, IngestErrorCode.ChecksumMismatch);

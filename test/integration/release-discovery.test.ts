@@ -9,7 +9,7 @@ import got from 'got';
 import type { ImageConfig } from '../../src/config/model.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { RECIPES } from '../../src/config/recipes.ts';
-import { ingestImage, type IngestContext } from '../../src/ingest/ingest-image.ts';
+import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { readImageStatuses } from '../../src/ingest/image-status.ts';
 import { httpIndexFetcher, INDEX_DEADLINE_MS, indexDeadlineMs } from '../../src/ingest/releases/fetch-index.ts';
@@ -27,6 +27,7 @@ import {
   writeSignedRelease,
   type FakeDebianRelease,
 } from '../support/fake-release-trees.ts';
+import { collectingIngestContext } from '../support/ingest-context.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'bootstation-releases-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -51,11 +52,6 @@ function debianImage(yaml: string): { image: ImageConfig; dataDir: string } {
   return { image: parseConfigText(yaml, 'images.yaml', { dataDir }).images[0]!, dataDir };
 }
 
-function context(dataDir: string): IngestContext & { lines: string[] } {
-  const lines: string[] = [];
-  return { dataDir, http: got, info: (l) => lines.push(l), warn: (l) => lines.push(`warn: ${l}`), sleep: async () => {}, retries: 0, lines };
-}
-
 const served = (dataDir: string, path: string): Promise<string> => readFile(join(dataDir, 'images', 'demo', path), 'utf8');
 const netbootRequests = (): number => server.requests.filter((r) => r.path.endsWith('/netboot/netboot.tar.gz')).length;
 
@@ -63,7 +59,7 @@ describe('debian-netboot finds its release through a mirror and checks the signe
   test('latest through mirrors: installs the stable release, records it, and a second run downloads nothing', async () => {
     const site = await debianSite();
     const { image, dataDir } = debianImage(`mirrors: {debian: "${site.mirror}"}\nimages:\n  - {id: demo, recipe: debian-netboot, version: latest, keyring: ${keyring}}\n`);
-    const outcome = await ingestImage(image, context(dataDir));
+    const outcome = await ingestImage(image, collectingIngestContext(dataDir));
     assert.equal(outcome.status, 'installed');
     assert.equal(await served(dataDir, 'debian-installer/amd64/linux'), 'linux 12.8');
     assert.deepEqual(outcome.manifest.release, {
@@ -78,7 +74,7 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     assert.match(status!.verification!, /signed Release/);
 
     const before = netbootRequests();
-    assert.equal((await ingestImage(image, context(dataDir))).status, 'up-to-date');
+    assert.equal((await ingestImage(image, collectingIngestContext(dataDir))).status, 'up-to-date');
     assert.equal(netbootRequests(), before, 'an unchanged release downloads no archive');
   });
 
@@ -86,21 +82,21 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     const site = await debianSite();
     const yaml = (version: string): string => `images:\n  - {id: demo, recipe: debian-netboot, version: "${version}", mirror: "${site.mirror}", keyring: ${keyring}}\n`;
     const { image, dataDir } = debianImage(yaml('latest'));
-    await ingestImage(image, context(dataDir));
+    await ingestImage(image, collectingIngestContext(dataDir));
     await rm(join(site.dir, 'dists'), { recursive: true });
     await writeDebianTree(site.dir, { ...BOOKWORM, version: '12.9', linux: 'linux 12.9' }, key);
-    const next = await ingestImage(image, context(dataDir));
+    const next = await ingestImage(image, collectingIngestContext(dataDir));
     assert.equal(next.status, 'installed');
     assert.equal(next.manifest.release?.version, '12.9');
     assert.equal(await served(dataDir, 'debian-installer/amd64/linux'), 'linux 12.9');
 
     for (const version of ['bookworm', '12', '12.9']) {
       const pinned = debianImage(yaml(version));
-      const result = await ingestImage(pinned.image, context(pinned.dataDir));
+      const result = await ingestImage(pinned.image, collectingIngestContext(pinned.dataDir));
       assert.equal(result.manifest.release?.version, '12.9', `version: ${version}`);
     }
     const missing = debianImage(yaml('11'));
-    const error = await rejectionOf(ingestImage(missing.image, context(missing.dataDir)), IngestError);
+    const error = await rejectionOf(ingestImage(missing.image, collectingIngestContext(missing.dataDir)), IngestError);
     assert.equal(error.code, IngestErrorCode.ReleaseNotFound);
   });
 
@@ -108,7 +104,7 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     const site = await debianSite();
     await rm(site.tree.inRelease);
     const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: latest, mirror: "${site.mirror}", keyring: ${keyring}}\n`);
-    assert.equal((await ingestImage(image, context(dataDir))).manifest.release?.verifiedBy, 'signature');
+    assert.equal((await ingestImage(image, collectingIngestContext(dataDir))).manifest.release?.verifiedBy, 'signature');
   });
 
   // Each tampering is applied after a good install: the ingest fails with its code, downloads and extracts nothing
@@ -139,13 +135,13 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     test(`${tampering.name} installs nothing and the old version keeps serving`, async () => {
       const site = await debianSite();
       const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: latest, mirror: "${site.mirror}", keyring: ${keyring}}\n`);
-      await ingestImage(image, context(dataDir));
+      await ingestImage(image, collectingIngestContext(dataDir));
       const servingBefore = await readlink(join(dataDir, 'images', 'demo'));
       // A new release, then the tampering: without it the ingest would install 12.9.
       await rm(join(site.dir, 'dists'), { recursive: true });
       site.tree = await writeDebianTree(site.dir, { ...BOOKWORM, version: '12.9', linux: 'linux 12.9' }, key);
       await tampering.apply(site);
-      const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+      const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
       assert.equal(error.code, tampering.code, error.message);
       assert.match(error.message, /^[^\n]+$/, 'one sentence');
       assert.equal(await readlink(join(dataDir, 'images', 'demo')), servingBefore);
@@ -161,7 +157,7 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     await writeSignedRelease(site.tree.dists, (await readFile(site.tree.release, 'utf8')).replace('Codename: bookworm', 'Codename: bullseye').replace('Suite: stable', 'Suite: oldoldstable'), key);
     for (const version of ['bookworm', 'latest']) {
       const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: ${version}, mirror: "${site.mirror}", keyring: ${keyring}}\n`);
-      const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+      const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
       assert.equal(error.code, IngestErrorCode.ReleaseIndex, error.message);
       assert.match(error.message, version === 'latest' ? /is for suite oldoldstable, not stable/ : /is for bullseye, not bookworm/);
     }
@@ -170,7 +166,7 @@ describe('debian-netboot finds its release through a mirror and checks the signe
   test('the Debian archive keyring is the default, so a test key is refused without keyring:', async () => {
     const site = await debianSite();
     const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: latest, mirror: "${site.mirror}"}\n`);
-    const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+    const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
     assert.equal(error.code, IngestErrorCode.Signature);
   });
 
@@ -179,7 +175,7 @@ describe('debian-netboot finds its release through a mirror and checks the signe
     await writeFile(site.tree.inRelease, Buffer.alloc(64 * 1024 * 1024, 'A'));
     const { image, dataDir } = debianImage(`images:\n  - {id: demo, recipe: debian-netboot, version: latest, mirror: "${site.mirror}", keyring: ${keyring}}\n`);
     const started = Date.now();
-    const error = await rejectionOf(ingestImage(image, context(dataDir)), IngestError);
+    const error = await rejectionOf(ingestImage(image, collectingIngestContext(dataDir)), IngestError);
     assert.equal(error.code, IngestErrorCode.ReleaseIndex);
     assert.match(error.message, /larger than 4194304 bytes/);
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
@@ -245,7 +241,7 @@ describe('alpine and arch find their releases through a mirror', () => {
     for (const [version, expected, kernel] of [['latest', '3.20.3', 'alpine kernel'], ['3.19', '3.19.4', 'alpine 3.19 kernel'], ['3.20.2', '3.20.2', 'alpine 3.20.2 kernel']] as const) {
       const dataDir = join(root, `data-${++counter}`);
       const [image] = parseConfigText(`mirrors: {alpine: "${server.url('/alpine/')}"}\nimages:\n  - {id: demo, recipe: alpine, version: "${version}"}\n`, 'images.yaml', { dataDir }).images;
-      const outcome = await ingestImage(image!, context(dataDir));
+      const outcome = await ingestImage(image!, collectingIngestContext(dataDir));
       assert.equal(outcome.manifest.release?.version, expected);
       assert.equal(outcome.manifest.release?.verifiedBy, 'checksum-http', 'a plain-http mirror says so');
       assert.equal(outcome.manifest.release?.url, server.url(`/alpine/v${expected.slice(0, 4)}/releases/x86_64/alpine-netboot-${expected}-x86_64.tar.gz`));

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { MAX_FEDORA_INDEX_BYTES, parseFedoraReleases, pickFedoraIso, type FedoraImage } from '../../src/ingest/releases/fedora-releases.ts';
 import { checksumsTxtSha256, MAX_CHECKSUMS_TXT_BYTES, MAX_SIDECAR_BYTES, sidecarSha256, stableRelease } from '../../src/ingest/releases/release-checksums.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
+import { timed } from '../support/timed.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -20,15 +21,6 @@ function rejects(run: () => unknown, code: string, pattern: RegExp): void {
     assert.doesNotMatch(error.message, /\n/, 'one sentence on one line');
     return true;
   });
-}
-
-function timed<T>(run: () => T, boundMs: number): T {
-  const started = performance.now();
-  try {
-    return run();
-  } finally {
-    assert.ok(performance.now() - started < boundMs, `took ${Math.round(performance.now() - started)} ms, bound ${boundMs} ms`);
-  }
 }
 
 // The shape of fedoraproject.org/releases.json: one object per image, version a string ("44 Beta" for a beta), size a

@@ -4,6 +4,7 @@ import { parseAlpineReleases, MAX_ALPINE_INDEX_BYTES } from '../../src/ingest/re
 import { findArchIso, MAX_ARCH_SUMS_BYTES } from '../../src/ingest/releases/arch-releases.ts';
 import { MAX_RELEASE_BYTES, parseDebianRelease } from '../../src/ingest/releases/debian-release.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
+import { timed } from '../support/timed.ts';
 
 const HEX = 'ab'.repeat(32);
 
@@ -29,15 +30,6 @@ SHA256:
 
 function rejects(run: () => unknown, code: string, pattern: RegExp): void {
   assert.throws(run, (error: unknown) => error instanceof IngestError && error.code === code && pattern.test(error.message) && !error.message.includes('\n'));
-}
-
-function timed<T>(run: () => T, boundMs: number): T {
-  const started = performance.now();
-  try {
-    return run();
-  } finally {
-    assert.ok(performance.now() - started < boundMs, `took ${Math.round(performance.now() - started)} ms, bound ${boundMs} ms`);
-  }
 }
 
 describe('Debian Release files', () => {

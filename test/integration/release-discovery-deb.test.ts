@@ -18,6 +18,7 @@ import { arArchive, buildDeb, fakeMemtestDeb, writeDebianPackageTree, type FakeP
 import { generateTestSigningKey, serveTree, sha256, writeKeyring, writeSignedRelease } from '../support/fake-release-trees.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 import { collectingIngestContext } from '../support/ingest-context.ts';
+import { assertOldVersionServes } from '../support/serving-version.ts';
 
 const run = promisify(execFile);
 const root = await mkdtemp(join(tmpdir(), 'bootstation-deb-releases-'));
@@ -155,10 +156,7 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
       assert.equal(error.code, tampering.code, error.message);
       assert.match(error.message, tampering.message);
       assert.match(error.message, /^[^\n]+$/, 'one sentence');
-      assert.equal(await readlink(join(dataDir, 'images', 'memtest')), servingBefore);
-      assert.equal(await served(dataDir, 'memtest64.bin'), 'memtest86+x64.bin 6.10');
-      const versions = await readdir(join(dataDir, 'images', '.versions'));
-      assert.equal(versions.length, 1, `no staging or new version left: ${versions.join(', ')}`);
+      await assertOldVersionServes(dataDir, 'memtest', servingBefore, 'memtest64.bin', 'memtest86+x64.bin 6.10');
     });
   }
 

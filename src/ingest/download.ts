@@ -42,6 +42,8 @@ export interface DownloadOptions {
   /** File name in the cache (unique per URL). */
   fileName: string;
   expected?: Digest;
+  /** What a digest mismatch tells the user to check: where `expected` came from ("check the checksum in images.yaml or the mirror" by default). */
+  mismatchFix?: string;
   timeouts?: DownloadTimeouts;
   /** Retries after the first attempt, for transient failures. */
   retries?: number;
@@ -164,7 +166,7 @@ export async function downloadToCache(options: DownloadOptions): Promise<Downloa
     await rm(partPath, { force: true });
     throw new IngestError(
       IngestErrorCode.ChecksumMismatch,
-      `${shown} has ${expected.algorithm} ${digest.value}, but ${expected.value} was expected; the download was deleted and nothing was installed — check the checksum in images.yaml or the mirror`,
+      `${shown} has ${expected.algorithm} ${digest.value}, but ${expected.value} was expected; the download was deleted and nothing was installed — ${options.mismatchFix ?? 'check the checksum in images.yaml or the mirror'}`,
     );
   }
   const record: CacheRecord = { url, size, sha256, digests: { sha256, [digest.algorithm]: digest.value } };

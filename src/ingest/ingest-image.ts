@@ -209,6 +209,15 @@ async function bootFilesPresent(layout: ImageLayout, image: ImageConfig): Promis
   return present.every(Boolean);
 }
 
+// Where the expected digest came from decides what a mismatch tells the user to check: a recipe's release index
+// (its own checks passed, so the mirror serves another archive than the index names) or a checksum list; a digest
+// in images.yaml gets downloadToCache's own advice.
+function mismatchFix(spec: IngestSpec): string | undefined {
+  if (spec.release) return 'the mirror serves another archive than its verified index names (stale or tampered with); check the mirror, or wait until it has finished syncing';
+  if (spec.checksum && 'listUrl' in spec.checksum) return `check the checksum list ${redactUrl(spec.checksum.listUrl)} and the mirror`;
+  return undefined;
+}
+
 interface FetchedArchive {
   source: ArchiveSource;
   /** The whole archive on local disk (absent for `fetch: files` read by Range requests). */
@@ -269,6 +278,7 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, fetch: Archive
     cacheDir: dataLayout(context.dataDir).cache,
     fileName: download.cacheFile,
     ...(expected ? { expected } : {}),
+    ...(mismatchFix(spec) ? { mismatchFix: mismatchFix(spec) } : {}),
     ...(context.timeouts ? { timeouts: context.timeouts } : {}),
     ...(context.retries !== undefined ? { retries: context.retries } : {}),
     ...(context.sleep ? { sleep: context.sleep } : {}),

@@ -126,7 +126,7 @@ describe('serve keeps a debian-netboot version: latest image current against a s
       for (const [name, code, message, downloads] of [
         ['13.3-other-key', IngestErrorCode.Signature, badSignature, 0],
         ['13.3-edited', IngestErrorCode.Signature, badSignature, 0],
-        ['13.3-wrong-archive', IngestErrorCode.ChecksumMismatch, /\/netboot\/netboot\.tar\.gz has sha256 [0-9a-f]{64}, but [0-9a-f]{64} was expected; .*nothing was installed/, 1],
+        ['13.3-wrong-archive', IngestErrorCode.ChecksumMismatch, /\/netboot\/netboot\.tar\.gz has sha256 [0-9a-f]{64}, but [0-9a-f]{64} was expected; .*nothing was installed — the mirror serves another archive than its verified index names/, 1],
         ['13.3-swapped-sums', IngestErrorCode.ChecksumMismatch, /\/SHA256SUMS has sha256 [0-9a-f]{64} \(\d+ bytes\), but its signed Release lists [0-9a-f]{64} \(\d+ bytes\); nothing was installed/, 0],
       ] as const) {
         await publish(name);

@@ -57,6 +57,7 @@ function memtestImage(mirror: string, version = 'latest', extra = ''): { image: 
 
 const served = (dataDir: string, path: string): Promise<string> => readFile(join(dataDir, 'images', 'memtest', path), 'utf8');
 const debRequests = (): number => server.requests.filter((r) => r.path.endsWith('.deb')).length;
+const requestsEndingIn = (suffix: string): number => server.requests.filter((r) => r.path.endsWith(suffix)).length;
 
 describe('memtest86plus finds Debian\'s package through a mirror and checks the signed chain', () => {
   test('latest installs memtest64.bin and .efi from the stable suite\'s package, records it, and a second run downloads nothing', async () => {
@@ -80,8 +81,11 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     assert.ok(ctx.lines.some((line) => /installed 2 files; archive verified \(sha256 from a Packages index whose digest a signed Release gives/.test(line)), ctx.lines.join('\n'));
 
     const before = debRequests();
+    const [inReleases, packages] = [requestsEndingIn('/InRelease'), requestsEndingIn('/Packages.gz')];
     assert.equal((await ingestImage(image, collectingIngestContext(dataDir))).status, 'up-to-date');
     assert.equal(debRequests(), before, 'an unchanged package downloads no .deb');
+    assert.equal(requestsEndingIn('/InRelease'), inReleases + 1, 'the signed Release is fetched and checked again');
+    assert.equal(requestsEndingIn('/Packages.gz'), packages, 'a Packages.gz with the digest the signed Release gave before is not downloaded again');
   });
 
   test('a new package version in the suite is a new ingest; version: bookworm finds it too; a number is refused', async () => {
@@ -90,7 +94,9 @@ describe('memtest86plus finds Debian\'s package through a mirror and checks the 
     await ingestImage(image, collectingIngestContext(dataDir));
     await rm(join(site.dir, 'dists'), { recursive: true });
     await writeDebianPackageTree(site.dir, BOOKWORM, [await memtest('7.20', '7.20-1')], key);
+    const packages = requestsEndingIn('/Packages.gz');
     const next = await ingestImage(image, collectingIngestContext(dataDir));
+    assert.equal(requestsEndingIn('/Packages.gz'), packages + 1, 'a Packages.gz of a new digest is downloaded');
     assert.equal(next.status, 'installed');
     assert.equal(next.manifest.release?.version, '7.20-1');
     assert.equal(await served(dataDir, 'memtest64.bin'), 'memtest86+x64.bin 7.20');

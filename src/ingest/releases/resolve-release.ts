@@ -10,7 +10,7 @@ import { findListedDigest } from '../checksum-list.ts';
 import { IngestError, IngestErrorCode } from '../ingest-error.ts';
 import { findArchIso, MAX_ARCH_SUMS_BYTES } from './arch-releases.ts';
 import { MAX_ALPINE_INDEX_BYTES, parseAlpineReleases } from './alpine-releases.ts';
-import { findDebianPackage, MAX_PACKAGES_BYTES } from './debian-packages.ts';
+import { findDebianPackage, MAX_PACKAGES_BYTES, type DebianPackage } from './debian-packages.ts';
 import { MAX_RELEASE_BYTES, parseDebianRelease, type DebianRelease } from './debian-release.ts';
 import { resolveDrblStable, resolveFedora, resolveReleaseSums } from './resolve-project-releases.ts';
 import { checksumVerifiedOver, releaseNotFound, type FetchIndex, type ReleaseRequest, type ResolvedRelease } from './release-request.ts';
@@ -72,16 +72,33 @@ async function resolveDebianPackage(request: ReleaseRequest, discovery: DebianPa
   const gz = suite.release.sha256.get(`${base}.gz`);
   const path = gz ? `${base}.gz` : base;
   const uncompressed = suite.release.sha256.get(base);
-  const listed = await fetchListed(suite, path, MAX_PACKAGES_GZ_BYTES, `check the mirror carries ${discovery.component} for ${discovery.arch}`, fetchIndex);
-  const index = gz ? await gunzipIndex(listed.bytes, listed.shown, uncompressed?.size) : listed.bytes;
-  const found = findDebianPackage(index, discovery.package, listed.shown);
+  // The same index (by the digest the signed Release gives it) lists the same paragraph: a daily check of an unchanged
+  // suite verifies the Release and skips the 13 MB download.
+  const key = `${suite.folder}${path} ${suite.release.sha256.get(path)?.digest} ${discovery.package}`;
+  let known = suite.release.sha256.has(path) ? PACKAGES_SEEN.get(key) : undefined;
+  if (!known) {
+    const listed = await fetchListed(suite, path, MAX_PACKAGES_GZ_BYTES, `check the mirror carries ${discovery.component} for ${discovery.arch}`, fetchIndex);
+    const index = gz ? await gunzipIndex(listed.bytes, listed.shown, uncompressed?.size) : listed.bytes;
+    known = { found: findDebianPackage(index, discovery.package, listed.shown), shown: listed.shown };
+    rememberPackage(key, known);
+  }
+  const { found, shown } = known;
   return {
     version: found.version,
     url: request.mirror + found.filename,
     digest: { algorithm: 'sha256', value: found.sha256 },
     verifiedBy: 'signature',
-    indexUrl: listed.shown,
+    indexUrl: shown,
   };
+}
+
+/** Packages found, by the Packages index's URL and digest (as a signed Release listed it) and the package name; the newest few. */
+const PACKAGES_SEEN = new Map<string, { found: DebianPackage; shown: string }>();
+const MAX_PACKAGES_SEEN = 16;
+
+function rememberPackage(key: string, value: { found: DebianPackage; shown: string }): void {
+  if (PACKAGES_SEEN.size >= MAX_PACKAGES_SEEN) PACKAGES_SEEN.delete(PACKAGES_SEEN.keys().next().value!);
+  PACKAGES_SEEN.set(key, value);
 }
 
 // 1 MiB at a time with a turn of the event loop between: Debian's 13 MB Packages.gz hashed at once blocked for 10-30 ms.

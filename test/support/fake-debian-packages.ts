@@ -1,11 +1,15 @@
 // Debian packages made at test time (an ar writer as deb(5) describes the format) and a fake Debian archive whose
-// signed Release lists main/binary-amd64/Packages(.gz) naming them, served by the HTTP fixture server.
-import { spawn } from 'node:child_process';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+// signed Release lists main/binary-amd64/Packages(.gz) naming them (or Debian's real ones, fetched with apt-get download),
+// served by the HTTP fixture server.
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { buildTar } from './ingest-archives.ts';
 import { releaseText, sha256, writeSignedRelease, type TestSigningKey } from './fake-release-trees.ts';
+
+const run = promisify(execFile);
 
 /** An ar archive ("!<arch>\n", then per member a 60-byte header and the data padded to an even length: ar(5)). */
 export function arArchive(members: ReadonlyArray<{ name: string; content: Buffer; size?: string }>): Buffer {
@@ -113,20 +117,27 @@ export function packageParagraph(pkg: FakePackage, filename: string): string {
   ].join('\n');
 }
 
+/** What writePackageIndex wrote: the index files a signed Release must list (by path below dists/<codename>) and where. */
+export interface FakePackageIndex {
+  indexes: Record<string, Buffer>;
+  packagesGz: string;
+  /** The .deb of each package by name. */
+  debs: Record<string, string>;
+  /** Each package's Filename (below the tree root). */
+  filenames: Record<string, string>;
+}
+
 /**
- * Writes <root>/pool/main/<p>/<name>/<name>_<version>_amd64.deb for each package, dists/<codename>/main/binary-amd64/
- * {Packages, Packages.gz} listing them after `filler` other paragraphs (Debian's index is 60,000 packages long), and the
- * Release listing both indexes, signed by `key`; dists/<suite> links
- * to dists/<codename>. `paragraph` may rewrite a package's paragraph (to test hostile indexes).
+ * Writes <root>/pool/main/<p>/<name>/<name>_<version>_amd64.deb for each package and dists/<codename>/main/binary-amd64/
+ * {Packages, Packages.gz} listing them after `filler` other paragraphs (Debian's index is 60,000 packages long); signs
+ * nothing (the caller's Release lists `indexes`). `paragraph` may rewrite a package's paragraph (to test hostile indexes).
  */
-export async function writeDebianPackageTree(
+export async function writePackageIndex(
   root: string,
-  release: { codename: string; suite: string; version: string },
+  codename: string,
   packages: readonly FakePackage[],
-  key: TestSigningKey,
   options: { filler?: number; paragraph?: (text: string, pkg: FakePackage) => string } = {},
-): Promise<FakePackageTree> {
-  const dists = join(root, 'dists', release.codename);
+): Promise<FakePackageIndex> {
   const debs: Record<string, string> = {};
   const filenames: Record<string, string> = {};
   const paragraphs: string[] = [];
@@ -143,14 +154,43 @@ export async function writeDebianPackageTree(
   }
   const index = Buffer.from(paragraphs.join('\n'));
   const gz = gzipSync(index);
-  const binary = join(dists, 'main', 'binary-amd64');
+  const binary = join(root, 'dists', codename, 'main', 'binary-amd64');
   await put(join(binary, 'Packages'), index);
   await put(join(binary, 'Packages.gz'), gz);
-  await writeSignedRelease(dists, releaseText(release, { 'main/binary-amd64/Packages': index, 'main/binary-amd64/Packages.gz': gz }), key);
+  return { indexes: { 'main/binary-amd64/Packages': index, 'main/binary-amd64/Packages.gz': gz }, packagesGz: join(binary, 'Packages.gz'), debs, filenames };
+}
+
+/**
+ * writePackageIndex's pool and indexes, and the Release listing both indexes, signed by `key`; dists/<suite> links
+ * to dists/<codename>.
+ */
+export async function writeDebianPackageTree(
+  root: string,
+  release: { codename: string; suite: string; version: string },
+  packages: readonly FakePackage[],
+  key: TestSigningKey,
+  options: { filler?: number; paragraph?: (text: string, pkg: FakePackage) => string } = {},
+): Promise<FakePackageTree> {
+  const dists = join(root, 'dists', release.codename);
+  const { indexes, packagesGz, debs, filenames } = await writePackageIndex(root, release.codename, packages, options);
+  await writeSignedRelease(dists, releaseText(release, indexes), key);
   await symlink(release.codename, join(root, 'dists', release.suite)).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error;
   });
-  return { dists, release: join(dists, 'Release'), inRelease: join(dists, 'InRelease'), packagesGz: join(binary, 'Packages.gz'), debs, filenames };
+  return { dists, release: join(dists, 'Release'), inRelease: join(dists, 'InRelease'), packagesGz, debs, filenames };
+}
+
+/**
+ * Debian's own package `name` for amd64 as the configured apt sources have it, fetched into `dir` with `apt-get download`
+ * (Debian's package mirrors only), with its version from the file name (the epoch's ":" is "%3a" there).
+ */
+export async function downloadDebianPackage(name: string, dir: string): Promise<FakePackage> {
+  await mkdir(dir, { recursive: true });
+  await run('apt-get', ['download', name], { cwd: dir, timeout: 300_000 });
+  const file = (await readdir(dir)).find((entry) => entry.startsWith(`${name}_`) && entry.endsWith('_amd64.deb'));
+  if (!file) throw new Error(`apt-get download ${name} left no ${name}_<version>_amd64.deb in ${dir}`);
+  const version = file.slice(name.length + 1, -'_amd64.deb'.length).replace('%3a', ':');
+  return { name, version, deb: await readFile(join(dir, file)) };
 }
 
 async function put(path: string, content: string | Buffer): Promise<void> {

@@ -146,15 +146,18 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   };
 }
 
-/** Polls a VM's serial log until `until` holds for its report, the VM exits, its firmware gives up, or timeoutMs passes. */
-export async function waitForSerial(vm: LabVm, until: (report: SerialReport) => boolean, timeoutMs: number): Promise<SerialWait> {
+/**
+ * Polls a VM's serial log until `until` holds for its report (or its raw text, for output the report does not parse,
+ * e.g. memtest86+'s), the VM exits, its firmware gives up, or timeoutMs passes.
+ */
+export async function waitForSerial(vm: LabVm, until: (report: SerialReport, serial: string) => boolean, timeoutMs: number): Promise<SerialWait> {
   const started = Date.now();
   for (;;) {
     const exitedBefore = vm.process.hasExited();
     const serial = await readFile(vm.serialLog, 'latin1').catch(() => '');
     const report = readSerialReport(serial);
     const elapsedMs = Date.now() - started;
-    if (until(report)) return { outcome: 'matched', report, serial, elapsedMs };
+    if (until(report, serial)) return { outcome: 'matched', report, serial, elapsedMs };
     // Read once more after the exit was seen, so the last lines QEMU flushed are not missed.
     if (exitedBefore) return { outcome: 'vm-exited', report, serial, elapsedMs };
     if (firmwareGaveUp(serial)) return { outcome: 'firmware-gave-up', report, serial, elapsedMs };

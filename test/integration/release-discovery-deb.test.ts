@@ -14,7 +14,7 @@ import { parseConfigText } from '../../src/config/parse.ts';
 import { ingestImage } from '../../src/ingest/ingest-image.ts';
 import { IngestError, IngestErrorCode } from '../../src/ingest/ingest-error.ts';
 import { rejectionOf } from '../support/assert-rejects.ts';
-import { arArchive, buildDeb, fakeMemtestDeb, writeDebianPackageTree, type FakePackage } from '../support/fake-debian-packages.ts';
+import { arArchive, buildDeb, downloadDebianPackage, fakeMemtestDeb, writeDebianPackageTree, type FakePackage } from '../support/fake-debian-packages.ts';
 import { generateTestSigningKey, serveTree, sha256, writeKeyring, writeSignedRelease } from '../support/fake-release-trees.ts';
 import { skipOrFail } from '../support/skip-policy.ts';
 import { collectingIngestContext } from '../support/ingest-context.ts';
@@ -239,15 +239,12 @@ describe('a .deb as a source: archive', () => {
 describe('interop with Debian\'s own memtest86+ package', () => {
   test('the real .deb in the fake archive installs memtest64.bin and .efi byte for byte as dpkg-deb -x unpacks them', { skip: skipOrFail('release-discovery-real-memtest-deb', aptMissing) }, async () => {
     const work = join(root, 'real');
-    await run('mkdir', ['-p', work]);
-    await run('apt-get', ['download', 'memtest86+'], { cwd: work, timeout: 300_000 });
-    const file = (await readdir(work)).find((name) => name.endsWith('.deb'));
-    assert.ok(file, 'apt-get download left a .deb');
-    const deb = await readFile(join(work, file));
-    const version = /^memtest86\+_(.+)_amd64\.deb$/.exec(file)![1]!.replace('%3a', ':');
-    await run('dpkg-deb', ['-x', join(work, file), join(work, 'unpacked')]);
+    const real = await downloadDebianPackage('memtest86+', work);
+    const version = real.version;
+    await writeFile(join(work, 'real.deb'), real.deb);
+    await run('dpkg-deb', ['-x', join(work, 'real.deb'), join(work, 'unpacked')]);
 
-    const site = await debianSite([{ name: 'memtest86+', version, deb }]);
+    const site = await debianSite([real]);
     const { image, dataDir } = memtestImage(site.mirror);
     const outcome = await ingestImage(image, collectingIngestContext(dataDir));
     assert.equal(outcome.manifest.release?.version, version);

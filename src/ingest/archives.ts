@@ -208,17 +208,17 @@ async function debReader(source: ArchiveSource, tools: ArchiveTools): Promise<Ar
   if (compression === 'bzip2' || compression === 'lzma') {
     throw new IngestError(IngestErrorCode.BadArchive, `${source.name} keeps its files in ${member.name}, a compression ingest does not read; use a package built with xz, gzip or zstd (as Debian's own are)`);
   }
-  const raw = (): Readable => rangeStream(source.random, member.dataOffset, member.size);
+  const raw = (): Readable => rangeStream(source.random, member.dataOffset, member.size, 'file');
   return tarReader(source, 'deb', compression === 'none' ? raw : () => decompress(compression, raw(), source.name, tools));
 }
 
-// `length` bytes from `start` of a random-access source, 1 MiB at a time.
-function rangeStream(source: RandomAccessSource, start: number, length: number): Readable {
+// `length` bytes from `start` of a random-access source, 1 MiB at a time; `what` names the source when it ends early.
+function rangeStream(source: RandomAccessSource, start: number, length: number, what: string): Readable {
   return Readable.from(
     (async function* () {
       for (let position = start; position < start + length; ) {
         const chunk = await source.read(position, Math.min(1024 * 1024, start + length - position));
-        if (chunk.length === 0) throw new Error(`unexpected end of the file at byte ${position}`);
+        if (chunk.length === 0) throw new Error(`unexpected end of the ${what} at byte ${position}`);
         position += chunk.length;
         yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       }
@@ -227,20 +227,11 @@ function rangeStream(source: RandomAccessSource, start: number, length: number):
   );
 }
 
-// yauzl reads zips through this: each range becomes reads of the random-access source, 1 MiB at a time.
+// yauzl reads zips through this: each range becomes reads of the random-access source (rangeStream).
 function sourceReader(yauzl: typeof Yauzl.default, source: RandomAccessSource): Yauzl.RandomAccessReader {
   return new (class extends yauzl.RandomAccessReader {
     override _readStreamForRange(start: number, end: number): Readable {
-      return Readable.from(
-        (async function* () {
-          for (let position = start; position < end; ) {
-            const chunk = await source.read(position, Math.min(1024 * 1024, end - position));
-            if (chunk.length === 0) throw new Error(`unexpected end of the zip at byte ${position}`);
-            position += chunk.length;
-            yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-          }
-        })(),
-      );
+      return rangeStream(source, start, end - start, 'zip');
     }
   })();
 }

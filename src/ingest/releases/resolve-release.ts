@@ -73,9 +73,10 @@ async function resolveDebianPackage(request: ReleaseRequest, discovery: DebianPa
   const path = gz ? `${base}.gz` : base;
   const uncompressed = suite.release.sha256.get(base);
   // The same index (by the digest the signed Release gives it) lists the same paragraph: a daily check of an unchanged
-  // suite verifies the Release and skips the 13 MB download.
-  const key = `${suite.folder}${path} ${suite.release.sha256.get(path)?.digest} ${discovery.package}`;
-  let known = suite.release.sha256.has(path) ? PACKAGES_SEEN.get(key) : undefined;
+  // suite verifies the Release and skips the 13 MB download. An index the Release does not list is fetchListed's error.
+  const listedIndex = gz ?? uncompressed;
+  const key = `${suite.folder}${path} ${listedIndex?.digest} ${discovery.package}`;
+  let known = listedIndex ? PACKAGES_SEEN.get(key) : undefined;
   if (!known) {
     const listed = await fetchListed(suite, path, MAX_PACKAGES_GZ_BYTES, `check the mirror carries ${discovery.component} for ${discovery.arch}`, fetchIndex);
     const index = gz ? await gunzipIndex(listed.bytes, listed.shown, uncompressed?.size) : listed.bytes;

@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RECIPES, type Recipe } from '../src/config/recipes.ts';
+import { renameGlobs } from '../src/ingest/renames.ts';
 
 /** docs/recipes.md, whose text between the two markers is generated. */
 export const RECIPES_DOC = fileURLToPath(new URL('../docs/recipes.md', import.meta.url));
@@ -23,7 +24,7 @@ function recipeFiles(recipe: Recipe): string {
   const files = paths.map((path) => {
     const from = recipe.renames?.[path];
     if (from === undefined) return `\`${path}\``;
-    return `\`${path}\` (or ${(typeof from === 'string' ? [from] : from).map((glob) => `\`${glob}\``).join(' or ')})`;
+    return `\`${path}\` (or ${renameGlobs(from).map((glob) => `\`${glob}\``).join(' or ')})`;
   });
   const initrdAt = recipe.boot.find((boot) => boot.archiveInitrdAt !== undefined)?.archiveInitrdAt;
   if (initrdAt !== undefined) files.push(`the whole archive, loaded as a last initrd that appears as \`${initrdAt}\` in the initramfs`);

@@ -8,6 +8,7 @@ import { redactUrl } from '../config/redact-url.ts';
 import { dataLayout, imageLayout } from '../files/data-dir.ts';
 import { ingestImage, readIngestState } from '../ingest/ingest-image.ts';
 import { planIngest, type InstallDecision } from '../ingest/plan.ts';
+import { renameGlobs } from '../ingest/renames.ts';
 import { formatBytes } from '../text/format.ts';
 import { createProgressReporter } from '../ingest/progress-reporter.ts';
 import { UnknownImageError } from './unknown-image-error.ts';
@@ -142,7 +143,7 @@ async function describePlan(image: ImageConfig, dataDir: string, force: boolean)
     lines.push(`${how} ${redactUrl(fetch.url)}, ${verify}`);
   }
   lines.push(`extract ${spec.extract.join(', ')}`);
-  for (const [target, globs] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${typeof globs === 'string' ? globs : globs.join(' or ')})`);
+  for (const [target, globs] of Object.entries(spec.renames ?? {})) lines.push(`install ${target} (else the one file matching ${renameGlobs(globs).join(' or ')})`);
   if (spec.keepArchiveAs) lines.push(`keep the archive as ${spec.keepArchiveAs} (\${iso-url})`);
   const installedAt = state.installed?.ingestedAt ?? '';
   const decision = spec.release && state.installed && !force ? `installed ${installedAt}; compared after the release is found` : describeDecision(plan.decision, installedAt);

@@ -272,13 +272,14 @@ async function fetchArchive(image: ImageConfig, spec: IngestSpec, fetch: Archive
   }
   const download = fetch.kind === 'read-ranges' ? fetch.fallback : fetch;
   context.info(`downloading ${shown}`);
+  const fix = mismatchFix(spec);
   const downloaded = await downloadToCache({
     http: context.http,
     url: download.url,
     cacheDir: dataLayout(context.dataDir).cache,
     fileName: download.cacheFile,
     ...(expected ? { expected } : {}),
-    ...(mismatchFix(spec) ? { mismatchFix: mismatchFix(spec) } : {}),
+    ...(fix ? { mismatchFix: fix } : {}),
     ...(context.timeouts ? { timeouts: context.timeouts } : {}),
     ...(context.retries !== undefined ? { retries: context.retries } : {}),
     ...(context.sleep ? { sleep: context.sleep } : {}),

@@ -87,6 +87,10 @@ const BOOTIF = 'BOOTIF=01-${netX/mac:hexhyp}';
 // the squashfs came from ${base-url} and the overlay root's init ran.
 const LIVE_BOOT_FETCH = 'boot=live components fetch=${base-url}live/filesystem.squashfs';
 
+// Debian's archive, for every recipe found in it: its release files are signed with the keys of the
+// debian-archive-keyring package (Debian wiki "DebianRepository/Format", "SecureApt").
+const DEBIAN_ARCHIVE = { site: 'debian', mirror: 'https://deb.debian.org/debian/', keyring: '/usr/share/keyrings/debian-archive-keyring.gpg' } as const;
+
 /** The built-in recipes by name, as images.yaml's `recipe:` names them. */
 export const RECIPES = {
   'sysrcd-legacy': {
@@ -153,9 +157,7 @@ export const RECIPES = {
     // with its SHA256 and size, and that file lists ./netboot/netboot.tar.gz.
     releases: {
       kind: 'debian-dists',
-      site: 'debian',
-      mirror: 'https://deb.debian.org/debian/',
-      keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+      ...DEBIAN_ARCHIVE,
       sums: 'main/installer-amd64/current/images/SHA256SUMS',
       archive: 'main/installer-amd64/current/images/netboot/netboot.tar.gz',
     },
@@ -365,9 +367,7 @@ export const RECIPES = {
     // paragraph gives Filename (pool/main/m/memtest86+/memtest86+_<version>_amd64.deb), Size and SHA256.
     releases: {
       kind: 'debian-package',
-      site: 'debian',
-      mirror: 'https://deb.debian.org/debian/',
-      keyring: '/usr/share/keyrings/debian-archive-keyring.gpg',
+      ...DEBIAN_ARCHIVE,
       component: 'main',
       arch: 'amd64',
       package: 'memtest86+',
